@@ -1,0 +1,63 @@
+# kafka-obs — the two commands a newcomer needs are `make demo` and `make test`.
+SHELL := /bin/bash
+.DEFAULT_GOAL := help
+
+PYTHON ?= python3
+VENV   ?= .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed
+SYSTEM_TOOLS := prometheus promtool prometheus-alertmanager amtool
+
+.PHONY: help demo test lint format typecheck unit tools venv generate check-generated bench clean
+
+help:  ## list the targets
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-16s %s\n", $$1, $$2}'
+
+$(STAMP): pyproject.toml setup.py
+	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e '.[test]'
+	@touch $@
+
+venv: $(STAMP)  ## create .venv and install kafka-obs with its test extras
+
+tools:  ## install Prometheus, promtool, Alertmanager and amtool (Debian packages) when missing
+	@missing=""; for t in $(SYSTEM_TOOLS); do command -v $$t >/dev/null || missing="$$missing $$t"; done; \
+	if [ -z "$$missing" ]; then exit 0; fi; \
+	if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+	  echo "installing Debian packages prometheus prometheus-alertmanager (missing:$$missing)"; \
+	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends \
+	    prometheus prometheus-alertmanager >/dev/null; \
+	else \
+	  echo "missing:$$missing"; \
+	  echo "install them with: sudo apt-get install prometheus prometheus-alertmanager"; \
+	  echo "or put the binaries from the prom/prometheus and prom/alertmanager Docker images on PATH"; \
+	  exit 1; \
+	fi
+
+lint: $(STAMP)  ## ruff lint and format check
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+format: $(STAMP)  ## apply ruff's formatting and safe fixes
+	$(BIN)/ruff format .
+	$(BIN)/ruff check --fix .
+
+typecheck: $(STAMP)  ## mypy over the package
+	$(BIN)/mypy kafka_obs exporter sandbox rules dashboards webhook
+
+unit: $(STAMP)  ## only the fast tests (no real Prometheus, Alertmanager or e2e)
+	$(BIN)/pytest -q -m "not e2e"
+
+test: tools $(STAMP) lint  ## what CI runs: lint, then every test
+	$(BIN)/pytest -q
+
+demo: tools $(STAMP)  ## run the platform on the embedded sandbox
+	$(BIN)/kafka-obs check-config examples/clusters.yaml
+
+bench: tools $(STAMP)  ## benchmarks; results go to bench/results/*.json (never run in CI)
+	@ls bench/*.py >/dev/null 2>&1 || { echo "no benchmarks yet"; exit 0; }; \
+	for b in bench/bench_*.py; do echo "== $$b"; $(BIN)/python $$b || exit 1; done
+
+clean:  ## remove the virtualenv and caches
+	rm -rf $(VENV) build dist *.egg-info .pytest_cache .ruff_cache .mypy_cache

@@ -1,0 +1,1 @@
+"""Grafana dashboards authored in jsonnet and built into committed JSON."""

@@ -1,0 +1,1 @@
+"""The exporter: background collection per cluster into immutable snapshots, served to Prometheus."""

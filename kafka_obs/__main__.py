@@ -1,0 +1,3 @@
+from kafka_obs.cli import entrypoint
+
+entrypoint()

@@ -1,0 +1,270 @@
+"""The fleet description, ``clusters.yaml``: the one cluster model shared by the exporter, the sandbox and the webhook.
+
+The seed's format (name, region, environment, brokers, jmx_ports, priority) is accepted unchanged; the rest is
+what operators of real clusters need: static labels, librdkafka properties with secrets kept out of the file, JMX
+credentials, topic and group filters, and the per-priority collection intervals.
+"""
+
+from __future__ import annotations
+
+import re
+from enum import StrEnum
+from pathlib import Path
+from typing import Annotated, Any, Literal
+
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    SecretStr,
+    StringConstraints,
+    field_validator,
+    model_validator,
+)
+
+from kafka_obs.config.loader import ConfigIssue, Document, load_model
+from kafka_obs.config.secrets import Secret
+from kafka_obs.durations import format_duration, parse_duration
+
+
+class Priority(StrEnum):
+    critical = "critical"
+    high = "high"
+    medium = "medium"
+    low = "low"
+
+
+DEFAULT_INTERVALS: dict[Priority, float] = {
+    Priority.critical: 30.0,
+    Priority.high: 60.0,
+    Priority.medium: 120.0,
+    Priority.low: 300.0,
+}
+"""The seed's collection intervals, in seconds."""
+
+RESERVED_LABELS = frozenset(
+    {"cluster", "region", "environment", "priority", "topic", "partition", "consumergroup", "broker", "job", "instance"}
+)
+"""Labels the exporter sets itself; a static label may not shadow them."""
+
+_LABEL_NAME = re.compile(r"^[a-zA-Z_][a-zA-Z0-9_]*$")
+_HOST_PORT = re.compile(r"^(?P<host>\[[0-9a-fA-F:.]+\]|[A-Za-z0-9_.-]+):(?P<port>\d{1,5})$")
+
+Name = Annotated[str, StringConstraints(pattern=r"^[a-z0-9]([a-z0-9._-]*[a-z0-9])?$", max_length=63)]
+"""Cluster names double as Kubernetes namespaces in the sandbox and as label values: DNS-label style."""
+
+LabelValue = Annotated[str, StringConstraints(min_length=1, max_length=128)]
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+def _compile(pattern: str) -> str:
+    try:
+        re.compile(pattern)
+    except re.error as exc:
+        raise ValueError(f"invalid regular expression {pattern!r}: {exc}") from None
+    return pattern
+
+
+Regex = Annotated[str, Field(min_length=1)]
+
+
+class NameFilter(_Strict):
+    """Allow and deny regular expressions, matched against the whole name (``fullmatch``)."""
+
+    allow: list[Regex] = Field(default_factory=lambda: [".*"])
+    deny: list[Regex] = Field(default_factory=list)
+
+    @field_validator("allow", "deny")
+    @classmethod
+    def _valid_regexes(cls, patterns: list[str]) -> list[str]:
+        return [_compile(p) for p in patterns]
+
+    def matcher(self) -> NameMatcher:
+        return NameMatcher(self.allow, self.deny)
+
+
+class NameMatcher:
+    """Compiled once per cluster, then asked for every topic or group of every cycle."""
+
+    __slots__ = ("_allow", "_deny")
+
+    def __init__(self, allow: list[str], deny: list[str]):
+        self._allow = re.compile("|".join(f"(?:{p})" for p in allow)) if allow else None
+        self._deny = re.compile("|".join(f"(?:{p})" for p in deny)) if deny else None
+
+    def __call__(self, name: str) -> bool:
+        if self._allow is None or not self._allow.fullmatch(name):
+            return False
+        return not (self._deny is not None and self._deny.fullmatch(name))
+
+
+class GroupFilter(NameFilter):
+    skip_empty: bool = False
+    """Leave out groups in state Empty or Dead: fleets with tens of thousands of stale groups (kminion#108)."""
+
+
+class JmxSettings(_Strict):
+    username: Secret | None = None
+    password: Secret | None = None
+    ssl: bool = False
+    timeout: float = Field(default=10.0, gt=0, le=300, description="seconds for one broker's query batch")
+
+    @model_validator(mode="after")
+    def _both_or_neither(self) -> JmxSettings:
+        if (self.username is None) != (self.password is None):
+            raise ValueError("username and password must be given together")
+        return self
+
+
+class Cluster(_Strict):
+    name: Name
+    region: LabelValue
+    environment: LabelValue
+    brokers: list[str] = Field(min_length=1)
+    jmx_ports: list[Annotated[int, Field(ge=1, le=65535)]] | None = None
+    priority: Priority = Priority.medium
+    interval: float | None = Field(default=None, description="overrides the priority's interval for this cluster")
+    labels: dict[str, LabelValue] = Field(default_factory=dict)
+    kafka: dict[str, Secret] = Field(default_factory=dict)
+    jmx: JmxSettings = Field(default_factory=JmxSettings)
+    topics: NameFilter = Field(default_factory=NameFilter)
+    groups: GroupFilter = Field(default_factory=GroupFilter)
+    granularity: Literal["partition", "topic"] = "partition"
+
+    @field_validator("brokers")
+    @classmethod
+    def _host_port(cls, brokers: list[str]) -> list[str]:
+        for broker in brokers:
+            match = _HOST_PORT.match(broker)
+            if not match or not 0 < int(match.group("port")) < 65536:
+                raise ValueError(f"expected host:port, got {broker!r}")
+        if len(set(brokers)) != len(brokers):
+            raise ValueError("a broker is listed twice")
+        return brokers
+
+    @field_validator("jmx_ports")
+    @classmethod
+    def _one_port_per_broker(cls, ports: list[int] | None, info: Any) -> list[int] | None:
+        brokers = info.data.get("brokers")
+        if ports is not None and brokers is not None and len(ports) != len(brokers):
+            raise ValueError(
+                f"expected one JMX port per broker, in the same order: {len(brokers)} brokers but {len(ports)} ports"
+            )
+        return ports
+
+    @field_validator("interval", mode="before")
+    @classmethod
+    def _duration(cls, value: Any) -> Any:
+        return parse_duration(value) if isinstance(value, str) else value
+
+    @field_validator("labels")
+    @classmethod
+    def _label_names(cls, labels: dict[str, str]) -> dict[str, str]:
+        for name in labels:
+            if not _LABEL_NAME.match(name) or name.startswith("__"):
+                raise ValueError(f"{name!r} is not a valid Prometheus label name")
+            if name in RESERVED_LABELS:
+                raise ValueError(f"label {name!r} is set by kafka-obs itself and cannot be overridden")
+        return labels
+
+    @field_validator("kafka")
+    @classmethod
+    def _no_bootstrap(cls, props: dict[str, SecretStr]) -> dict[str, SecretStr]:
+        for key in ("bootstrap.servers", "metadata.broker.list"):
+            if key in props:
+                raise ValueError(f"{key} comes from 'brokers'; remove it from 'kafka'")
+        return props
+
+    def bootstrap_servers(self) -> str:
+        return ",".join(self.brokers)
+
+    def client_properties(self) -> dict[str, str]:
+        """librdkafka properties with secrets revealed: hand them to the client, never to a logger."""
+        props = {key: value.get_secret_value() for key, value in self.kafka.items()}
+        props["bootstrap.servers"] = self.bootstrap_servers()
+        return props
+
+    def static_labels(self) -> dict[str, str]:
+        """The labels every series of this cluster carries, in a stable order."""
+        return {"cluster": self.name, "region": self.region, "environment": self.environment, **self.labels}
+
+    def jmx_endpoints(self) -> list[tuple[str, int]]:
+        """``(host, port)`` per broker, in broker order; empty when the cluster has no JMX."""
+        if not self.jmx_ports:
+            return []
+        hosts = [broker.rsplit(":", 1)[0].strip("[]") for broker in self.brokers]
+        return list(zip(hosts, self.jmx_ports, strict=True))
+
+
+class FleetConfig(_Strict):
+    clusters: list[Cluster] = Field(min_length=1)
+    intervals: dict[Priority, float] = Field(default_factory=dict)
+
+    @field_validator("intervals", mode="before")
+    @classmethod
+    def _durations(cls, value: Any) -> Any:
+        if isinstance(value, dict):
+            return {k: parse_duration(v) if isinstance(v, str) else v for k, v in value.items()}
+        return value
+
+    @field_validator("intervals")
+    @classmethod
+    def _positive(cls, value: dict[Priority, float]) -> dict[Priority, float]:
+        for priority, seconds in value.items():
+            if seconds < 1:
+                raise ValueError(f"interval for {priority.value} must be at least 1s")
+        return value
+
+    def interval_for(self, cluster: Cluster) -> float:
+        """Seconds between two collection cycles of ``cluster``."""
+        if cluster.interval is not None:
+            return cluster.interval
+        return self.intervals.get(cluster.priority, DEFAULT_INTERVALS[cluster.priority])
+
+    def select(self, *, regions: list[str] | None = None, names: list[str] | None = None) -> FleetConfig:
+        """A fleet of the matching clusters only, so regions can shard across exporters."""
+        chosen = [c for c in self.clusters if (not regions or c.region in regions) and (not names or c.name in names)]
+        return self.model_copy(update={"clusters": chosen})
+
+
+def _cross_checks(document: Document, fleet: FleetConfig) -> list[ConfigIssue]:
+    issues = []
+    seen: dict[str, int] = {}
+    for index, cluster in enumerate(fleet.clusters):
+        if cluster.name in seen:
+            issues.append(
+                document.issue(
+                    ("clusters", index, "name"),
+                    f"duplicate cluster name {cluster.name!r} (also clusters[{seen[cluster.name]}])",
+                )
+            )
+        seen.setdefault(cluster.name, index)
+    return issues
+
+
+def load_fleet(path: str | Path, *, environ: dict[str, str] | None = None) -> FleetConfig:
+    """Load and validate ``clusters.yaml``; raises :class:`~kafka_obs.config.loader.ConfigError`."""
+    context = {"environ": environ} if environ is not None else None
+    return load_model(path, FleetConfig, context=context, check=_cross_checks)
+
+
+def summary(fleet: FleetConfig) -> list[str]:
+    """One line per cluster, for ``check-config``; shows no secret, only which settings are present."""
+    lines = []
+    for cluster in fleet.clusters:
+        jmx = f"jmx on {len(cluster.jmx_ports)} ports" if cluster.jmx_ports else "no jmx"
+        extras = []
+        if cluster.kafka:
+            extras.append(f"{len(cluster.kafka)} client properties")
+        if cluster.labels:
+            extras.append("labels " + ",".join(f"{k}={v}" for k, v in cluster.labels.items()))
+        lines.append(
+            f"{cluster.name}: region={cluster.region} environment={cluster.environment} "
+            f"priority={cluster.priority.value} brokers={len(cluster.brokers)} {jmx} "
+            f"every {format_duration(fleet.interval_for(cluster))} granularity={cluster.granularity}"
+            + (f" ({'; '.join(extras)})" if extras else "")
+        )
+    return lines

@@ -1,0 +1,171 @@
+"""Load a YAML file into a pydantic model, reporting every problem as ``file:line: field.path: what was expected``.
+
+Every config of the project (clusters, SLOs, fleets, playbooks, the webhook's) goes through :func:`load_model`, so
+that a bad file is always reported the same way: all problems at once, each with the path an operator can search
+for, and never a Python traceback or the value of a secret.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, TypeVar
+
+import yaml
+from pydantic import BaseModel, ValidationError
+
+Loc = tuple[str | int, ...]
+M = TypeVar("M", bound=BaseModel)
+
+
+def format_path(loc: Iterable[str | int]) -> str:
+    """``('clusters', 2, 'jmx_ports')`` → ``clusters[2].jmx_ports``."""
+    out = ""
+    for part in loc:
+        if isinstance(part, int):
+            out += f"[{part}]"
+        else:
+            out += f".{part}" if out else str(part)
+    return out or "(top level)"
+
+
+@dataclass(frozen=True)
+class ConfigIssue:
+    path: str
+    message: str
+    line: int | None = None
+
+
+class ConfigError(Exception):
+    """A config file that cannot be used; the CLI prints it and exits with status 2."""
+
+    def __init__(self, source: str, issues: list[ConfigIssue]):
+        self.source = source
+        self.issues = issues
+        super().__init__(self.render())
+
+    def render(self) -> str:
+        lines = []
+        for issue in self.issues:
+            where = f"{self.source}:{issue.line}" if issue.line else self.source
+            lines.append(f"{where}: {issue.path}: {issue.message}")
+        return "\n".join(lines)
+
+
+class _Positions:
+    """Line numbers of every node of a YAML document, keyed by the same paths pydantic reports."""
+
+    def __init__(self) -> None:
+        self.lines: dict[Loc, int] = {}
+        self.duplicates: list[tuple[Loc, int]] = []
+
+    def walk(self, node: yaml.Node, loc: Loc) -> None:
+        self.lines[loc] = node.start_mark.line + 1
+        if isinstance(node, yaml.MappingNode):
+            seen: set[str] = set()
+            for key_node, value_node in node.value:
+                key = str(key_node.value)
+                if key in seen:
+                    self.duplicates.append(((*loc, key), key_node.start_mark.line + 1))
+                seen.add(key)
+                self.walk(value_node, (*loc, key))
+        elif isinstance(node, yaml.SequenceNode):
+            for index, item in enumerate(node.value):
+                self.walk(item, (*loc, index))
+
+    def line_for(self, loc: Loc) -> int | None:
+        """The line of ``loc`` or of its nearest ancestor that exists in the document."""
+        for end in range(len(loc), -1, -1):
+            line = self.lines.get(tuple(loc[:end]))
+            if line is not None:
+                return line
+        return None
+
+
+@dataclass
+class Document:
+    """A parsed YAML document with the line of every field, for errors raised after validation."""
+
+    source: str
+    data: Any
+    positions: _Positions
+
+    def issue(self, loc: Loc, message: str) -> ConfigIssue:
+        return ConfigIssue(format_path(loc), message, self.positions.line_for(loc))
+
+    def error(self, loc: Loc, message: str) -> ConfigError:
+        return ConfigError(self.source, [self.issue(loc, message)])
+
+
+def parse_yaml(text: str, source: str) -> Document:
+    """Parse ``text``; a syntax error or a repeated key is a :class:`ConfigError`, not an exception from PyYAML."""
+    try:
+        node = yaml.compose(text, Loader=yaml.SafeLoader)
+        data = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        line = mark.line + 1 if mark is not None else None
+        problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
+        raise ConfigError(source, [ConfigIssue("(syntax)", f"invalid YAML: {problem}", line)]) from None
+    positions = _Positions()
+    if node is not None:
+        positions.walk(node, ())
+    if positions.duplicates:
+        raise ConfigError(
+            source,
+            [ConfigIssue(format_path(loc), "key appears more than once", line) for loc, line in positions.duplicates],
+        )
+    return Document(source, data, positions)
+
+
+def read_document(path: str | Path) -> Document:
+    path = Path(path)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise ConfigError(str(path), [ConfigIssue("(file)", f"cannot read file: {exc.strerror or exc}")]) from None
+    except UnicodeDecodeError:
+        raise ConfigError(str(path), [ConfigIssue("(file)", "not UTF-8 text")]) from None
+    return parse_yaml(text, str(path))
+
+
+def _describe(error: dict[str, Any]) -> str:
+    kind = error.get("type", "")
+    message = str(error.get("msg", "invalid value"))
+    if kind == "extra_forbidden":
+        return "unknown field (check the spelling; see docs/configuration.md)"
+    if kind == "missing":
+        return "required field is missing"
+    # Pydantic prefixes custom errors with "Value error, "; the operator does not need to know that.
+    for prefix in ("Value error, ", "Assertion failed, "):
+        if message.startswith(prefix):
+            message = message[len(prefix) :]
+    return message
+
+
+def validate(document: Document, model: type[M], context: dict[str, Any] | None = None) -> M:
+    """Validate a parsed document; every problem is reported with its field path and line, never its value."""
+    data = {} if document.data is None else document.data
+    try:
+        return model.model_validate(data, context=context)
+    except ValidationError as exc:
+        issues = [document.issue(tuple(err["loc"]), _describe(dict(err))) for err in exc.errors(include_input=False)]
+        raise ConfigError(document.source, issues) from None
+
+
+def load_model(
+    path: str | Path,
+    model: type[M],
+    *,
+    context: dict[str, Any] | None = None,
+    check: Callable[[Document, M], list[ConfigIssue]] | None = None,
+) -> M:
+    """Read, parse and validate ``path`` into ``model``; ``check`` adds cross-field checks with their own paths."""
+    document = read_document(path)
+    result = validate(document, model, context)
+    if check is not None:
+        issues = check(document, result)
+        if issues:
+            raise ConfigError(document.source, issues)
+    return result

@@ -1,0 +1,265 @@
+"""clusters.yaml: the seed's format is accepted; every bad input names its file, line and field path, exit 2."""
+
+from __future__ import annotations
+
+import textwrap
+from pathlib import Path
+
+import pytest
+
+from kafka_obs.cli import main
+from kafka_obs.config.clusters import DEFAULT_INTERVALS, Priority, load_fleet
+from kafka_obs.config.loader import ConfigError
+
+GOOD_CLUSTER = """
+  - name: production-us-east
+    region: us-east-1
+    environment: production
+    brokers: [b1:9092, b2:9092, b3:9092]
+    jmx_ports: [9999, 10000, 10001]
+    priority: critical
+"""
+
+
+def write(tmp_path: Path, body: str) -> Path:
+    path = tmp_path / "clusters.yaml"
+    path.write_text(textwrap.dedent(body))
+    return path
+
+
+def test_seed_example_is_accepted(repo: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["check-config", str(repo / "examples/clusters.yaml")]) == 0
+    out = capsys.readouterr().out
+    assert "production-us-east: region=us-east-1 environment=production priority=critical brokers=3" in out
+    assert out.strip().endswith("ok, 3 clusters")
+
+
+def test_full_example_is_accepted(repo: Path) -> None:
+    environ = {"KAFKA_SASL_PASSWORD": "hunter2", "JMX_PASSWORD": "s3cret"}
+    fleet = load_fleet(repo / "examples/clusters-full.yaml", environ=environ)
+    assert fleet.clusters[0].client_properties()["sasl.password"] == "hunter2"
+
+
+def test_defaults_and_intervals(tmp_path: Path) -> None:
+    path = write(
+        tmp_path,
+        """
+        intervals: {critical: 15s, low: 10m}
+        clusters:
+          - {name: a, region: r1, environment: production, brokers: ["h:1"], priority: critical}
+          - {name: b, region: r1, environment: staging, brokers: ["h:2"], priority: low}
+          - {name: c, region: r2, environment: staging, brokers: ["h:3"]}
+          - {name: d, region: r2, environment: staging, brokers: ["h:4"], interval: 45s}
+        """,
+    )
+    fleet = load_fleet(path)
+    assert [fleet.interval_for(c) for c in fleet.clusters] == [15, 600, DEFAULT_INTERVALS[Priority.medium], 45]
+    assert fleet.clusters[2].priority is Priority.medium
+    assert [c.name for c in fleet.select(regions=["r2"]).clusters] == ["c", "d"]
+
+
+BAD_INPUTS = [
+    pytest.param(
+        "clusters:" + GOOD_CLUSTER + "    colour: blue\n",
+        "clusters[0].colour",
+        "unknown field",
+        id="unknown-key",
+    ),
+    pytest.param(
+        "clusters:\n  - name: a\n    environment: production\n    brokers: ['h:1']\n",
+        "clusters[0].region",
+        "required field is missing",
+        id="missing-field",
+    ),
+    pytest.param(
+        "clusters:\n  - {name: a, region: r, environment: e, brokers: 'h:1'}\n",
+        "clusters[0].brokers",
+        "valid list",
+        id="wrong-type",
+    ),
+    pytest.param(
+        "clusters:\n  - {name: a, region: r, environment: e, brokers: ['h:1', 'h:2'], jmx_ports: [1]}\n",
+        "clusters[0].jmx_ports",
+        "2 brokers but 1 ports",
+        id="jmx-ports-length",
+    ),
+    pytest.param(
+        "clusters:" + GOOD_CLUSTER + GOOD_CLUSTER,
+        "clusters[1].name",
+        "duplicate cluster name 'production-us-east'",
+        id="duplicate-name",
+    ),
+    pytest.param(
+        "clusters:\n  - {name: a, region: r, environment: e, brokers: ['h:1'], priority: urgent}\n",
+        "clusters[0].priority",
+        "'critical', 'high', 'medium' or 'low'",
+        id="bad-priority",
+    ),
+    pytest.param(
+        "clusters:\n  - {name: a, region: r, environment: e, brokers: ['h:1'], topics: {allow: ['orders[']}}\n",
+        "clusters[0].topics.allow",
+        "invalid regular expression 'orders['",
+        id="bad-regex",
+    ),
+    pytest.param(
+        "clusters:\n  - {name: a, region: r, environment: e, brokers: ['h:1'], kafka: {sasl.password: '${NOPE_X}'}}\n",
+        "clusters[0].kafka.sasl.password",
+        "environment variable NOPE_X is not set",
+        id="unset-env",
+    ),
+    pytest.param(
+        "clusters:\n  - {name: a, region: r, environment: e, brokers: ['h:1'],\n"
+        "     jmx: {username: u, password: file:/nonexistent/pw}}\n",
+        "clusters[0].jmx.password",
+        "cannot read secret file /nonexistent/pw",
+        id="secret-file-missing",
+    ),
+    pytest.param(
+        "clusters:\n  - {name: a, region: r, environment: e, brokers: ['nohost']}\n",
+        "clusters[0].brokers",
+        "expected host:port",
+        id="broker-without-port",
+    ),
+    pytest.param(
+        "intervals: {critical: soon}\nclusters:\n  - {name: a, region: r, environment: e, brokers: ['h:1']}\n",
+        "intervals",
+        "not a duration: 'soon'",
+        id="bad-interval",
+    ),
+    pytest.param(
+        "clusters:\n  - {name: a, region: r, environment: e, brokers: ['h:1'], labels: {cluster: x}}\n",
+        "clusters[0].labels",
+        "set by kafka-obs itself",
+        id="reserved-label",
+    ),
+    pytest.param(
+        "clusters:\n  - {name: Prod_1, region: r, environment: e, brokers: ['h:1']}\n",
+        "clusters[0].name",
+        "should match pattern",
+        id="bad-name",
+    ),
+    pytest.param(
+        "clusters:\n  - {name: a, region: r, environment: e, brokers: ['h:1'], granularity: broker}\n",
+        "clusters[0].granularity",
+        "'partition' or 'topic'",
+        id="bad-granularity",
+    ),
+    pytest.param("clusters: []\n", "clusters", "at least 1 item", id="no-clusters"),
+    pytest.param("clusters:\n  - name: a\n    name: b\n", "clusters[0].name", "more than once", id="repeated-key"),
+    pytest.param("clusters: [\n", "(syntax)", "invalid YAML", id="yaml-syntax"),
+]
+
+
+@pytest.mark.parametrize(("body", "path", "expected"), BAD_INPUTS)
+def test_bad_input_is_reported_with_field_path_and_exit_2(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], body: str, path: str, expected: str
+) -> None:
+    file = write(tmp_path, body)
+    assert main(["check-config", str(file)]) == 2
+    captured = capsys.readouterr()
+    assert captured.out == ""
+    lines = captured.err.strip().splitlines()
+    matching = [line for line in lines if f": {path}: " in line]
+    assert matching, captured.err
+    assert expected in matching[0]
+    assert matching[0].startswith(f"{file}:")  # the file, then the line where YAML has one
+    assert "Traceback" not in captured.err
+
+
+def test_error_carries_the_line_number(tmp_path: Path) -> None:
+    file = write(
+        tmp_path, "clusters:" + GOOD_CLUSTER + "  - name: b\n    region: r\n    environment: e\n    brokers: [x]\n"
+    )
+    with pytest.raises(ConfigError) as info:
+        load_fleet(file)
+    (issue,) = info.value.issues
+    assert (issue.path, issue.line) == ("clusters[1].brokers", 11)
+
+
+def test_all_problems_are_reported_at_once(tmp_path: Path) -> None:
+    file = write(
+        tmp_path, "clusters:\n  - {name: a, region: r}\n  - {name: b, region: r, environment: e, brokers: [], x: 1}\n"
+    )
+    with pytest.raises(ConfigError) as info:
+        load_fleet(file)
+    paths = {issue.path for issue in info.value.issues}
+    assert paths == {"clusters[0].environment", "clusters[0].brokers", "clusters[1].brokers", "clusters[1].x"}
+
+
+def test_missing_file(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["check-config", str(tmp_path / "nope.yaml")]) == 2
+    assert "cannot read file" in capsys.readouterr().err
+
+
+def test_secrets_never_appear_in_errors_summaries_or_reprs(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    secret = "pa55-w0rd-do-not-print"
+    file = write(
+        tmp_path,
+        f"""
+        clusters:
+          - name: a
+            region: r
+            environment: e
+            brokers: ["h:1"]
+            kafka: {{sasl.username: svc, sasl.password: "{secret}", security.protocol: SASL_SSL}}
+            jmx: {{username: admin, password: "{secret}"}}
+          - {{name: b, region: r, environment: e, brokers: ["h:1"], kafka: {{sasl.password: "{secret}"}}, bogus: 1}}
+        """,
+    )
+    assert main(["check-config", str(file)]) == 2
+    err = capsys.readouterr().err
+    assert "clusters[1].bogus" in err
+    assert secret not in err
+    file.write_text(file.read_text().replace(", bogus: 1", ""))
+    assert main(["check-config", str(file)]) == 0
+    assert secret not in capsys.readouterr().out
+    fleet = load_fleet(file)
+    assert secret not in repr(fleet)
+    assert secret not in str(fleet.model_dump())
+    assert fleet.clusters[0].client_properties()["sasl.password"] == secret
+
+
+def test_env_and_file_references_resolve(tmp_path: Path) -> None:
+    (tmp_path / "pw").write_text("from-file\n")
+    file = write(
+        tmp_path,
+        f"""
+        clusters:
+          - name: a
+            region: r
+            environment: e
+            brokers: ["h:1"]
+            kafka:
+              sasl.username: "svc-${{TEAM}}"
+              sasl.password: "file:{tmp_path / "pw"}"
+              enable.ssl.certificate.verification: false
+              socket.timeout.ms: 5000
+        """,
+    )
+    props = load_fleet(file, environ={"TEAM": "payments"}).clusters[0].client_properties()
+    assert props == {
+        "sasl.username": "svc-payments",
+        "sasl.password": "from-file",
+        "enable.ssl.certificate.verification": "false",
+        "socket.timeout.ms": "5000",
+        "bootstrap.servers": "h:1",
+    }
+
+
+def test_name_filters_fullmatch_allow_then_deny(tmp_path: Path) -> None:
+    file = write(
+        tmp_path,
+        """
+        clusters:
+          - name: a
+            region: r
+            environment: e
+            brokers: ["h:1"]
+            topics: {allow: ["orders.*", "payments"], deny: [".*-dlq"]}
+        """,
+    )
+    match = load_fleet(file).clusters[0].topics.matcher()
+    assert [t for t in ["orders", "orders-dlq", "payments", "payments-v2", "audit"] if match(t)] == [
+        "orders",
+        "payments",
+    ]

@@ -1,0 +1,1 @@
+"""The self-healing webhook: an Alertmanager receiver that remediates, verifies, rolls back and escalates."""
