@@ -1,0 +1,213 @@
+"""Which broker MBeans we read and the Prometheus series they become.
+
+Names follow prometheus/jmx_exporter's Kafka example (what Strimzi's and Grafana's Kafka dashboards query):
+``kafka_<domain>_<type>_<name>`` lower-cased, ``PerSec`` dropped. Meters become ``_total`` counters from their
+``Count``; their 1/5/15-minute rates are never exported because Prometheus computes rates itself, over the window
+the query asks for. Histograms become gauges with a ``quantile`` label. The one meter read for its rate is
+``RequestHandlerAvgIdlePercent``: Kafka marks it with idle time per thread, so its rate *is* the idle ratio, which
+is what jmx_exporter reads too.
+
+Every rule is one pattern in the broker's single jmxquery batch; a pattern that matches nothing (an MBean an older
+Kafka does not have) simply yields no rows.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Literal
+
+from jmxquery import JMXQuery
+
+MetricType = Literal["counter", "gauge"]
+
+QUANTILES: dict[str, str] = {
+    "50thPercentile": "0.5",
+    "75thPercentile": "0.75",
+    "95thPercentile": "0.95",
+    "98thPercentile": "0.98",
+    "99thPercentile": "0.99",
+    "999thPercentile": "0.999",
+}
+REQUESTS = ("Produce", "FetchConsumer", "FetchFollower")
+APP_INFO_PATTERN = "kafka.server:type=app-info,*"
+"""Kafka registers ``kafka.server:type=app-info,id=<broker id>``: the batch tells us which broker answered."""
+
+
+def _ratio(value: float) -> float:
+    """Idle "percents" are 0..1 ratios in Kafka; a few versions overshoot 1 with several listeners (KAFKA-12369)."""
+    return min(max(value, 0.0), 1.0)
+
+
+def _millis_to_seconds(value: float) -> float:
+    return value / 1000.0
+
+
+@dataclass(frozen=True)
+class Rule:
+    """One MBean pattern and how its rows become samples of one metric family.
+
+    ``attributes`` maps an attribute (``Attr`` or ``Attr/key`` for CompositeData items) to the extra labels its
+    sample gets; ``labels`` maps ObjectName keys to label names. A row whose value is negative where the JVM
+    means "undefined" (``max`` of a heap, ``CollectionTime``) is dropped when ``skip_negative`` is set.
+    """
+
+    metric: str
+    type: MetricType
+    help: str
+    pattern: str
+    attributes: Mapping[str, Mapping[str, str]]
+    labels: Mapping[str, str] = field(default_factory=dict)
+    convert: Callable[[float], float] | None = None
+    skip_negative: bool = False
+
+    def queries(self) -> list[JMXQuery]:
+        """One jmxquery query per attribute, or one for the whole bean when it reads several attributes."""
+        attributes = {a.split("/", 1)[0] for a in self.attributes}
+        if len(attributes) == 1:
+            return [JMXQuery(self.pattern, attribute=next(iter(attributes)))]
+        return [JMXQuery(self.pattern)]
+
+
+def _btm(name: str, metric: str, what: str) -> Rule:
+    return Rule(
+        metric=f"kafka_server_brokertopicmetrics_{metric}_total",
+        type="counter",
+        help=f"{what} (BrokerTopicMetrics {name} Count); per topic with `topic`, broker-wide without it.",
+        pattern=f"kafka.server:type=BrokerTopicMetrics,name={name},*",
+        attributes={"Count": {}},
+        labels={"topic": "topic"},
+    )
+
+
+def _gauge(domain: str, type_: str, name: str, help_: str, *, convert: Callable[[float], float] | None = None) -> Rule:
+    return Rule(
+        metric=f"kafka_{domain.removeprefix('kafka.')}_{type_.lower()}_{name.lower()}",
+        type="gauge",
+        help=help_,
+        pattern=f"{domain}:type={type_},name={name}",
+        attributes={"Value": {}},
+        convert=convert,
+    )
+
+
+RULES: tuple[Rule, ...] = (
+    _btm("BytesInPerSec", "bytesin", "Bytes received from producers"),
+    _btm("BytesOutPerSec", "bytesout", "Bytes sent to consumers and followers"),
+    _btm("MessagesInPerSec", "messagesin", "Messages received from producers"),
+    _btm("TotalProduceRequestsPerSec", "totalproducerequests", "Produce requests received"),
+    _btm("FailedProduceRequestsPerSec", "failedproducerequests", "Produce requests that failed"),
+    _gauge("kafka.server", "ReplicaManager", "UnderReplicatedPartitions", "Partitions led here missing an ISR member."),
+    _gauge("kafka.server", "ReplicaManager", "PartitionCount", "Partition replicas hosted by the broker."),
+    _gauge("kafka.server", "ReplicaManager", "LeaderCount", "Partitions the broker leads."),
+    _gauge(
+        "kafka.server",
+        "ReplicaManager",
+        "UnderMinIsrPartitionCount",
+        "Partitions led here whose ISR is below min.insync.replicas (acks=all produce fails).",
+    ),
+    Rule(
+        metric="kafka_server_replicamanager_isrshrinks_total",
+        type="counter",
+        help="ISR shrinks on partitions led by the broker (ReplicaManager IsrShrinksPerSec Count).",
+        pattern="kafka.server:type=ReplicaManager,name=IsrShrinksPerSec",
+        attributes={"Count": {}},
+    ),
+    Rule(
+        metric="kafka_server_replicamanager_isrexpands_total",
+        type="counter",
+        help="ISR expands on partitions led by the broker (ReplicaManager IsrExpandsPerSec Count).",
+        pattern="kafka.server:type=ReplicaManager,name=IsrExpandsPerSec",
+        attributes={"Count": {}},
+    ),
+    _gauge(
+        "kafka.controller",
+        "KafkaController",
+        "ActiveControllerCount",
+        "1 on the active controller, else 0; the cluster-wide sum must be exactly 1.",
+    ),
+    _gauge(
+        "kafka.controller",
+        "KafkaController",
+        "OfflinePartitionsCount",
+        "Partitions without a live leader, as the active controller sees them (0 on other brokers).",
+    ),
+    *(
+        Rule(
+            metric="kafka_network_requestmetrics_totaltimems",
+            type="gauge",
+            help="Request total time in milliseconds, by request type and quantile (RequestMetrics TotalTimeMs).",
+            pattern=f"kafka.network:type=RequestMetrics,name=TotalTimeMs,request={request}",
+            attributes={attribute: {"quantile": q} for attribute, q in QUANTILES.items()},
+            labels={"request": "request"},
+        )
+        for request in REQUESTS
+    ),
+    Rule(
+        metric="kafka_server_kafkarequesthandlerpool_requesthandleravgidlepercent",
+        type="gauge",
+        help="Share of time the request handler threads are idle, 0..1 (one-minute rate of Kafka's idle meter).",
+        pattern="kafka.server:type=KafkaRequestHandlerPool,name=RequestHandlerAvgIdlePercent",
+        attributes={"OneMinuteRate": {}},
+        convert=_ratio,
+    ),
+    _gauge(
+        "kafka.network",
+        "SocketServer",
+        "NetworkProcessorAvgIdlePercent",
+        "Share of time the network processor threads are idle, 0..1.",
+        convert=_ratio,
+    ),
+    Rule(
+        metric="kafka_log_log_size",
+        type="gauge",
+        help="Bytes on disk of a partition's log on this broker (Log Size).",
+        pattern="kafka.log:type=Log,name=Size,*",
+        attributes={"Value": {}},
+        labels={"topic": "topic", "partition": "partition"},
+    ),
+    Rule(
+        metric="jvm_memory_heap_used_bytes",
+        type="gauge",
+        help="JVM heap in use (java.lang Memory HeapMemoryUsage used).",
+        pattern="java.lang:type=Memory",
+        attributes={"HeapMemoryUsage/used": {}},
+    ),
+    Rule(
+        metric="jvm_memory_heap_max_bytes",
+        type="gauge",
+        help="JVM heap limit (java.lang Memory HeapMemoryUsage max); absent when the JVM has none.",
+        pattern="java.lang:type=Memory",
+        attributes={"HeapMemoryUsage/max": {}},
+        skip_negative=True,
+    ),
+    Rule(
+        metric="jvm_gc_collection_seconds_total",
+        type="counter",
+        help="Time spent in garbage collection, by collector (GarbageCollector CollectionTime).",
+        pattern="java.lang:type=GarbageCollector,*",
+        attributes={"CollectionTime": {}},
+        labels={"name": "gc"},
+        convert=_millis_to_seconds,
+        skip_negative=True,
+    ),
+    Rule(
+        metric="jvm_gc_collections_total",
+        type="counter",
+        help="Garbage collections, by collector (GarbageCollector CollectionCount).",
+        pattern="java.lang:type=GarbageCollector,*",
+        attributes={"CollectionCount": {}},
+        labels={"name": "gc"},
+        skip_negative=True,
+    ),
+)
+
+
+def batch_queries(rules: tuple[Rule, ...] = RULES) -> list[JMXQuery]:
+    """Every query of the catalogue, each pattern/attribute once, plus app-info for the broker's id."""
+    seen: dict[str, JMXQuery] = {}
+    for rule in rules:
+        for query in rule.queries():
+            seen.setdefault(query.to_query_string(), query)
+    seen.setdefault(APP_INFO_PATTERN, JMXQuery(APP_INFO_PATTERN, attribute="Version"))
+    return list(seen.values())
