@@ -1,0 +1,215 @@
+"""Every series the exporter serves: name, type, labels, meaning and the Kafka API it comes from.
+
+One table, so the renderer's family order, the HELP text and docs/metrics.md cannot drift apart (a test checks
+that every name here is documented). Label names listed are those beyond the cluster's static labels
+(``cluster``, ``region``, ``environment`` and any ``labels:`` from clusters.yaml), which every series carries.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Literal
+
+MetricType = Literal["gauge", "counter"]
+
+
+@dataclass(frozen=True, slots=True)
+class MetricDef:
+    name: str
+    type: MetricType
+    labels: tuple[str, ...]
+    help: str
+    source: str
+    always: bool = False
+    """Served even when the cluster's snapshot is stale (``up``, info and the exporter's own series)."""
+
+    @property
+    def family(self) -> str:
+        """OpenMetrics names a counter family without its ``_total`` suffix."""
+        return self.name.removesuffix("_total") if self.type == "counter" else self.name
+
+
+TP = ("topic", "partition")
+GTP = ("consumergroup", "topic", "partition")
+DIR = ("broker", "log_dir")
+
+CATALOGUE: tuple[MetricDef, ...] = (
+    # cluster
+    MetricDef(
+        "kafka_cluster_info",
+        "gauge",
+        ("priority", "cluster_id"),
+        "Always 1; carries the cluster's priority and Kafka cluster id.",
+        "clusters.yaml, Metadata",
+        always=True,
+    ),
+    MetricDef(
+        "kafka_cluster_up", "gauge", (), "1 when the last collection cycle succeeded, else 0.", "exporter", always=True
+    ),
+    MetricDef("kafka_brokers", "gauge", (), "Number of brokers in the cluster's metadata.", "Metadata"),
+    MetricDef("kafka_broker_info", "gauge", ("id", "address", "rack"), "Always 1, one per live broker.", "Metadata"),
+    MetricDef("kafka_controller_id", "gauge", (), "Node id of the active controller.", "Metadata"),
+    MetricDef("kafka_cluster_offline_partitions", "gauge", (), "Partitions without a leader.", "Metadata"),
+    MetricDef(
+        "kafka_cluster_under_replicated_partitions",
+        "gauge",
+        (),
+        "Partitions whose ISR is smaller than the replica set.",
+        "Metadata",
+    ),
+    MetricDef(
+        "kafka_cluster_under_min_isr_partitions",
+        "gauge",
+        (),
+        "Partitions whose ISR is smaller than the topic's min.insync.replicas.",
+        "Metadata, DescribeConfigs",
+    ),
+    # topics and partitions
+    MetricDef("kafka_topic_partitions", "gauge", ("topic",), "Number of partitions of the topic.", "Metadata"),
+    MetricDef(
+        "kafka_topic_partition_current_offset", "gauge", TP, "Log-end offset (high watermark).", "ListOffsets (latest)"
+    ),
+    MetricDef(
+        "kafka_topic_partition_oldest_offset",
+        "gauge",
+        TP,
+        "Earliest offset still in the log.",
+        "ListOffsets (earliest)",
+    ),
+    MetricDef("kafka_topic_partition_in_sync_replica", "gauge", TP, "Number of in-sync replicas.", "Metadata"),
+    MetricDef("kafka_topic_partition_replicas", "gauge", TP, "Number of replicas.", "Metadata"),
+    MetricDef("kafka_topic_partition_leader", "gauge", TP, "Node id of the leader, -1 when offline.", "Metadata"),
+    MetricDef(
+        "kafka_topic_partition_leader_is_preferred",
+        "gauge",
+        TP,
+        "1 when the leader is the first replica of the assignment.",
+        "Metadata",
+    ),
+    MetricDef(
+        "kafka_topic_partition_under_replicated_partition",
+        "gauge",
+        TP,
+        "1 when the ISR is smaller than the replica set.",
+        "Metadata",
+    ),
+    MetricDef(
+        "kafka_topic_config_retention_ms", "gauge", ("topic",), "retention.ms (-1: unlimited).", "DescribeConfigs"
+    ),
+    MetricDef(
+        "kafka_topic_config_retention_bytes", "gauge", ("topic",), "retention.bytes (-1: unlimited).", "DescribeConfigs"
+    ),
+    MetricDef(
+        "kafka_topic_config_info",
+        "gauge",
+        ("topic", "cleanup_policy", "min_insync_replicas"),
+        "Always 1; carries cleanup.policy and min.insync.replicas.",
+        "DescribeConfigs",
+    ),
+    MetricDef(
+        "kafka_topic_log_size_bytes",
+        "gauge",
+        ("topic",),
+        "Bytes on disk of the topic's leader replicas (one copy of the data).",
+        "DescribeLogDirs",
+    ),
+    # log dirs
+    MetricDef(
+        "kafka_log_dir_size_bytes", "gauge", DIR, "Bytes of all replicas in the log directory.", "DescribeLogDirs"
+    ),
+    MetricDef(
+        "kafka_log_dir_total_bytes", "gauge", DIR, "Capacity of the log directory's volume.", "DescribeLogDirs v4+"
+    ),
+    MetricDef(
+        "kafka_log_dir_usable_bytes",
+        "gauge",
+        DIR,
+        "Free bytes usable on the log directory's volume.",
+        "DescribeLogDirs v4+",
+    ),
+    # consumer groups
+    MetricDef(
+        "kafka_consumergroup_state",
+        "gauge",
+        ("consumergroup", "state", "type"),
+        "Always 1, labelled with the group's current state and protocol type (classic or consumer).",
+        "ListGroups, DescribeGroups / ConsumerGroupDescribe",
+    ),
+    MetricDef(
+        "kafka_consumergroup_members",
+        "gauge",
+        ("consumergroup",),
+        "Members of the group.",
+        "DescribeGroups / ConsumerGroupDescribe",
+    ),
+    MetricDef(
+        "kafka_consumergroup_current_offset",
+        "gauge",
+        GTP,
+        "Committed offset (partitions with a commit only).",
+        "OffsetFetch",
+    ),
+    MetricDef(
+        "kafka_consumergroup_lag",
+        "gauge",
+        GTP,
+        "Log-end offset minus committed offset, never negative (partitions with a commit only).",
+        "OffsetFetch, then ListOffsets",
+    ),
+    MetricDef(
+        "kafka_consumergroup_lag_sum",
+        "gauge",
+        ("consumergroup", "topic"),
+        "Sum of the group's lag over the topic's committed partitions.",
+        "OffsetFetch, ListOffsets",
+    ),
+    MetricDef(
+        "kafka_consumergroup_lag_seconds",
+        "gauge",
+        GTP,
+        "Age of the next record to consume, estimated from recent (log-end offset, time) points; 0 when caught up.",
+        "OffsetFetch, ListOffsets history",
+    ),
+    MetricDef(
+        "kafka_consumergroup_max_lag_seconds",
+        "gauge",
+        ("consumergroup",),
+        "Largest lag_seconds over the group's partitions.",
+        "OffsetFetch, ListOffsets history",
+    ),
+    # the exporter itself
+    MetricDef(
+        "kafka_exporter_collection_duration_seconds",
+        "gauge",
+        (),
+        "Wall time of the last collection cycle.",
+        "exporter",
+        always=True,
+    ),
+    MetricDef(
+        "kafka_exporter_last_success_timestamp_seconds",
+        "gauge",
+        (),
+        "Unix time at which the last successful cycle completed.",
+        "exporter",
+        always=True,
+    ),
+    MetricDef(
+        "kafka_exporter_kafka_requests_total",
+        "counter",
+        ("api",),
+        "Kafka requests sent to the cluster, per API (as sent on the wire, retries included).",
+        "exporter",
+        always=True,
+    ),
+    MetricDef(
+        "kafka_exporter_errors_total",
+        "counter",
+        ("stage",),
+        "Failed collection stages (whole stage or one item of it: a group, a broker).",
+        "exporter",
+        always=True,
+    ),
+)
+
+BY_NAME: dict[str, MetricDef] = {m.name: m for m in CATALOGUE}

@@ -1,0 +1,315 @@
+"""The production :class:`~kafka_obs.exporter.client.KafkaAdmin`: confluent-kafka's AdminClient, plus kafka-python's
+admin client for DescribeLogDirs (confluent-kafka's Python AdminClient has no such call).
+
+One instance per cluster, kept across cycles (librdkafka keeps its connections and reconnects by itself). The
+cluster's ``kafka:`` properties (SASL, SSL, …) are passed through to librdkafka unchanged; the subset kafka-python
+understands is translated for the log-dirs client. Requests are counted as they are sent
+(:mod:`kafka_obs.exporter.request_log`).
+"""
+
+from __future__ import annotations
+
+import concurrent.futures
+import logging
+import threading
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from confluent_kafka import ConsumerGroupTopicPartitions, IsolationLevel
+from confluent_kafka import TopicPartition as CkTopicPartition
+from confluent_kafka.admin import AdminClient, ConfigResource, ResourceType
+from confluent_kafka.admin import OffsetSpec as CkOffsetSpec
+from kafka.admin import KafkaAdminClient
+
+from kafka_obs.config.clusters import Cluster
+from kafka_obs.exporter.client import KafkaUnavailable, OffsetSpec
+from kafka_obs.exporter.model import (
+    Broker,
+    ClusterMetadata,
+    GroupDescription,
+    GroupListing,
+    LogDir,
+    Partition,
+    TopicPartition,
+)
+from kafka_obs.exporter.request_log import RequestLog
+
+log = logging.getLogger(__name__)
+
+_STATE_NAMES = {
+    "UNKNOWN": "Unknown",
+    "PREPARING_REBALANCING": "PreparingRebalance",
+    "COMPLETING_REBALANCING": "CompletingRebalance",
+    "STABLE": "Stable",
+    "DEAD": "Dead",
+    "EMPTY": "Empty",
+    "ASSIGNING": "Assigning",
+    "RECONCILING": "Reconciling",
+}
+
+# librdkafka property → kafka-python KafkaAdminClient argument (for the DescribeLogDirs client only).
+_KAFKA_PYTHON_PROPS = {
+    "security.protocol": "security_protocol",
+    "sasl.mechanism": "sasl_mechanism",
+    "sasl.mechanisms": "sasl_mechanism",
+    "sasl.username": "sasl_plain_username",
+    "sasl.password": "sasl_plain_password",
+    "ssl.ca.location": "ssl_cafile",
+    "ssl.certificate.location": "ssl_certfile",
+    "ssl.key.location": "ssl_keyfile",
+    "ssl.key.password": "ssl_password",
+    "client.id": "client_id",
+}
+
+
+def state_name(state: Any) -> str:
+    name = getattr(state, "name", str(state))
+    return _STATE_NAMES.get(name, name.title().replace("_", ""))
+
+
+def type_name(group_type: Any) -> str:
+    return str(getattr(group_type, "name", group_type)).lower()
+
+
+def kafka_python_config(props: Mapping[str, str], timeout: float) -> dict[str, Any]:
+    config: dict[str, Any] = {
+        "bootstrap_servers": props["bootstrap.servers"].split(","),
+        "client_id": "kafka-obs-exporter",
+        "request_timeout_ms": int(timeout * 1000),
+        "bootstrap_timeout_ms": int(timeout * 1000),
+    }
+    for key, value in props.items():
+        if key in _KAFKA_PYTHON_PROPS:
+            config[_KAFKA_PYTHON_PROPS[key]] = value.upper() if key == "security.protocol" else value
+        elif key == "ssl.endpoint.identification.algorithm":
+            config["ssl_check_hostname"] = value.lower() == "https"
+    return config
+
+
+class ConfluentKafkaAdmin:
+    def __init__(self, cluster: Cluster, *, timeout: float = 10.0, offset_fetch_concurrency: int = 64):
+        self.cluster = cluster
+        self.timeout = timeout
+        self.offset_fetch_concurrency = offset_fetch_concurrency
+        self.requests = RequestLog(cluster.name)
+        props: dict[str, Any] = dict(cluster.client_properties())
+        self._props = dict(props)
+        props.setdefault("client.id", "kafka-obs-exporter")
+        props["debug"] = ",".join(filter(None, [props.get("debug", ""), "protocol"]))
+        props["logger"] = self.requests
+        self._admin = AdminClient(props)
+        self._racks: dict[int, str | None] = {}
+        self._log_dirs_client: Any = None
+        self._lock = threading.Lock()
+
+    def _poll(self) -> None:
+        """Serve librdkafka's log queue: that is when sent requests are counted."""
+        self._admin.poll(0)
+
+    # -- metadata ------------------------------------------------------------------------------------------------
+
+    def metadata(self) -> ClusterMetadata:
+        try:
+            md = self._admin.list_topics(timeout=self.timeout)
+        except Exception as exc:
+            raise KafkaUnavailable(f"metadata: {exc}") from exc
+        finally:
+            self._poll()
+        broker_ids = set(md.brokers)
+        if broker_ids - set(self._racks):
+            self._racks.update(self._describe_racks())
+        brokers = tuple(
+            Broker(b.id, b.host, b.port, self._racks.get(b.id)) for b in sorted(md.brokers.values(), key=lambda b: b.id)
+        )
+        partitions = {
+            name: tuple(
+                Partition(name, p.id, p.leader, tuple(p.replicas), tuple(p.isrs))
+                for p in sorted(topic.partitions.values(), key=lambda p: p.id)
+            )
+            for name, topic in md.topics.items()
+        }
+        return ClusterMetadata(md.cluster_id, md.controller_id, brokers, partitions)
+
+    def _describe_racks(self) -> dict[int, str | None]:
+        """Racks are not in list_topics' answer; asked once, and again only when a new broker id shows up."""
+        try:
+            result = self._admin.describe_cluster(request_timeout=self.timeout).result()
+            return {node.id: node.rack for node in result.nodes}
+        except Exception as exc:
+            log.info(
+                "describe cluster failed, brokers get no rack", extra={"cluster": self.cluster.name, "err": str(exc)}
+            )
+            return {}
+        finally:
+            self._poll()
+
+    # -- offsets -------------------------------------------------------------------------------------------------
+
+    def list_offsets(self, partitions: Sequence[TopicPartition], spec: OffsetSpec) -> dict[TopicPartition, int]:
+        offset_spec = CkOffsetSpec.earliest() if spec == "earliest" else CkOffsetSpec.latest()
+        request = {CkTopicPartition(t, p): offset_spec for t, p in partitions}
+        try:
+            futures = self._admin.list_offsets(
+                request, isolation_level=IsolationLevel.READ_UNCOMMITTED, request_timeout=self.timeout
+            )
+        except Exception as exc:
+            raise KafkaUnavailable(f"list offsets: {exc}") from exc
+        result: dict[TopicPartition, int] = {}
+        failures: list[str] = []
+        for tp, future in futures.items():
+            try:
+                result[(tp.topic, tp.partition)] = future.result().offset
+            except Exception as exc:
+                failures.append(f"{tp.topic}/{tp.partition}: {exc}")
+        self._poll()
+        if failures and not result:
+            raise KafkaUnavailable(f"list offsets failed for every partition, e.g. {failures[0]}")
+        if failures:
+            log.warning(
+                "list offsets failed for some partitions",
+                extra={"cluster": self.cluster.name, "failed": len(failures), "example": failures[0]},
+            )
+        return result
+
+    # -- groups --------------------------------------------------------------------------------------------------
+
+    def list_groups(self) -> list[GroupListing]:
+        try:
+            result = self._admin.list_consumer_groups(request_timeout=self.timeout).result()
+        except Exception as exc:
+            raise KafkaUnavailable(f"list groups: {exc}") from exc
+        finally:
+            self._poll()
+        if result.errors:
+            log.warning(
+                "list groups: some brokers did not answer",
+                extra={"cluster": self.cluster.name, "err": str(result.errors[0])},
+            )
+        return [GroupListing(g.group_id, state_name(g.state), type_name(g.type)) for g in result.valid]
+
+    def describe_groups(self, group_ids: Sequence[str]) -> dict[str, GroupDescription | Exception]:
+        if not group_ids:
+            return {}
+        futures = self._admin.describe_consumer_groups(list(group_ids), request_timeout=self.timeout)
+        result: dict[str, GroupDescription | Exception] = {}
+        for group_id, future in futures.items():
+            try:
+                d = future.result()
+                result[group_id] = GroupDescription(group_id, state_name(d.state), len(d.members), type_name(d.type))
+            except Exception as exc:
+                result[group_id] = exc
+        self._poll()
+        return result
+
+    def committed_offsets(self, group_ids: Sequence[str]) -> dict[str, dict[TopicPartition, int] | Exception]:
+        """One OffsetFetch per group (the Python client takes one group per call), ``offset_fetch_concurrency`` in
+        flight at once: concurrent enough for thousands of groups, bounded so the coordinators are not flooded."""
+        result: dict[str, dict[TopicPartition, int] | Exception] = {}
+        pending: dict[concurrent.futures.Future[Any], str] = {}
+        queue = list(reversed(group_ids))
+
+        def collect(done: set[concurrent.futures.Future[Any]]) -> None:
+            for future in done:
+                group_id = pending.pop(future)
+                try:
+                    answer = future.result()
+                    result[group_id] = {
+                        (tp.topic, tp.partition): tp.offset
+                        for tp in answer.topic_partitions or []
+                        if tp.error is None and tp.offset >= 0
+                    }
+                except Exception as exc:
+                    result[group_id] = exc
+
+        while queue or pending:
+            while queue and len(pending) < self.offset_fetch_concurrency:
+                group_id = queue.pop()
+                try:
+                    futures = self._admin.list_consumer_group_offsets(
+                        [ConsumerGroupTopicPartitions(group_id)], request_timeout=self.timeout
+                    )
+                    pending[futures[group_id]] = group_id
+                except Exception as exc:
+                    result[group_id] = exc
+            if pending:
+                done, _ = concurrent.futures.wait(list(pending), return_when=concurrent.futures.FIRST_COMPLETED)
+                collect(done)
+                self._poll()
+        self._poll()
+        return result
+
+    # -- configs -------------------------------------------------------------------------------------------------
+
+    def topic_configs(self, topics: Sequence[str]) -> dict[str, Mapping[str, str] | Exception]:
+        resources = [ConfigResource(ResourceType.TOPIC, t) for t in topics]
+        try:
+            futures = self._admin.describe_configs(resources, request_timeout=self.timeout)
+        except Exception as exc:
+            raise KafkaUnavailable(f"describe configs: {exc}") from exc
+        result: dict[str, Mapping[str, str] | Exception] = {}
+        for resource, future in futures.items():
+            try:
+                entries = future.result()
+                result[resource.name] = {name: entry.value or "" for name, entry in entries.items()}
+            except Exception as exc:
+                result[resource.name] = exc
+        self._poll()
+        return result
+
+    # -- log dirs (kafka-python) ---------------------------------------------------------------------------------
+
+    def _kafka_python(self) -> Any:
+        if self._log_dirs_client is None:
+            self._log_dirs_client = KafkaAdminClient(**kafka_python_config(self._props, self.timeout))
+        return self._log_dirs_client
+
+    def log_dirs(
+        self, broker_ids: Sequence[int], partitions: Mapping[str, Sequence[int]]
+    ) -> dict[int, list[LogDir] | Exception]:
+        """One DescribeLogDirs per broker, asked for all partitions of the cluster (a topic map from our own
+        Metadata: kafka-python would otherwise send a Metadata request of its own for every call)."""
+        try:
+            client = self._kafka_python()
+        except Exception as exc:
+            raise KafkaUnavailable(f"log dirs client: {exc}") from exc
+        topics = {topic: list(ids) for topic, ids in partitions.items()}
+        result: dict[int, list[LogDir] | Exception] = {}
+        for broker in broker_ids:
+            self.requests.add("DescribeLogDirs")
+            try:
+                answer = client.describe_log_dirs(topic_partitions=topics, brokers=[broker])
+                result[broker] = [
+                    _log_dir(broker, d) for entry in answer for d in entry["log_dirs"] if not d.get("error_code")
+                ]
+            except Exception as exc:
+                result[broker] = exc
+        return result
+
+    def requests_total(self) -> dict[str, int]:
+        self._poll()
+        return self.requests.totals()
+
+    def close(self) -> None:
+        if self._log_dirs_client is not None:
+            try:
+                self._log_dirs_client.close()
+            except Exception as exc:
+                log.debug("closing kafka-python admin failed", extra={"err": str(exc)})
+            self._log_dirs_client = None
+
+
+def _log_dir(broker: int, entry: Mapping[str, Any]) -> LogDir:
+    sizes: dict[TopicPartition, int] = {}
+    for topic in entry.get("topics", []):
+        for p in topic.get("partitions", []):
+            if not p.get("is_future_key"):
+                sizes[(topic["name"], p["partition_index"])] = int(p["partition_size"])
+    total = entry.get("total_bytes")
+    usable = entry.get("usable_bytes")
+    return LogDir(
+        broker=broker,
+        path=entry["log_dir"],
+        partition_sizes=sizes,
+        total_bytes=int(total) if total is not None and total >= 0 else None,
+        usable_bytes=int(usable) if usable is not None and usable >= 0 else None,
+    )

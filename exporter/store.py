@@ -1,0 +1,66 @@
+"""Where workers publish rendered snapshots and the HTTP server reads scrape bodies.
+
+Publishing swaps one reference under a lock. A scrape body is assembled only when some cluster's snapshot (or its
+freshness) changed since the last scrape, then cached per format and encoding, so the cost of ``/metrics`` does
+not depend on Kafka at all and, between cycles, is a dictionary lookup and a socket write.
+"""
+
+from __future__ import annotations
+
+import gzip
+import threading
+from collections.abc import Sequence
+
+from kafka_obs.clock import Clock
+from kafka_obs.exporter.exposition import assemble
+from kafka_obs.exporter.snapshot import ClusterSnapshot, RenderedSnapshot
+
+BodyKey = tuple[tuple[str, int, bool], ...]
+
+
+class SnapshotStore:
+    def __init__(self, clusters: Sequence[str], clock: Clock):
+        self.clusters = list(clusters)
+        self._clock = clock
+        self._rendered: dict[str, RenderedSnapshot] = {}
+        self._lock = threading.Lock()
+        self._body_lock = threading.Lock()
+        self._body_key: BodyKey | None = None
+        self._bodies: dict[tuple[bool, bool], bytes] = {}
+
+    def publish(self, rendered: RenderedSnapshot) -> None:
+        with self._lock:
+            self._rendered[rendered.snapshot.cluster] = rendered
+
+    def latest(self, cluster: str) -> RenderedSnapshot | None:
+        with self._lock:
+            return self._rendered.get(cluster)
+
+    def snapshots(self) -> dict[str, ClusterSnapshot]:
+        with self._lock:
+            return {name: r.snapshot for name, r in self._rendered.items()}
+
+    def ready(self) -> bool:
+        """Every cluster has completed (or failed) at least one cycle."""
+        with self._lock:
+            return all(name in self._rendered for name in self.clusters)
+
+    def body(self, *, openmetrics: bool, gzipped: bool = False) -> bytes:
+        now = self._clock.now()
+        with self._lock:
+            current = [self._rendered[name] for name in self.clusters if name in self._rendered]
+        key: BodyKey = tuple((r.snapshot.cluster, r.snapshot.sequence, r.snapshot.is_fresh(now)) for r in current)
+        with self._body_lock:
+            if key != self._body_key:
+                self._body_key = key
+                self._bodies = {}
+            cached = self._bodies.get((openmetrics, gzipped))
+            if cached is None:
+                parts = []
+                for r, (_, _, fresh) in zip(current, key, strict=True):
+                    parts.extend([r.always, r.kafka, r.plugins] if fresh else [r.always, r.plugins])
+                plain = self._bodies.get((openmetrics, False)) or assemble(parts, openmetrics=openmetrics)
+                self._bodies[(openmetrics, False)] = plain
+                cached = gzip.compress(plain, compresslevel=5) if gzipped else plain
+                self._bodies[(openmetrics, gzipped)] = cached
+            return cached
