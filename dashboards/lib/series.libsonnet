@@ -20,25 +20,21 @@ function(c) {
     expr(sel, by):: rate(self.name, sel, by),
   },
 
-  // Health score over the selected clusters: reachable and without under-replicated partitions, 0-100.
+  // Per-cluster recording rules of the rules bundle (rules/generated/kafka-aggregations.yml, docs/rules.md). They
+  // carry region, environment and cluster, so the executive overview can filter them with the fleet variables and
+  // its totals equal the bundle's region: and global: roll-ups when "All" is selected.
+  local recorded(name) = {
+    name: name,
+    expr(sel, by='region, environment, cluster'):: 'sum by (%s) (%s{%s})' % [by, name, sel],
+  },
+  clusterMessagesIn: recorded('cluster:kafka_messages_in:rate5m'),
+  clusterBytesIn: recorded('cluster:kafka_bytes_in:rate5m'),
+  storageBytes: recorded('cluster:kafka_log_dir_size_bytes:sum'),
+  costPerDay: recorded('cluster:kafka_cost_dollars:per_day'),
+  // 1 per cluster reachable and without under-replicated partitions, else 0; the fleet score is their mean × 100.
   healthScore: {
-    name: 'kafka_cluster_up and kafka_cluster_under_replicated_partitions',
-    expr(sel):: |||
-      100 * (
-        count((kafka_cluster_up{%(sel)s} == 1) and on (cluster) (kafka_cluster_under_replicated_partitions{%(sel)s} == 0))
-        or vector(0)
-      ) / count(kafka_cluster_up{%(sel)s})
-    ||| % { sel: sel },
-  },
-
-  storageBytes: {
-    name: 'kafka_log_dir_size_bytes',
-    expr(sel):: 'sum by (cluster) (kafka_log_dir_size_bytes{%s})' % sel,
-  },
-
-  costPerDay: {
-    name: 'cluster:kafka_cost_dollars:per_day',
-    expr(sel):: 'sum by (cluster) (cluster:kafka_cost_dollars:per_day{%s})' % sel,
+    name: 'cluster:kafka_health_score:ratio',
+    expr(sel):: '100 * avg(%s{%s})' % [self.name, sel],
   },
 
   // Remediations that acted: dry runs, refusals and cancellations never touched anything.

@@ -8,7 +8,6 @@ function(c)
   local s = series(c);
   local sel = c.fleetSelector;
   local sloSel = 'environment=~"$environment", cluster=~"$cluster"';
-  local byCluster = 'region, environment, cluster';
   local toCluster = f.drill(c.uids.cluster, { cluster: '${__data.fields.cluster}' });
   local toSlo = f.drill(c.uids.slo, { cluster: '${__data.fields.cluster}', environment: '${__data.fields.environment}' }) +
                 '&var-slo=${__data.fields.slo}';
@@ -28,22 +27,23 @@ function(c)
     k.stat('Clusters unreachable', 'Selected clusters whose last collection cycle failed (kafka_cluster_up == 0).',
            'none', [k.target('count(kafka_cluster_up{%s} == 0) or vector(0)' % sel)],
            [['green', null], ['red', 1]]) + k.withSize(4, 5),
-    k.stat('Messages in', 'Messages produced per second into the selected clusters (broker JMX MessagesInPerSec).',
-           'mps', [k.target('sum(%s)' % s.messagesIn.expr(sel, byCluster))]) + k.withSize(4, 5),
-    k.stat('Bytes in', 'Bytes produced per second into the selected clusters (broker JMX BytesInPerSec).',
-           'Bps', [k.target('sum(%s)' % s.bytesIn.expr(sel, byCluster))]) + k.withSize(4, 5),
+    k.stat('Messages in', 'Messages produced per second into the selected clusters, internal topics excluded (%s).' % s.clusterMessagesIn.name,
+           'mps', [k.target('sum(%s)' % s.clusterMessagesIn.expr(sel))]) + k.withSize(4, 5),
+    k.stat('Bytes in', 'Bytes produced per second into the selected clusters (%s, from broker JMX BytesInPerSec).' % s.clusterBytesIn.name,
+           'Bps', [k.target('sum(%s)' % s.clusterBytesIn.expr(sel))]) + k.withSize(4, 5),
     k.stat('Estimated cost', ('Estimated cost per day of the selected clusters: storage at its $/GB-month price ' +
                               'plus ingress at its $/GB price, both from the rules configuration (%s).') % s.costPerDay.name,
-           'currencyUSD', [k.target('sum(%s)' % s.costPerDay.expr(sel))], decimals=2) + k.withSize(4, 5),
+           'currencyUSD', [k.target('sum(%s)' % s.costPerDay.expr(sel, 'cluster'))], decimals=2) + k.withSize(4, 5),
   ];
   local overview = k.table(
     'Clusters by region',
-    'One row per cluster, sorted by region: messages and bytes produced per second, active brokers, reachability. ' +
-    'Click a cluster to open its overview (the time range and variables are kept).',
+    ('One row per cluster, sorted by region: messages and bytes produced per second (%s, %s), active brokers ' +
+     '(kafka_brokers), reachability (kafka_cluster_up). Click a cluster to open its overview (the time range and ' +
+     'variables are kept).') % [s.clusterMessagesIn.name, s.clusterBytesIn.name],
     'none',
     [
-      k.target(s.messagesIn.expr(sel, byCluster), instant=true),
-      k.target(s.bytesIn.expr(sel, byCluster), instant=true),
+      k.target(s.clusterMessagesIn.expr(sel), instant=true),
+      k.target(s.clusterBytesIn.expr(sel), instant=true),
       k.target('sum by (%s) (kafka_brokers{%s})' % [byCluster, sel], instant=true),
       k.target('max by (%s) (kafka_cluster_up{%s})' % [byCluster, sel], instant=true),
     ],
@@ -59,9 +59,9 @@ function(c)
 
   local byRegion = k.timeseries(
     'Messages in by region',
-    'Messages produced per second, summed per region over the selected clusters.',
+    'Messages produced per second, summed per region over the selected clusters (%s).' % s.clusterMessagesIn.name,
     'mps',
-    [k.target('sum by (region) (%s)' % s.messagesIn.expr(sel, byCluster), '{{region}}')],
+    [k.target('sum by (region) (%s)' % s.clusterMessagesIn.expr(sel), '{{region}}')],
     stack=true,
   ) + k.withSize(10, 9);
 
@@ -123,21 +123,21 @@ function(c)
 
   local costPerCluster = k.bargauge(
     'Estimated cost per cluster',
-    'Estimated $/day per cluster (%s): storage GB × $/GB-month ÷ 30 plus ingress GB/day × $/GB.' % s.costPerDay.name,
+    'Estimated $/day per cluster (%s): storage GB × $/GB-month ÷ 30.44 days plus ingress GB/day × $/GB.' % s.costPerDay.name,
     'currencyUSD',
-    [k.target('sort_desc(%s)' % s.costPerDay.expr(sel), '{{cluster}}')],
+    [k.target('sort_desc(%s)' % s.costPerDay.expr(sel, 'cluster'), '{{cluster}}')],
   ) + k.withSize(8, 8);
   local storage = k.bargauge(
     'Storage per cluster',
-    'Bytes on the brokers\' log directories per cluster, all replicas (what the disks hold and cost).',
+    'Bytes on the brokers\' log directories per cluster, all replicas: what the disks hold and cost (%s).' % s.storageBytes.name,
     'decbytes',
-    [k.target('sort_desc(%s)' % s.storageBytes.expr(sel), '{{cluster}}')],
+    [k.target('sort_desc(%s)' % s.storageBytes.expr(sel, 'cluster'), '{{cluster}}')],
   ) + k.withSize(8, 8);
   local ingress = k.bargauge(
     'Ingress per day per cluster',
-    'Bytes produced per day per cluster at the current rate (broker JMX BytesInPerSec × 86400).',
+    'Bytes produced per day per cluster at the current rate (%s × 86400 s/day).' % s.clusterBytesIn.name,
     'decbytes',
-    [k.target('sort_desc(86400 * %s)' % s.bytesIn.expr(sel, 'cluster'), '{{cluster}}')],
+    [k.target('sort_desc(86400 * %s)' % s.clusterBytesIn.expr(sel, 'cluster'), '{{cluster}}')],
   ) + k.withSize(8, 8);
 
   f.dashboard(
