@@ -44,8 +44,8 @@ function(c)
     [
       k.target(s.clusterMessagesIn.expr(sel), instant=true),
       k.target(s.clusterBytesIn.expr(sel), instant=true),
-      k.target('sum by (%s) (kafka_brokers{%s})' % [byCluster, sel], instant=true),
-      k.target('max by (%s) (kafka_cluster_up{%s})' % [byCluster, sel], instant=true),
+      k.target('sum by (%s) (kafka_brokers{%s})' % ['region, environment, cluster', sel], instant=true),
+      k.target('max by (%s) (kafka_cluster_up{%s})' % ['region, environment, cluster', sel], instant=true),
     ],
     [['region', 'Region'], ['environment', 'Environment'], ['cluster', 'Cluster'], ['Value #A', 'Messages/s'],
      ['Value #B', 'Bytes in/s'], ['Value #C', 'Active brokers'], ['Value #D', 'Reachable']],
