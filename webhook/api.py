@@ -1,0 +1,330 @@
+"""The HTTP API: receive Alertmanager notifications, pause and resume, read the audit, expose metrics.
+
+``POST /alerts`` answers 2xx only once the notification is committed to SQLite, and 5xx only when it could not be
+(Alertmanager retries 5xx and nothing else). It checks credentials first, then the size (Content-Length *and* the
+bytes actually streamed, so a chunked or lying client cannot make us buffer more than the limit), then the
+payload, and never waits for a remediation: the worker is only woken up.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Iterator
+from typing import TYPE_CHECKING, Any
+
+from fastapi import FastAPI, Query, Request
+from fastapi.concurrency import run_in_threadpool
+from fastapi.openapi.utils import get_openapi
+from fastapi.responses import JSONResponse, PlainTextResponse, StreamingResponse
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+from pydantic import BaseModel, Field, ValidationError
+
+from kafka_obs import __version__
+from kafka_obs.config.loader import format_path
+from kafka_obs.webhook.models import Notification
+from kafka_obs.webhook.routing import route
+from kafka_obs.webhook.store import IN_FLIGHT, PENDING, State
+from kafka_obs.webhook.worker import record_enqueue
+
+if TYPE_CHECKING:
+    from kafka_obs.webhook.service import Service
+
+log = logging.getLogger(__name__)
+
+
+class Accepted(BaseModel):
+    notification_id: int
+    alerts: int
+    incidents_new: int
+    duplicates: int
+    resolved: int
+    remediations: list[dict[str, Any]]
+    cancelled: list[int]
+
+
+class ErrorDetail(BaseModel):
+    loc: list[str | int]
+    path: str
+    msg: str
+    type: str
+
+
+class InvalidPayload(BaseModel):
+    detail: list[ErrorDetail]
+
+
+class Message(BaseModel):
+    detail: str
+
+
+class ControlStatus(BaseModel):
+    paused: bool
+    paused_by_api: bool
+    pause_file: str | None
+    pause_file_present: bool
+    queue_depth: int
+    in_flight: int
+
+
+class AuditRecord(BaseModel):
+    seq: int
+    ts: float
+    event: str
+    incident_id: int | None
+    remediation_id: int | None
+    playbook: str | None
+    target: str | None
+    action: str | None
+    data: dict[str, Any]
+    prev_hash: str
+    hash: str
+
+
+class AuditPage(BaseModel):
+    records: list[AuditRecord]
+    next_after_seq: int | None = Field(description="pass as after_seq for the next page; null on the last page")
+
+
+class ChainStatus(BaseModel):
+    ok: bool
+    records: int
+    first_bad_seq: int | None
+    reason: str
+
+
+class RemediationView(BaseModel):
+    id: int
+    incident_id: int
+    playbook: str
+    target: str | None
+    state: str
+    reason: str | None
+    dry_run: bool
+    created_at: float
+    started_at: float | None
+    finished_at: float | None
+    deadline: float | None
+    fingerprint: str
+    starts_at: str
+    alertname: str
+    labels: dict[str, str]
+    incident_status: str
+    before: Any = None
+    after: Any = None
+
+
+UNAUTHORIZED = {401: {"model": Message, "description": "missing or wrong credentials"}}
+
+
+def _audit_view(record: dict[str, Any]) -> dict[str, Any]:
+    return {**record, "data": json.loads(record["data"])}
+
+
+def create_app(service: Service) -> FastAPI:  # noqa: PLR0915 (one closure per endpoint reads best here)
+    config, store, metrics, worker, auth = service.config, service.store, service.metrics, service.worker, service.auth
+    limit = config.limits.max_body_bytes
+    app = FastAPI(
+        title="kafka-obs webhook",
+        version=__version__,
+        description="Alertmanager receiver that remediates Kafka incidents safely: durable queue, idempotent "
+        "incidents, guardrails, verification, rollback, escalation and a tamper-evident audit log.",
+    )
+
+    def denied() -> JSONResponse:
+        return JSONResponse(
+            {"detail": "missing or wrong credentials"}, status_code=401, headers={"WWW-Authenticate": auth.challenge}
+        )
+
+    @app.post(
+        "/alerts",
+        status_code=202,
+        response_model=Accepted,
+        summary="Receive an Alertmanager notification (webhook version 4)",
+        responses={
+            **UNAUTHORIZED,
+            413: {"model": Message, "description": "body larger than limits.max_body_bytes"},
+            422: {"model": InvalidPayload, "description": "not a valid Alertmanager payload; detail has field paths"},
+            503: {"model": Message, "description": "could not be stored; Alertmanager will retry"},
+        },
+        openapi_extra={
+            "requestBody": {
+                "required": True,
+                "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Notification"}}},
+            }
+        },
+    )
+    async def receive(request: Request) -> JSONResponse:
+        if not auth.check(request.headers.get("authorization")):
+            metrics.notifications.labels("unauthorized").inc()
+            return denied()
+        too_large = JSONResponse({"detail": f"body larger than {limit} bytes"}, status_code=413)
+        declared = request.headers.get("content-length")
+        if declared is not None and (not declared.isdigit() or int(declared) > limit):
+            metrics.notifications.labels("too_large").inc()
+            return too_large
+        body = bytearray()
+        async for chunk in request.stream():
+            body += chunk
+            if len(body) > limit:
+                metrics.notifications.labels("too_large").inc()
+                return too_large
+        try:
+            notification = Notification.model_validate_json(bytes(body))
+        except ValidationError as exc:
+            metrics.notifications.labels("invalid").inc()
+            errors = [
+                {"loc": list(e["loc"]), "path": format_path(e["loc"]), "msg": e["msg"], "type": e["type"]}
+                for e in exc.errors(include_input=False, include_url=False)
+            ]
+            return JSONResponse({"detail": errors}, status_code=422)
+        routed = route(notification, service.playbooks, config)
+        try:
+            result = await run_in_threadpool(
+                store.enqueue, notification, body.decode("utf-8"), routed, config.guardrails.grace_period
+            )
+        except Exception:
+            log.exception("could not store a notification; answering 503 so that Alertmanager retries")
+            metrics.notifications.labels("store_failed").inc()
+            return JSONResponse({"detail": "could not store the notification; retry"}, status_code=503)
+        metrics.notifications.labels("accepted").inc()
+        record_enqueue(metrics, result)
+        worker.wake()
+        accepted = Accepted(
+            notification_id=result.notification_id,
+            alerts=len(notification.alerts),
+            incidents_new=result.incidents_new,
+            duplicates=result.duplicates,
+            resolved=result.resolved,
+            remediations=[
+                {"id": rid, "playbook": playbook, "alertname": alertname, "state": str(state)}
+                for rid, playbook, alertname, state in result.created
+            ],
+            cancelled=[rid for rid, _, _ in result.cancelled],
+        )
+        return JSONResponse(accepted.model_dump(), status_code=202)
+
+    def status() -> ControlStatus:
+        counts = store.counts()
+        flag = config.guardrails.pause_file
+        return ControlStatus(
+            paused=worker.paused(),
+            paused_by_api=store.paused(),
+            pause_file=str(flag) if flag else None,
+            pause_file_present=bool(flag and flag.exists()),
+            queue_depth=sum(counts.get(s, 0) for s in PENDING),
+            in_flight=sum(counts.get(s, 0) for s in IN_FLIGHT),
+        )
+
+    @app.post(
+        "/admin/pause", response_model=ControlStatus, responses=UNAUTHORIZED, summary="Kill switch: stop new actions"
+    )
+    def pause(request: Request) -> Any:
+        if not auth.check(request.headers.get("authorization")):
+            return denied()
+        store.set_paused(True, who=request.client.host if request.client else "unknown")
+        return status()
+
+    @app.post("/admin/resume", response_model=ControlStatus, responses=UNAUTHORIZED, summary="Undo /admin/pause")
+    def resume(request: Request) -> Any:
+        if not auth.check(request.headers.get("authorization")):
+            return denied()
+        store.set_paused(False, who=request.client.host if request.client else "unknown")
+        worker.wake()
+        return status()
+
+    @app.get("/admin/status", response_model=ControlStatus, responses=UNAUTHORIZED)
+    def admin_status(request: Request) -> Any:
+        if not auth.check(request.headers.get("authorization")):
+            return denied()
+        return status()
+
+    @app.get("/actions", response_model=AuditPage, responses=UNAUTHORIZED, summary="The audit log, filterable")
+    def actions(
+        request: Request,
+        *,
+        remediation_id: int | None = Query(default=None, ge=0, le=2**62),
+        incident_id: int | None = Query(default=None, ge=0, le=2**62),
+        playbook: str | None = None,
+        target: str | None = None,
+        event: str | None = None,
+        since: float | None = Query(default=None, ge=0, le=1e11, description="unix seconds"),
+        after_seq: int = Query(default=0, ge=0, le=2**62),
+        limit: int = Query(default=500, ge=1, le=10000),
+    ) -> Any:
+        if not auth.check(request.headers.get("authorization")):
+            return denied()
+        rows = store.audit_records(
+            remediation_id=remediation_id,
+            incident_id=incident_id,
+            playbook=playbook,
+            target=target,
+            event=event,
+            since=since,
+            after_seq=after_seq,
+            limit=limit,
+        )
+        return {
+            "records": [_audit_view(r) for r in rows],
+            "next_after_seq": rows[-1]["seq"] if len(rows) == limit else None,
+        }
+
+    @app.get(
+        "/actions/export",
+        responses={**UNAUTHORIZED, 200: {"content": {"application/x-ndjson": {}}, "description": "JSON lines"}},
+        summary="The whole audit log (or a filtered part) as JSON lines",
+        response_class=StreamingResponse,
+    )
+    def export(request: Request, playbook: str | None = None, target: str | None = None) -> Any:
+        if not auth.check(request.headers.get("authorization")):
+            return denied()
+
+        def lines() -> Iterator[bytes]:
+            for record in store.iter_audit(playbook=playbook, target=target):
+                yield (json.dumps(_audit_view(record), separators=(",", ":")) + "\n").encode()
+
+        return StreamingResponse(lines(), media_type="application/x-ndjson")
+
+    @app.get("/actions/verify", response_model=ChainStatus, responses=UNAUTHORIZED, summary="Check the hash chain")
+    def verify(request: Request) -> Any:
+        if not auth.check(request.headers.get("authorization")):
+            return denied()
+        report = store.verify_audit()
+        return ChainStatus(
+            ok=report.ok, records=report.records, first_bad_seq=report.first_bad_seq, reason=report.reason
+        )
+
+    @app.get("/remediations", response_model=list[RemediationView], responses=UNAUTHORIZED)
+    def remediations(
+        request: Request,
+        state: State | None = None,
+        playbook: str | None = None,
+        target: str | None = None,
+        limit: int = Query(default=500, ge=1, le=10000),
+    ) -> Any:
+        if not auth.check(request.headers.get("authorization")):
+            return denied()
+        found = store.remediations(states={state} if state else None, playbook=playbook, target=target, limit=limit)
+        return [r.as_dict() for r in found]
+
+    @app.get("/metrics", response_class=PlainTextResponse, summary="Prometheus metrics of the webhook itself")
+    def metrics_endpoint() -> Any:
+        return PlainTextResponse(generate_latest(metrics.registry), media_type=CONTENT_TYPE_LATEST)
+
+    @app.get("/healthz", response_model=Message)
+    def healthz() -> Any:
+        store.counts()  # raises (→ 500) if the database is unusable
+        return {"detail": "ok"}
+
+    def openapi() -> dict[str, Any]:
+        if app.openapi_schema is None:
+            schema = get_openapi(title=app.title, version=app.version, description=app.description, routes=app.routes)
+            payload = Notification.model_json_schema(by_alias=True, ref_template="#/components/schemas/{model}")
+            components = schema.setdefault("components", {}).setdefault("schemas", {})
+            components.update(payload.pop("$defs", {}))
+            components["Notification"] = payload
+            app.openapi_schema = schema
+        return app.openapi_schema
+
+    app.openapi = openapi  # type: ignore[method-assign]
+    return app

@@ -1,0 +1,74 @@
+"""Run the self-healing webhook: an Alertmanager receiver that remediates Kafka incidents, verifies the result
+against Prometheus, rolls back, escalates through Alertmanager and keeps a tamper-evident audit log.
+
+Dry-run until a playbook is enabled. See docs/webhook.md and webhook/example.yaml.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+
+from kafka_obs import logs
+
+DEFAULT_LISTEN = ":9097"
+
+
+def configure(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--config.file", dest="config_file", required=True, help="webhook config (YAML)")
+    parser.add_argument(
+        "--web.listen-address", dest="listen", default=DEFAULT_LISTEN, help=f"HOST:PORT to listen on ({DEFAULT_LISTEN})"
+    )
+    logs.add_flags(parser)
+
+
+def split_listen(address: str) -> tuple[str, int]:
+    host, sep, port = address.rpartition(":")
+    if not sep or not port.isdigit() or not 0 <= int(port) <= 65535:
+        raise ValueError(f"--web.listen-address must be HOST:PORT, got {address!r}")
+    return (host.strip("[]") or "0.0.0.0"), int(port)  # noqa: S104 (":PORT" means every interface, as in Prometheus)
+
+
+def run(args: argparse.Namespace) -> int:
+    import uvicorn
+
+    from kafka_obs.webhook.config import load_config
+    from kafka_obs.webhook.playbooks import load_playbooks
+    from kafka_obs.webhook.service import build_service
+
+    config = load_config(args.config_file)
+    playbooks = load_playbooks(config.playbooks.file, config.playbooks.enable)
+    host, port = split_listen(args.listen)
+    logs.setup(args)
+    log = logging.getLogger("kafka_obs.webhook")
+    service = build_service(config, playbooks)
+    if service.auth.anonymous:
+        log.warning("auth.allow_anonymous is set: anyone who can reach this port can post alerts")
+    enabled = [p.name for p in playbooks if p.enabled]
+    log.info(
+        "webhook starting",
+        extra={
+            "listen": f"{host}:{port}",
+            "store": str(config.store.path),
+            "playbooks": len(playbooks),
+            "enabled": ",".join(enabled) or "none (dry-run)",
+        },
+    )
+    tls: dict[str, str] = {}
+    if config.tls is not None:
+        tls = {"ssl_certfile": str(config.tls.cert_file), "ssl_keyfile": str(config.tls.key_file)}
+        if config.tls.client_ca_file is not None:
+            import ssl
+
+            tls["ssl_ca_certs"] = str(config.tls.client_ca_file)
+            tls["ssl_cert_reqs"] = ssl.CERT_REQUIRED  # type: ignore[assignment]
+    server = uvicorn.Server(
+        uvicorn.Config(service.app, host=host, port=port, log_config=None, access_log=False, **tls)  # type: ignore[arg-type]
+    )
+    service.worker.start()
+    try:
+        server.run()
+    finally:
+        service.close()
+        log.info("webhook stopped")
+    return 0

@@ -1,0 +1,74 @@
+"""The webhook's own metrics, on a private registry (never the global one: tests build many webhooks per process).
+
+Counters are incremented where things happen; the gauges that describe the durable state (queue depth, in
+flight, paused) are read from the store at scrape time, so they are right after a restart too.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+
+from prometheus_client import CollectorRegistry, Counter, Histogram
+from prometheus_client.core import GaugeMetricFamily, Metric
+from prometheus_client.registry import Collector
+
+PREFIX = "kafka_obs_webhook"
+
+
+@dataclass(frozen=True)
+class StateSnapshot:
+    queue_depth: int
+    in_flight: int
+    paused: bool
+
+
+class _StateCollector(Collector):
+    def __init__(self, snapshot: Callable[[], StateSnapshot]):
+        self.snapshot = snapshot
+
+    def collect(self) -> Iterator[Metric]:
+        state = self.snapshot()
+        yield GaugeMetricFamily(
+            f"{PREFIX}_queue_depth",
+            "Remediations stored and waiting (queued or in their grace period).",
+            state.queue_depth,
+        )
+        yield GaugeMetricFamily(
+            f"{PREFIX}_actions_in_flight", "Remediations acting or verifying right now.", state.in_flight
+        )
+        yield GaugeMetricFamily(f"{PREFIX}_paused", "1 while the kill switch stops new actions.", int(state.paused))
+
+
+class WebhookMetrics:
+    def __init__(self, registry: CollectorRegistry, snapshot: Callable[[], StateSnapshot]):
+        self.registry = registry
+        self.notifications = Counter(
+            f"{PREFIX}_notifications",
+            "Alertmanager notifications received, by outcome "
+            "(accepted, unauthorized, too_large, invalid, store_failed).",
+            ["status"],
+            registry=registry,
+        )
+        self.remediations = Counter(
+            f"{PREFIX}_remediations",
+            "Remediations that reached an end state, by playbook, alert name and result.",
+            ["playbook", "alertname", "result"],
+            registry=registry,
+        )
+        self.actions = Counter(
+            f"{PREFIX}_actions",
+            "Individual actions, by playbook, action and result (applied, failed, rolled_back, rollback_failed).",
+            ["playbook", "action", "result"],
+            registry=registry,
+        )
+        self.verification_duration = Histogram(
+            f"{PREFIX}_verification_duration_seconds",
+            "Time from the start of verification to its outcome.",
+            buckets=(1, 5, 10, 30, 60, 120, 300, 600, 1800, 3600),
+            registry=registry,
+        )
+        self.escalations = Counter(
+            f"{PREFIX}_escalations", "RemediationFailed escalations sent, by playbook.", ["playbook"], registry=registry
+        )
+        registry.register(_StateCollector(snapshot))

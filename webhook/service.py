@@ -1,0 +1,121 @@
+"""Wiring: one place that builds the store, worker, backends and HTTP app from a config, with every dependency
+injectable so tests can swap the clock, the action backends, Prometheus or Alertmanager.
+"""
+
+from __future__ import annotations
+
+import threading
+from dataclasses import dataclass, field
+from typing import Any
+
+from fastapi import FastAPI
+from prometheus_client import CollectorRegistry
+
+from kafka_obs.clock import Clock, SystemClock
+from kafka_obs.webhook.actions import ActionBackend
+from kafka_obs.webhook.actions.kafka_config import TopicConfigChanger, admin_factory, partition_counter
+from kafka_obs.webhook.actions.kubernetes import DeploymentScaler, apps_api
+from kafka_obs.webhook.api import create_app
+from kafka_obs.webhook.auth import Authenticator
+from kafka_obs.webhook.config import WebhookConfig
+from kafka_obs.webhook.escalation import Escalator
+from kafka_obs.webhook.metrics import StateSnapshot, WebhookMetrics
+from kafka_obs.webhook.playbooks import Playbook
+from kafka_obs.webhook.store import IN_FLIGHT, PENDING, Store
+from kafka_obs.webhook.verification import PrometheusQuerier, Verifier
+from kafka_obs.webhook.worker import Worker
+
+
+def default_backends(config: WebhookConfig) -> dict[str, ActionBackend]:
+    """The real backends: the official Kubernetes client and confluent-kafka's admin client."""
+    admins = admin_factory(config)
+
+    def allowlist(cluster: str) -> Any:
+        entry = config.kafka.clusters.get(cluster)
+        return entry.topics.matcher() if entry else (lambda _name: False)
+
+    return {
+        "scale_deployment": DeploymentScaler(
+            apps_api(config.kubernetes),
+            partition_counter(admins, config.kafka.timeout),
+            annotation=config.guardrails.autoscaled_annotation,
+            timeout=config.kubernetes.timeout,
+        ),
+        "lower_retention": TopicConfigChanger(admins, allowlist, timeout=config.kafka.timeout),
+    }
+
+
+@dataclass
+class Service:
+    config: WebhookConfig
+    playbooks: list[Playbook]
+    store: Store
+    worker: Worker
+    metrics: WebhookMetrics
+    auth: Authenticator
+    clock: Clock
+    stop: threading.Event = field(default_factory=threading.Event)
+    app: FastAPI | None = None
+
+    def close(self) -> None:
+        self.worker.stop()
+        self.store.close()
+
+
+def build_service(
+    config: WebhookConfig,
+    playbooks: list[Playbook],
+    *,
+    clock: Clock | None = None,
+    backends: dict[str, ActionBackend] | None = None,
+    querier: PrometheusQuerier | None = None,
+    escalator: Escalator | None = None,
+    sleep: Any = None,
+    registry: CollectorRegistry | None = None,
+) -> Service:
+    clock = clock or SystemClock()
+    stop = threading.Event()
+    store = Store(config.store.path, synchronous=config.store.synchronous, clock=clock)
+    worker_ref: list[Worker] = []
+
+    def snapshot() -> StateSnapshot:
+        counts = store.counts()
+        return StateSnapshot(
+            queue_depth=sum(counts.get(s, 0) for s in PENDING),
+            in_flight=sum(counts.get(s, 0) for s in IN_FLIGHT),
+            paused=worker_ref[0].paused() if worker_ref else store.paused(),
+        )
+
+    metrics = WebhookMetrics(registry or CollectorRegistry(), snapshot)
+    prometheus = config.prometheus
+    querier = querier or PrometheusQuerier(
+        prometheus.url,
+        timeout=prometheus.timeout,
+        token=prometheus.bearer_token.get_secret_value() if prometheus.bearer_token else None,
+    )
+    am = config.alertmanager
+    escalator = escalator or Escalator(
+        am.url,
+        am.webhook_url,
+        timeout=am.timeout,
+        retries=am.retries,
+        token=am.bearer_token.get_secret_value() if am.bearer_token else None,
+    )
+    worker = Worker(
+        store=store,
+        playbooks=playbooks,
+        backends=backends if backends is not None else default_backends(config),
+        verifier=Verifier(querier, clock, sleep or stop.wait),
+        escalator=escalator,
+        guardrails=config.guardrails,
+        metrics=metrics,
+        clock=clock,
+        stop=stop,
+        concurrency=config.worker.concurrency,
+        poll_interval=config.worker.poll_interval,
+        source_url=config.external_url.rstrip("/"),
+    )
+    worker_ref.append(worker)
+    service = Service(config, playbooks, store, worker, metrics, Authenticator(config.auth), clock, stop)
+    service.app = create_app(service)
+    return service

@@ -1,0 +1,415 @@
+"""The worker: moves stored remediations through their state machine, one at a time per target.
+
+    queued → grace → acting → verifying → succeeded | rolled_back | failed | cancelled | interrupted
+    (and refused / dry_run, decided before anything changes)
+
+Every transition is a compare-and-set in the store with its audit record, so the database — not this process's
+memory — is the truth: a resolved notification can cancel work concurrently, and a restart finds every
+remediation where it was. The guardrails are checked by the single dispatcher thread right before a remediation
+enters ``acting``, so two dispatch decisions never race each other; the actions themselves run in a small thread
+pool and never block the HTTP handler.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any
+
+from kafka_obs.clock import Clock
+from kafka_obs.webhook.actions import ActionBackend, Refused
+from kafka_obs.webhook.config import Guardrails
+from kafka_obs.webhook.escalation import Escalator, escalation_alert
+from kafka_obs.webhook.metrics import WebhookMetrics
+from kafka_obs.webhook.models import AlertStatus
+from kafka_obs.webhook.playbooks import Playbook, render_query
+from kafka_obs.webhook.store import ACTIVE, EnqueueResult, Remediation, State, Store
+from kafka_obs.webhook.verification import Verifier
+
+log = logging.getLogger(__name__)
+
+Job = Callable[[], None]
+HOUR = 3600.0
+
+
+def record_enqueue(metrics: WebhookMetrics, result: EnqueueResult) -> None:
+    """Count the end states a notification decided by itself (refusals at receipt, cancellations)."""
+    for _, playbook, alertname, state in result.created:
+        if state is State.refused:
+            metrics.remediations.labels(playbook, alertname, "refused").inc()
+    for _, playbook, alertname in result.cancelled:
+        metrics.remediations.labels(playbook, alertname, "cancelled").inc()
+
+
+class Worker:
+    def __init__(
+        self,
+        *,
+        store: Store,
+        playbooks: list[Playbook],
+        backends: dict[str, ActionBackend],
+        verifier: Verifier,
+        escalator: Escalator,
+        guardrails: Guardrails,
+        metrics: WebhookMetrics,
+        clock: Clock,
+        stop: threading.Event | None = None,
+        concurrency: int = 4,
+        poll_interval: float = 1.0,
+        source_url: str = "",
+    ):
+        self.store = store
+        self.playbooks = {p.name: p for p in playbooks}
+        self.backends = backends
+        self.verifier = verifier
+        self.escalator = escalator
+        self.guardrails = guardrails
+        self.metrics = metrics
+        self.clock = clock
+        self.stop_event = stop or threading.Event()
+        self.concurrency = concurrency
+        self.poll_interval = poll_interval
+        self.source_url = source_url
+        self._lock = threading.Lock()
+        self._running: set[int] = set()
+        self._busy: set[str] = set()
+        self._wake = threading.Event()
+        self._thread: threading.Thread | None = None
+        self._executor: ThreadPoolExecutor | None = None
+
+    # --- the kill switch ---------------------------------------------------------------------------------------
+
+    def paused(self) -> bool:
+        flag = self.guardrails.pause_file
+        return self.store.paused() or (flag is not None and flag.exists())
+
+    # --- lifecycle ---------------------------------------------------------------------------------------------
+
+    def start(self) -> None:
+        self.recover()
+        self._executor = ThreadPoolExecutor(self.concurrency, thread_name_prefix="remediation")
+        self._thread = threading.Thread(target=self._loop, name="dispatcher", daemon=True)
+        self._thread.start()
+
+    def wake(self) -> None:
+        self._wake.set()
+
+    def stop(self, timeout: float = 10.0) -> None:
+        """Stop dispatching; running verifications stop at their next poll and stay ``verifying`` for a restart."""
+        self.stop_event.set()
+        self._wake.set()
+        if self._thread is not None:
+            self._thread.join(timeout)
+        if self._executor is not None:
+            self._executor.shutdown(wait=True, cancel_futures=True)
+
+    def _loop(self) -> None:
+        while not self.stop_event.is_set():
+            try:
+                for job in self.dispatch():
+                    assert self._executor is not None
+                    self._executor.submit(job)
+            except Exception:
+                log.exception("dispatch failed; retrying")
+            self._wake.wait(self.poll_interval)
+            self._wake.clear()
+
+    def run_until_idle(self, rounds: int = 20) -> None:
+        """Dispatch and run jobs inline until nothing is left to start (tests, with a ManualClock)."""
+        for _ in range(rounds):
+            jobs = self.dispatch()
+            if not jobs:
+                return
+            for job in jobs:
+                job()
+
+    # --- restart -----------------------------------------------------------------------------------------------
+
+    def recover(self) -> None:
+        """Decide what a previous process left mid-flight; never repeat an action that may have happened."""
+        for rem in self.store.remediations(states={State.acting}):
+            if rem.before is None:
+                # Nothing was applied: the plan (written before any change) was never stored. Safe to retry.
+                self.store.transition(
+                    rem.id,
+                    {State.acting},
+                    State.grace,
+                    event="recovered",
+                    reason="restarted before acting",
+                    started_at=None,
+                )
+                continue
+            reason = "the webhook stopped during the action; it is not repeated — check the target by hand"
+            if self.store.transition(
+                rem.id, {State.acting}, State.interrupted, reason=reason, finished_at=self.clock.now()
+            ):
+                self.metrics.remediations.labels(rem.playbook, rem.alertname, "interrupted").inc()
+                self._escalate(rem, "interrupted", reason)
+        for rem in self.store.remediations(states={State.verifying}):
+            self.store.audit("verification_resumed", rem, data={"deadline": rem.deadline})
+
+    # --- dispatch ----------------------------------------------------------------------------------------------
+
+    def _job(self, rem: Remediation, body: Callable[[Remediation], None]) -> Job:
+        with self._lock:
+            self._running.add(rem.id)
+            if rem.target:
+                self._busy.add(rem.target)
+
+        def run() -> None:
+            try:
+                body(rem)
+            except Exception:
+                log.exception("remediation crashed", extra={"remediation": rem.id})
+                self._finish(rem, {State.acting, State.verifying, State.grace}, State.failed, "internal error")
+            finally:
+                with self._lock:
+                    self._running.discard(rem.id)
+                    if rem.target:
+                        self._busy.discard(rem.target)
+                self._wake.set()
+
+        return run
+
+    def _hold(self, rem: Remediation, reason: str) -> None:
+        if rem.reason != reason:  # one audit record per reason, not one per poll
+            self.store.transition(rem.id, {State.grace}, State.grace, event="held", reason=reason)
+
+    def _refuse(self, rem: Remediation, reason: str) -> None:
+        self._finish(rem, {State.grace}, State.refused, reason)
+
+    def dispatch(self) -> list[Job]:
+        """One pass over the active remediations: start what is due and allowed, hold or refuse the rest."""
+        jobs: list[Job] = []
+        now = self.clock.now()
+        paused = self.paused()
+        for rem in self.store.remediations(states=ACTIVE):
+            with self._lock:
+                if rem.id in self._running:
+                    continue
+                busy = rem.target in self._busy
+            playbook = self.playbooks.get(rem.playbook)
+            if playbook is None:
+                self._finish(rem, ACTIVE, State.refused, "playbook no longer defined")
+            elif rem.state is State.verifying:
+                if not busy:
+                    jobs.append(self._job(rem, self._verify))
+            elif rem.state is not State.acting:  # acting belongs to a running job, or to recover() after a restart
+                job = self._dispatch_pending(rem, playbook, now, paused=paused, busy=busy)
+                if job is not None:
+                    jobs.append(job)
+        return jobs
+
+    def _dispatch_pending(
+        self, rem: Remediation, playbook: Playbook, now: float, *, paused: bool, busy: bool
+    ) -> Job | None:
+        if rem.state is State.queued:
+            self.store.transition(rem.id, {State.queued}, State.grace, event="grace", data={"until": rem.not_before})
+        if self._blocked(rem, now, paused=paused, busy=busy):
+            return None
+        refusal = self._guardrail_refusal(rem, playbook, now)
+        if refusal:
+            self._refuse(rem, refusal)
+            return None
+        if not playbook.enabled:
+            return self._job(rem, self._dry_run)
+        if self.store.transition(rem.id, {State.grace}, State.acting, event="acting", started_at=now):
+            log.info("remediation acting", extra={"remediation": rem.id, "target": rem.target})
+            return self._job(rem, self._act)
+        return None
+
+    def _blocked(self, rem: Remediation, now: float, *, paused: bool, busy: bool) -> bool:
+        """True when the remediation must not start now (and was cancelled or held as the reason requires)."""
+        if rem.incident_status is AlertStatus.resolved:
+            self._finish(rem, {State.queued, State.grace}, State.cancelled, "alert resolved")
+            return True
+        if rem.not_before is not None and now < rem.not_before:
+            return True
+        if paused:
+            self._hold(rem, "paused (kill switch)")
+            return True
+        if busy or (rem.target and self.store.in_flight_on(rem.target)):
+            self._hold(rem, "waiting: another remediation is in flight on the target")
+            return True
+        return False
+
+    def _guardrail_refusal(self, rem: Remediation, playbook: Playbook, now: float) -> str | None:
+        guard = self.guardrails
+        if rem.target:
+            cooldown = playbook.cooldown or guard.cooldown
+            last = self.store.last_action_on(rem.target)
+            if last is not None and now - last < cooldown:
+                return f"cooldown: {rem.target} was acted on {now - last:.0f}s ago (cooldown {cooldown:.0f}s)"
+        if not playbook.enabled:
+            return None  # caps count real actions; a dry run takes none
+        cap = playbook.max_actions_per_hour
+        cap = guard.max_actions_per_hour_per_playbook if cap is None else cap
+        if self.store.actions_started_since(now - HOUR, playbook.name) >= cap:
+            return f"cap: {playbook.name} already acted {cap} times in the last hour"
+        if self.store.actions_started_since(now - HOUR) >= guard.max_actions_per_hour:
+            return f"global brake: {guard.max_actions_per_hour} actions in the last hour"
+        return None
+
+    # --- running ------------------------------------------------------------------------------------------------
+
+    def _finish(
+        self, rem: Remediation, expected: frozenset[State] | set[State], state: State, reason: str, **columns: Any
+    ) -> bool:
+        columns.setdefault("finished_at", self.clock.now())
+        if not self.store.transition(rem.id, expected, state, reason=reason, **columns):
+            return False
+        result = "refused" if state is State.refused else str(state)
+        self.metrics.remediations.labels(rem.playbook, rem.alertname, result).inc()
+        log.info("remediation finished", extra={"remediation": rem.id, "state": str(state), "reason": reason})
+        return True
+
+    def _plans(self, rem: Remediation, playbook: Playbook) -> list[dict[str, Any]]:
+        return [
+            self.backends[action.type].plan(rem.spec, action.parsed(), self.guardrails) for action in playbook.actions
+        ]
+
+    def _dry_run(self, rem: Remediation) -> None:
+        playbook = self.playbooks[rem.playbook]
+        try:
+            plans = self._plans(rem, playbook)
+        except Refused as exc:
+            self._finish(rem, {State.grace}, State.refused, f"dry run: {exc}", dry_run=1)
+            return
+        except Exception as exc:
+            self._finish(rem, {State.grace}, State.dry_run, f"dry run could not plan: {exc}", dry_run=1)
+            return
+        summary = "; ".join(p.get("summary", "") for p in plans)
+        self._finish(rem, {State.grace}, State.dry_run, f"dry run, would: {summary}", dry_run=1, after={"plans": plans})
+        for action in playbook.actions:
+            self.metrics.actions.labels(playbook.name, action.type, "dry_run").inc()
+
+    def _act(self, rem: Remediation) -> None:
+        playbook = self.playbooks[rem.playbook]
+        try:
+            plans = self._plans(rem, playbook)
+        except Refused as exc:
+            self._finish(rem, {State.acting}, State.refused, str(exc), started_at=None)
+            return
+        except Exception as exc:
+            if self._finish(rem, {State.acting}, State.failed, f"could not plan: {exc}", started_at=None):
+                self._escalate(rem, "failed", f"could not plan: {exc}")
+            return
+        # Write-ahead: the before-state is stored before anything changes, so a rollback is possible after a crash.
+        if not self.store.transition(
+            rem.id, {State.acting}, State.acting, event="planned", before=plans, data={"plans": plans}
+        ):
+            return
+        if self.store.incident_status(rem.incident_id) is AlertStatus.resolved:
+            self._finish(
+                rem, {State.acting}, State.cancelled, "alert resolved before the action started", started_at=None
+            )
+            return
+        if self.paused():
+            self.store.transition(
+                rem.id,
+                {State.acting},
+                State.grace,
+                event="held",
+                reason="paused (kill switch)",
+                started_at=None,
+                before=None,
+            )
+            return
+        afters = []
+        for index, (action, plan) in enumerate(zip(playbook.actions, plans, strict=True)):
+            self.store.audit("action_started", rem, action=action.type, data={"plan": plan})
+            try:
+                after = self.backends[action.type].apply(rem.spec, plan)
+            except Exception as exc:
+                self.store.audit("action_failed", rem, action=action.type, data={"error": str(exc)})
+                self.metrics.actions.labels(playbook.name, action.type, "failed").inc()
+                self._rollback(rem, playbook, plans[: index + 1], State.acting, f"action {action.type} failed: {exc}")
+                return
+            afters.append(after)
+            self.store.audit(
+                "action_applied", rem, action=action.type, data={"before": plan.get("before"), "after": after}
+            )
+            self.metrics.actions.labels(playbook.name, action.type, "applied").inc()
+        deadline = self.clock.now() + playbook.verify.deadline
+        if self.store.transition(
+            rem.id, {State.acting}, State.verifying, event="verifying", deadline=deadline, after=afters
+        ):
+            fresh = self.store.remediation(rem.id)
+            assert fresh is not None
+            self._verify(fresh, initial_delay=playbook.verify.initial_delay)
+        else:
+            # Cancelled while acting (a resolved notification): the change stays, the alert is over.
+            log.info("remediation changed state while acting", extra={"remediation": rem.id})
+
+    def _still_verifying(self, remediation_id: int) -> bool:
+        rem = self.store.remediation(remediation_id)
+        return rem is not None and rem.state is State.verifying and rem.incident_status is AlertStatus.firing
+
+    def _verify(self, rem: Remediation, initial_delay: float = 0.0) -> None:
+        playbook = self.playbooks[rem.playbook]
+        expr = render_query(playbook.verify.query, rem.labels)
+        self.store.audit("verification_started", rem, data={"query": expr, "deadline": rem.deadline})
+        result = self.verifier.verify(
+            expr,
+            deadline=rem.deadline or self.clock.now(),
+            interval=playbook.verify.interval,
+            initial_delay=initial_delay,
+            still_wanted=lambda: self._still_verifying(rem.id),
+        )
+        self.metrics.verification_duration.observe(result.seconds)
+        detail = {"query": expr, "polls": result.polls, "seconds": round(result.seconds, 3), "last": result.last}
+        if result.cancelled:
+            if self.stop_event.is_set():
+                return  # stays `verifying`; the next process resumes it
+            # A resolved alert: the change is kept (rolling back would bring the problem back).
+            self._finish(rem, {State.verifying}, State.cancelled, "alert resolved during verification", data=detail)
+            return
+        if result.passed:
+            self._finish(rem, {State.verifying}, State.succeeded, "verification passed", data=detail)
+            return
+        self.store.audit("verification_failed", rem, data=detail)
+        plans = rem.before or []
+        self._rollback(
+            rem, playbook, plans, State.verifying, f"verification failed: {expr} did not hold ({result.last})"
+        )
+
+    def _rollback(
+        self, rem: Remediation, playbook: Playbook, plans: list[dict[str, Any]], from_state: State, reason: str
+    ) -> None:
+        final = State.failed
+        if playbook.rollback:
+            ok = True
+            for action, plan in reversed(list(zip(playbook.actions, plans, strict=False))):
+                try:
+                    restored = self.backends[action.type].rollback(rem.spec, plan)
+                except Exception as exc:
+                    ok = False
+                    self.store.audit("rollback_failed", rem, action=action.type, data={"error": str(exc)})
+                    self.metrics.actions.labels(playbook.name, action.type, "rollback_failed").inc()
+                    continue
+                self.store.audit("rollback_applied", rem, action=action.type, data={"restored": restored})
+                self.metrics.actions.labels(playbook.name, action.type, "rolled_back").inc()
+            final = State.rolled_back if ok else State.failed
+        if self._finish(rem, {from_state}, final, reason) and playbook.escalate:
+            self._escalate(rem, str(final), reason)
+
+    def _escalate(self, rem: Remediation, outcome: str, reason: str) -> None:
+        alert = escalation_alert(
+            rem.labels,
+            playbook=rem.playbook,
+            outcome=outcome,
+            summary=f"Remediation {rem.playbook} of {rem.alertname} ended {outcome}.",
+            detail=f"remediation {rem.id} on {rem.target}: {reason}. Before: {rem.before}",
+            now=self.clock.now(),
+            source_url=f"{self.source_url}/actions?remediation_id={rem.id}" if self.source_url else "",
+        )
+        result = self.escalator.escalate(alert)
+        self.store.audit(
+            "escalated" if result.delivered else "escalation_failed",
+            rem,
+            data={"delivered": result.delivered, "errors": result.errors, "labels": alert["labels"]},
+        )
+        if result.delivered:
+            self.metrics.escalations.labels(rem.playbook).inc()
