@@ -1,0 +1,42 @@
+"""Generate the Prometheus rules bundle (SLOs, burn-rate and Kafka alerts, aggregations) from rules/slos.yaml.
+
+`kafka-obs rules generate` writes rules/generated/*.yml deterministically; commit the result. Problems in the
+input files are printed with file, line and field path, and the exit status is 2.
+"""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+
+
+def configure(parser: argparse.ArgumentParser) -> None:
+    sub = parser.add_subparsers(dest="rules_command", metavar="ACTION", required=True)
+    gen = sub.add_parser("generate", help="write the rule files", description=__doc__)
+    gen.add_argument("--slos", default=str(HERE / "slos.yaml"), help="SLO definitions (default: %(default)s)")
+    gen.add_argument("--clusters", help="clusters.yaml: restricts environments to those the fleet has")
+    gen.add_argument("--openslo", help="a directory of OpenSLO v1 files (kind: SLO, SLI) to import as well")
+    gen.add_argument("--out", default=str(HERE / "generated"), help="output directory (default: %(default)s)")
+
+
+def run(args: argparse.Namespace) -> int:
+    from kafka_obs.rules import bundle
+    from kafka_obs.rules.loading import fleet_environments, known_environments, load_slos
+    from kafka_obs.rules.openslo import load_openslo_dir
+
+    environments = fleet_environments(args.clusters) if args.clusters else None
+    spec = load_slos(args.slos, fleet_environments=environments)
+    imported = ()
+    if args.openslo:
+        taken = {slo.name for slo in spec.slos}
+        imported = load_openslo_dir(Path(args.openslo), known_environments(spec, environments), taken)
+    origin = bundle.ORIGIN if Path(args.slos).resolve() == HERE / "slos.yaml" else Path(args.slos).name
+    if args.openslo:
+        origin += f" and OpenSLO files in {Path(args.openslo).name}/"
+    files = bundle.build(spec, imported, origin)
+    written = bundle.write(Path(args.out), files)
+    for path in written:
+        print(path)
+    return 0

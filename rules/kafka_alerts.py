@@ -1,0 +1,127 @@
+"""Kafka health alerts on the exporter's and the brokers' JMX series (the hand-written part of the bundle).
+
+Thresholds come from ``slos.yaml`` (``alerts:``); everything else is fixed here so that names, labels and runbook
+anchors stay stable for Alertmanager routing and the webhook's playbooks, which key on them:
+``KafkaConsumerLagHigh`` (labels cluster, consumergroup, topic) and ``KafkaBrokerDiskPressure`` (cluster, broker).
+"""
+
+from __future__ import annotations
+
+from kafka_obs.rules.alerting import alert
+from kafka_obs.rules.model import KafkaAlerts
+from kafka_obs.rules.promql import number, quote
+from kafka_obs.rules.ruleset import Rule, RuleGroup
+
+CLUSTER = "cluster, region, environment"
+"""The labels every per-cluster alert keeps, whichever series it comes from."""
+
+LAG_GROWTH_WINDOW = "10m"
+BROKER_DROP_WINDOW = "1h"
+
+
+def kafka_alerts(settings: KafkaAlerts, runbook_base: str) -> list[Rule]:
+    where = "{{ $labels.cluster }} ({{ $labels.region }}, {{ $labels.environment }})"
+    lag = number(settings.consumer_lag_threshold)
+    used = number(settings.disk_used_ratio)
+    job = quote(settings.exporter_job)
+    return [
+        alert(
+            "KafkaClusterUnreachable",
+            "kafka_cluster_up == 0",
+            severity="critical",
+            for_=120.0,
+            summary="The exporter cannot reach a Kafka cluster.",
+            description=f"{where}: the last collection cycles failed; its other series are dropped once stale.",
+            runbook_base=runbook_base,
+        ),
+        alert(
+            "KafkaOfflinePartitions",
+            "kafka_cluster_offline_partitions > 0",
+            severity="critical",
+            for_=60.0,
+            summary="Partitions have no leader and cannot be read or written.",
+            description=f"{where}: {{{{ $value }}}} offline partitions.",
+            runbook_base=runbook_base,
+        ),
+        alert(
+            "KafkaUnderMinIsrPartitions",
+            "kafka_cluster_under_min_isr_partitions > 0",
+            severity="critical",
+            for_=120.0,
+            summary="Partitions are below min.insync.replicas; acks=all producers fail.",
+            description=f"{where}: {{{{ $value }}}} partitions have fewer in-sync replicas than min.insync.replicas.",
+            runbook_base=runbook_base,
+        ),
+        alert(
+            "KafkaUnderReplicatedPartitions",
+            "kafka_cluster_under_replicated_partitions > 0",
+            severity="warning",
+            for_=600.0,
+            summary="Partitions have fewer in-sync replicas than replicas.",
+            description=f"{where}: {{{{ $value }}}} under-replicated partitions for more than 10 minutes.",
+            runbook_base=runbook_base,
+        ),
+        alert(
+            "KafkaNoActiveController",
+            f"max by ({CLUSTER}) (kafka_controller_id < 0 and on (cluster) kafka_cluster_up == 1)\nor\n"
+            f"sum by ({CLUSTER}) (kafka_controller_kafkacontroller_activecontrollercount) == 0\n",
+            severity="critical",
+            for_=120.0,
+            summary="A Kafka cluster has no active controller.",
+            description=f"{where}: no broker reports itself as the active controller; "
+            "metadata changes (leader elections, topic changes) are stuck.",
+            runbook_base=runbook_base,
+        ),
+        alert(
+            "KafkaMultipleActiveControllers",
+            f"sum by ({CLUSTER}) (kafka_controller_kafkacontroller_activecontrollercount) > 1",
+            severity="critical",
+            for_=120.0,
+            summary="More than one broker claims to be the active controller.",
+            description=f"{where}: {{{{ $value }}}} brokers report ActiveControllerCount 1 (split brain).",
+            runbook_base=runbook_base,
+        ),
+        alert(
+            "KafkaBrokerCountDropped",
+            f"kafka_brokers < max_over_time(kafka_brokers[{BROKER_DROP_WINDOW}])",
+            severity="warning",
+            for_=300.0,
+            summary="A Kafka cluster has fewer brokers than in the last hour.",
+            description=f"{where}: {{{{ $value }}}} brokers registered, fewer than the maximum of the last hour.",
+            runbook_base=runbook_base,
+        ),
+        alert(
+            "KafkaConsumerLagHigh",
+            f"kafka_consumergroup_lag_sum > {lag}\nand\ndelta(kafka_consumergroup_lag_sum[{LAG_GROWTH_WINDOW}]) > 0\n",
+            severity="warning",
+            for_=300.0,
+            summary="A consumer group is far behind and falling further behind.",
+            description="{{ $labels.consumergroup }} on {{ $labels.topic }} in {{ $labels.cluster }}: lag "
+            f"{{{{ $value }}}} messages, above {lag} and still growing over {LAG_GROWTH_WINDOW}.",
+            runbook_base=runbook_base,
+        ),
+        alert(
+            "KafkaBrokerDiskPressure",
+            f"1 - kafka_log_dir_usable_bytes / (kafka_log_dir_total_bytes > 0) > {used}",
+            severity="warning",
+            for_=300.0,
+            summary="A broker log directory is almost full.",
+            description="Broker {{ $labels.broker }} of {{ $labels.cluster }}, {{ $labels.log_dir }}: "
+            f"{{{{ $value | humanizePercentage }}}} used (threshold {number(100 * settings.disk_used_ratio)}%).",
+            runbook_base=runbook_base,
+        ),
+        alert(
+            "KafkaExporterDown",
+            f"up{{job={job}}} == 0 or absent(up{{job={job}}})",
+            severity="critical",
+            for_=300.0,
+            summary="Prometheus cannot scrape the kafka-obs exporter.",
+            description="{{ $labels.instance }} (job {{ $labels.job }}): every Kafka series, SLO and alert that "
+            "depends on the exporter is blind.",
+            runbook_base=runbook_base,
+        ),
+    ]
+
+
+def kafka_alert_group(settings: KafkaAlerts, runbook_base: str) -> RuleGroup:
+    return RuleGroup(name="kafka-obs-kafka-alerts", rules=tuple(kafka_alerts(settings, runbook_base)))

@@ -1,0 +1,135 @@
+"""The SLO alerts: multi-window multi-burn-rate page and ticket, absent input, and the seed's two status alerts.
+
+Pure functions from the model to rule groups. Burn-rate alerts compare the recorded window ratios with
+``factor x budget``; both windows of a pair must burn (the short one proves it is still happening, so the alert
+resolves quickly once the problem stops). ``max without (window)`` gives the two halves of each pair, and the two
+pairs, the same label set, so one incident is one alert whatever window fired.
+"""
+
+from __future__ import annotations
+
+from kafka_obs.rules import windows
+from kafka_obs.rules.alerting import alert, labels_text
+from kafka_obs.rules.model import SLO
+from kafka_obs.rules.promql import duration, matchers, number
+from kafka_obs.rules.ruleset import Rule, RuleGroup
+from kafka_obs.rules.slo_rules import (
+    BUDGET_REMAINING,
+    CURRENT_BURN,
+    ERROR_RATIO,
+    STATUS,
+    sli_input,
+)
+
+BURN_WARNING_ABOVE = 2.0
+"""The seed's burn-rate warning: status warning and burning more than twice the sustainable rate."""
+
+ABSENT_FOR = 600.0
+
+BUDGET_CRITICAL_ACTION = (
+    "Freeze risky changes (deployments, broker and topic config changes, rebalances) on the affected clusters "
+    "and put engineering effort on reliability until the error budget recovers; review the incidents that "
+    "consumed it."
+)
+BURN_WARNING_ACTION = (
+    "Investigate now: find what changed (deployments, traffic, broker or consumer health) and stop the burn "
+    "before the error budget becomes critical."
+)
+
+
+def _pair_expr(m: str, window: windows.BurnWindow, budget: str) -> str:
+    def side(seconds: float) -> str:
+        return (
+            f'max without (window) ({ERROR_RATIO}{{{m}, window="{duration(seconds)}"}} > ({number(window.factor)} '
+            f"* {budget}))"
+        )
+
+    return f"(\n  {side(window.long)}\nand\n  {side(window.short)}\n)"
+
+
+def burn_rate_alerts(slo: SLO, environment: str, runbook_base: str) -> list[Rule]:
+    target = slo.targets[environment]
+    period, step = target.window, slo.slice
+    budget = number(target.error_budget)
+    labels = {"slo": slo.name, "environment": environment}
+    m = matchers(labels)
+    where = labels_text(["slo", "environment", *slo.group_by])
+    rules = []
+    for severity, alert_severity, name in (
+        ("page", "critical", "KafkaSLOBurnRatePage"),
+        ("ticket", "warning", "KafkaSLOBurnRateTicket"),
+    ):
+        pairs = [w for w in windows.burn_windows(period, step) if w.severity == severity]
+        expr = "\nor\n".join(_pair_expr(m, pair, budget) for pair in pairs) + "\n"
+        explained = " or ".join(f"{number(p.factor)}x over {duration(p.long)} and {duration(p.short)}" for p in pairs)
+        rules.append(
+            alert(
+                name,
+                expr,
+                severity=alert_severity,
+                for_=windows.alert_for(severity, period, step),
+                labels=labels,
+                summary="An SLO is burning its error budget too fast."
+                if severity == "page"
+                else "An SLO is steadily burning its error budget.",
+                description=(
+                    f"{where}: error ratio {{{{ $value | humanizePercentage }}}} is above the budget's burn "
+                    f"limits ({explained}; budget {number(100 * target.error_budget)}% over "
+                    f"{duration(period)})."
+                ),
+                runbook_base=runbook_base,
+            )
+        )
+    rules.append(
+        alert(
+            "KafkaSLODataAbsent",
+            f"absent({sli_input(slo, environment)})",
+            severity="warning",
+            for_=ABSENT_FOR,
+            labels=labels,
+            summary="The input series of an SLO has vanished.",
+            description=(
+                f"slo={{{{ $labels.slo }}}}, environment={{{{ $labels.environment }}}}: no series matches "
+                f"{sli_input(slo, environment)}; the SLO is not being measured."
+            ),
+            runbook_base=runbook_base,
+        )
+    )
+    return rules
+
+
+def alert_group(slo: SLO, runbook_base: str) -> RuleGroup:
+    rules = [rule for env in slo.targets for rule in burn_rate_alerts(slo, env, runbook_base)]
+    return RuleGroup(name=f"kafka-obs-slo-{slo.name}-alerts", rules=tuple(rules))
+
+
+def status_group(runbook_base: str) -> RuleGroup:
+    """The seed's two status alerts; one rule each covers every SLO, environment and group."""
+    where = labels_text(["slo", "environment"])
+    return RuleGroup(
+        name="kafka-obs-slo-status",
+        rules=(
+            alert(
+                "KafkaSLOErrorBudgetCritical",
+                f"{BUDGET_REMAINING} and {STATUS} == 2",
+                severity="critical",
+                for_=300.0,
+                summary="An SLO has less than 20% of its error budget left.",
+                description=f"{where} ({{{{ $labels.cluster }}}}): {{{{ $value | humanizePercentage }}}} "
+                "of the error budget remains.",
+                runbook_base=runbook_base,
+                extra={"action": BUDGET_CRITICAL_ACTION},
+            ),
+            alert(
+                "KafkaSLOBurnRateWarning",
+                f"{CURRENT_BURN} > {number(BURN_WARNING_ABOVE)} and {STATUS} == 1",
+                severity="warning",
+                for_=900.0,
+                summary="An SLO with less than half its budget left is burning it more than twice too fast.",
+                description=f"{where} ({{{{ $labels.cluster }}}}): burn rate {{{{ $value | humanize }}}}x "
+                "with less than 50% of the error budget left.",
+                runbook_base=runbook_base,
+                extra={"action": BURN_WARNING_ACTION},
+            ),
+        ),
+    )
