@@ -18,6 +18,7 @@ from kafka_obs.config.loader import ConfigError
 
 COMMANDS: dict[str, tuple[str, str]] = {
     "check-config": ("kafka_obs.config.cli", "validate a clusters.yaml and print one line per cluster"),
+    "rules": ("kafka_obs.rules.cli", "generate the Prometheus rules (SLOs, alerts, aggregations) from slos.yaml"),
     "webhook": ("kafka_obs.webhook.cli", "run the self-healing Alertmanager webhook receiver"),
     "exporter": ("kafka_obs.exporter.cli", "serve Kafka metrics of every cluster in clusters.yaml on /metrics"),
     "dashboards": ("kafka_obs.dashboards.cli", "build the Grafana dashboards from jsonnet into generated/"),
