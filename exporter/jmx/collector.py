@@ -84,9 +84,10 @@ class JmxCollector:
         self._series = series or SeriesBuilder()
         self._monotonic = monotonic
         self._queries = batch_queries()
+        endpoints = cluster.jmx_endpoints()  # empty when the cluster has no jmx_ports
         self._endpoints = [
             _Endpoint(bootstrap, host, port)
-            for bootstrap, (host, port) in zip(cluster.brokers, cluster.jmx_endpoints(), strict=True)
+            for bootstrap, (host, port) in zip(cluster.brokers, endpoints, strict=False)
         ]
         self._pool = ThreadPoolExecutor(
             max_workers=max(1, min(max_workers, len(self._endpoints))), thread_name_prefix=f"jmx-{cluster.name}"

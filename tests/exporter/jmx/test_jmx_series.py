@@ -1,0 +1,268 @@
+"""Parsing jmxquery rows into series, and the query client's error handling: pure, no JVM."""
+
+from __future__ import annotations
+
+import json
+import logging
+import subprocess
+from typing import Any
+
+import pytest
+
+from kafka_obs.config.clusters import Cluster
+from kafka_obs.exporter.collectors import ClusterFacts
+from kafka_obs.exporter.families import Family
+from kafka_obs.exporter.jmx import JmxCollector, JmxError, JmxQueryClient, SeriesBuilder
+from kafka_obs.exporter.jmx.catalogue import RULES, batch_queries
+from kafka_obs.exporter.jmx.query import Row, service_url
+from kafka_obs.exporter.jmx.series import parse_object_name
+from kafka_obs.exporter.model import Broker, ClusterMetadata
+
+
+def samples(families: tuple[Family, ...] | list[Family]) -> dict[tuple[str, tuple[tuple[str, str], ...]], float]:
+    return {
+        (f.name, tuple(zip(f.metric.labels, labels, strict=True))): value
+        for f in families
+        for labels, value in f.samples
+    }
+
+
+def test_object_names_are_parsed_with_quoted_values() -> None:
+    assert parse_object_name("kafka.log:type=Log,name=Size,topic=orders,partition=3") == (
+        "kafka.log",
+        {"type": "Log", "name": "Size", "topic": "orders", "partition": "3"},
+    )
+    assert parse_object_name('a:k="x,y=\\"z\\"",n=1') == ("a", {"k": 'x,y="z"', "n": "1"})
+
+
+BTM = "kafka.server:type=BrokerTopicMetrics,name=BytesInPerSec"
+
+
+@pytest.mark.parametrize(
+    ("row", "expected"),
+    [
+        (
+            Row(BTM, "Count", None, 1234),
+            {("kafka_server_brokertopicmetrics_bytesin_total", (("broker", "1"), ("topic", ""))): 1234},
+        ),
+        (
+            Row(f"{BTM},topic=orders", "Count", None, 99),
+            {("kafka_server_brokertopicmetrics_bytesin_total", (("broker", "1"), ("topic", "orders"))): 99},
+        ),
+        (Row(BTM, "OneMinuteRate", None, 5.0), {}),  # rates are Prometheus's job
+        (Row(f"{BTM},topic=orders", "FifteenMinuteRate", None, 5.0), {}),
+        (
+            Row(
+                "kafka.network:type=RequestMetrics,name=TotalTimeMs,request=FetchFollower",
+                "999thPercentile",
+                None,
+                501.5,
+            ),
+            {
+                (
+                    "kafka_network_requestmetrics_totaltimems",
+                    (("broker", "1"), ("request", "FetchFollower"), ("quantile", "0.999")),
+                ): 501.5
+            },
+        ),
+        (Row("kafka.network:type=RequestMetrics,name=TotalTimeMs,request=Produce", "Mean", None, 3.0), {}),
+        (
+            Row(
+                "kafka.server:type=KafkaRequestHandlerPool,name=RequestHandlerAvgIdlePercent",
+                "OneMinuteRate",
+                None,
+                1.02,
+            ),
+            {("kafka_server_kafkarequesthandlerpool_requesthandleravgidlepercent", (("broker", "1"),)): 1.0},
+        ),
+        (
+            Row("kafka.network:type=SocketServer,name=NetworkProcessorAvgIdlePercent", "Value", None, 0.25),
+            {("kafka_network_socketserver_networkprocessoravgidlepercent", (("broker", "1"),)): 0.25},
+        ),
+        (
+            Row("java.lang:type=GarbageCollector,name=G1 Old Generation", "CollectionTime", None, 1500),
+            {("jvm_gc_collection_seconds_total", (("broker", "1"), ("gc", "G1 Old Generation"))): 1.5},
+        ),
+        (Row("java.lang:type=Memory", "HeapMemoryUsage", "max", -1), {}),  # undefined max
+        (
+            Row("java.lang:type=Memory", "HeapMemoryUsage", "used", 10),
+            {("jvm_memory_heap_used_bytes", (("broker", "1"),)): 10},
+        ),
+        (
+            Row("kafka.log:type=Log,name=Size,topic=t,partition=2", "Value", None, 77),
+            {("kafka_log_log_size", (("broker", "1"), ("topic", "t"), ("partition", "2"))): 77},
+        ),
+        (
+            Row("kafka.server:type=ReplicaManager,name=UnderReplicatedPartitions", "Value", None, 4),
+            {("kafka_server_replicamanager_underreplicatedpartitions", (("broker", "1"),)): 4},
+        ),
+        (Row("kafka.server:type=ReplicaManager,name=UnderReplicatedPartitions,extra=1", "Value", None, 4), {}),
+        (Row("kafka.server:type=ReplicaManager,name=UnderReplicatedPartitions", "Value", None, float("nan")), {}),
+        (Row("kafka.server:type=ReplicaManager,name=UnderReplicatedPartitions", "Value", None, "n/a"), {}),
+        (Row("kafka.server:type=SomethingNew,name=X", "Value", None, 1), {}),
+    ],
+)
+def test_rows_become_series_by_the_catalogue(row: Row, expected: dict[Any, float]) -> None:
+    assert samples(SeriesBuilder().families("1", [row])) == expected
+
+
+def test_the_broker_id_comes_from_app_info() -> None:
+    builder = SeriesBuilder()
+    assert builder.broker_id([Row("kafka.server:type=app-info,id=42", "Version", None, "3.7.0")]) == "42"
+    assert builder.broker_id([Row(BTM, "Count", None, 1)]) is None
+
+
+def test_one_batch_holds_every_pattern_once() -> None:
+    queries = [q.to_query_string() for q in batch_queries()]
+    assert len(queries) == len(set(queries))
+    for rule in RULES:
+        assert any(q.startswith(rule.pattern) for q in queries), rule.metric
+    assert "kafka.server:type=app-info,*/Version" in queries
+
+
+# -- the query client, with a fake JVM -------------------------------------------------------------------------------
+
+
+class FakeJava:
+    """Stands in for ``subprocess.run``: records what the JVM would have been given, returns a canned outcome."""
+
+    def __init__(self, returncode: int = 0, stdout: str = "[]", stderr: str = "", raises: Exception | None = None):
+        self.outcome = (returncode, stdout, stderr)
+        self.raises = raises
+        self.calls: list[tuple[list[str], bytes]] = []
+
+    def __call__(self, command: list[str], *, input: bytes, **kwargs: Any) -> subprocess.CompletedProcess[bytes]:
+        self.calls.append((command, input))
+        if self.raises is not None:
+            raise self.raises
+        code, out, err = self.outcome
+        return subprocess.CompletedProcess(command, code, out.encode(), err.encode())
+
+
+URL = service_url("127.0.0.1", 9999)
+SECRET = 'pa ss"w\\rd'
+
+
+def test_credentials_travel_in_the_argfile_never_in_argv() -> None:
+    java = FakeJava()
+    JmxQueryClient(run=java).query(URL, batch_queries(), timeout=5, username="monitor", password=SECRET)
+    ((command, argfile),) = java.calls
+    assert SECRET not in " ".join(command)
+    assert command[-1] == "@/dev/stdin"
+    assert b'"-p"\n"pa ss\\"w\\\\rd"' in argfile
+
+
+@pytest.mark.parametrize(
+    ("java", "reason", "message"),
+    [
+        (
+            FakeJava(2, '{ "error": "connection-error", "message":"Connection refused to host: 127.0.0.1;\n\tnested"}'),
+            "unreachable",
+            "connection-error: Connection refused",
+        ),
+        (
+            FakeJava(
+                1,
+                "",
+                'Exception in thread "main" java.lang.SecurityException: Authentication failed! Invalid '
+                f"username or password {SECRET}\n\tat x",
+            ),
+            "authentication",
+            "authentication failed: java.lang.SecurityException",
+        ),
+        (FakeJava(raises=subprocess.TimeoutExpired(["java"], 5)), "timeout", "no answer within 5s"),
+        (FakeJava(raises=FileNotFoundError(2, "No such file or directory")), "java", "cannot run 'java'"),
+        (FakeJava(0, "not json"), "protocol", "unreadable"),
+        (FakeJava(2, '{ "error": "bad-query", "message":"Key properties cannot be empty"}'), "protocol", "bad-query"),
+    ],
+)
+def test_failures_have_a_reason_and_never_show_the_password(java: FakeJava, reason: str, message: str) -> None:
+    with pytest.raises(JmxError) as caught:
+        JmxQueryClient(run=java).query(URL, batch_queries(), timeout=5, username="monitor", password=SECRET)
+    assert caught.value.reason == reason
+    assert message in str(caught.value)
+    assert SECRET not in str(caught.value)
+
+
+def test_a_successful_batch_is_parsed() -> None:
+    out = json.dumps([{"mBeanName": BTM, "attribute": "Count", "attributeType": "Long", "value": 5}])
+    rows = JmxQueryClient(run=FakeJava(0, out)).query(URL, batch_queries(), timeout=5)
+    assert rows == [Row(BTM, "Count", None, 5)]
+
+
+# -- the collector, with a fake client --------------------------------------------------------------------------------
+
+
+class FakeClient:
+    def __init__(self, answers: dict[str, list[Row] | JmxError]):
+        self.answers = answers
+        self.calls: list[str] = []
+
+    def query(self, url: str, queries: list[Any], **kwargs: Any) -> list[Row]:
+        self.calls.append(url)
+        answer = self.answers[url]
+        if isinstance(answer, JmxError):
+            raise answer
+        return answer
+
+
+CLUSTER = Cluster(
+    name="c1",
+    region="eu",
+    environment="production",
+    brokers=["10.0.0.1:9092", "10.0.0.2:9092", "10.0.0.3:9092"],
+    jmx_ports=[9999, 9999, 9999],
+    jmx={"username": "monitor", "password": SECRET},
+)
+UP = "kafka_jmx_up"
+
+
+def rows_of(broker_id: int, urp: int) -> list[Row]:
+    return [
+        Row(f"kafka.server:type=app-info,id={broker_id}", "Version", None, "3.7.0"),
+        Row("kafka.server:type=ReplicaManager,name=UnderReplicatedPartitions", "Value", None, urp),
+    ]
+
+
+def test_one_batch_per_broker_and_a_failing_broker_only_loses_its_own_series(caplog: pytest.LogCaptureFixture) -> None:
+    client = FakeClient(
+        {
+            service_url("10.0.0.1", 9999): rows_of(1, 0),
+            service_url("10.0.0.2", 9999): JmxError("authentication", "authentication failed: SecurityException"),
+            service_url("10.0.0.3", 9999): rows_of(3, 2),
+        }
+    )
+    collector = JmxCollector(CLUSTER, client=client)  # type: ignore[arg-type]
+    metadata = ClusterMetadata("id", 1, (Broker(1, "10.0.0.1", 9092), Broker(2, "10.0.0.2", 9092)), {})
+    with caplog.at_level(logging.DEBUG):
+        got = samples(tuple(collector.collect(ClusterFacts(CLUSTER, metadata, 0.0))))
+    collector.close()
+    assert sorted(client.calls) == sorted({service_url(f"10.0.0.{i}", 9999) for i in (1, 2, 3)})
+    assert got[(UP, (("broker", "1"),))] == 1
+    assert got[(UP, (("broker", "2"),))] == 0  # named by the cycle's Metadata
+    assert got[(UP, (("broker", "3"),))] == 1
+    urp = "kafka_server_replicamanager_underreplicatedpartitions"
+    assert {k: v for k, v in got.items() if k[0] == urp} == {(urp, (("broker", "1"),)): 0, (urp, (("broker", "3"),)): 2}
+    failures = [r for r in caplog.records if r.getMessage() == "broker JMX unreadable"]
+    assert len(failures) == 1
+    assert failures[0].reason == "authentication"  # type: ignore[attr-defined]
+    assert failures[0].broker == "2"  # type: ignore[attr-defined]
+    assert all(SECRET not in str(vars(r)) for r in caplog.records)
+
+
+def test_a_broker_down_since_startup_is_named_by_its_address_and_logged_once(caplog: pytest.LogCaptureFixture) -> None:
+    client = FakeClient({service_url(f"10.0.0.{i}", 9999): JmxError("unreachable", "refused") for i in (1, 2, 3)})
+    collector = JmxCollector(CLUSTER, client=client)  # type: ignore[arg-type]
+    with caplog.at_level(logging.INFO):
+        for _ in range(3):
+            got = samples(tuple(collector.collect(ClusterFacts(CLUSTER, None, 0.0))))
+    collector.close()
+    assert {k: v for k, v in got.items() if k[0] == UP} == {
+        (UP, (("broker", f"10.0.0.{i}:9092"),)): 0 for i in (1, 2, 3)
+    }
+    assert len([r for r in caplog.records if r.levelno >= logging.INFO]) == 3  # one per broker, not per cycle
+
+
+def test_a_cluster_without_jmx_ports_has_no_jmx_series() -> None:
+    cluster = CLUSTER.model_copy(update={"jmx_ports": None})
+    assert list(JmxCollector(cluster, client=FakeClient({})).collect(ClusterFacts(cluster, None, 0.0))) == []  # type: ignore[arg-type]
