@@ -1,0 +1,1 @@
+"""One module per API family; each handler takes (context, decoded request) and returns the response object."""
