@@ -12,8 +12,11 @@ function(c)
   local pb = 'playbook=~"$playbook"';
   local resultColours = k.withOverrides([
     { matcher: { id: 'byRegexp', options: '.*%s.*' % r[0] }, properties: [{ id: 'color', value: { mode: 'fixed', fixedColor: r[1] } }] }
-    for r in [['succeeded', 'green'], ['failed', 'red'], ['rolled_back', 'orange'], ['interrupted', 'purple'],
-              ['refused', 'yellow'], ['cancelled', 'blue'], ['dry_run', 'text']]
+    // remediation results, then action results (applied, failed, rolled_back, rollback_failed)
+    // (later overrides win in Grafana: rollback_failed must come after failed, which its regex also matches)
+    for r in [['succeeded', 'green'], ['applied', 'green'], ['failed', 'red'], ['rollback_failed', 'dark-red'],
+              ['rolled_back', 'orange'], ['interrupted', 'purple'], ['refused', 'yellow'], ['cancelled', 'blue'],
+              ['dry_run', 'text']]
   ]);
 
   local now = [
@@ -53,8 +56,8 @@ function(c)
   ) + resultColours;
   local actions = k.timeseries(
     'Actions by playbook, action and result',
-    'Individual actions (scale a deployment, alter topic configs, roll back) per interval ' +
-    '(kafka_obs_webhook_actions_total).',
+    'Individual actions (scale a deployment, alter topic configs) per interval and their result: applied, failed, ' +
+    'rolled_back, rollback_failed (kafka_obs_webhook_actions_total).',
     'none',
     [k.target('sum by (playbook, action, result) (increase(kafka_obs_webhook_actions_total{%s}[$__rate_interval]))' % pb,
               '{{playbook}} {{action}} {{result}}')],
@@ -94,13 +97,10 @@ function(c)
   ) + k.withOverrides([
     k.override('Last seen', { unit: 'dateTimeAsIso' }),
     k.colouredColumn('Result', 'none', mappings=k.valueMappings([
-      ['succeeded', 'succeeded', 'green'],
+      ['applied', 'applied', 'green'],
       ['failed', 'failed', 'red'],
       ['rolled_back', 'rolled back', 'orange'],
-      ['interrupted', 'interrupted', 'purple'],
-      ['refused', 'refused', 'yellow'],
-      ['cancelled', 'cancelled', 'blue'],
-      ['dry_run', 'dry run', 'text'],
+      ['rollback_failed', 'rollback failed', 'dark-red'],
     ])),
   ]) + k.withSize(24, 8);
 

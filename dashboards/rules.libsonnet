@@ -1,0 +1,27 @@
+// The rules bundle (`kafka-obs rules generate` → rules/generated/*.yml), split the monitoring-mixins way:
+// recording rules become `prometheusRules`, alerts `prometheusAlerts`. The YAML files stay the single source; this
+// file only reads them (imports are lazy, so the dashboards build never needs them).
+//
+// importstr takes literal paths only, hence the explicit list; tests/dashboards/test_mixin.py fails when it no
+// longer matches the files in rules/generated/.
+local files = {
+  'kafka-aggregations.yml': importstr '../rules/generated/kafka-aggregations.yml',
+  'kafka-alerts.yml': importstr '../rules/generated/kafka-alerts.yml',
+  'slo-broker-availability.yml': importstr '../rules/generated/slo-broker-availability.yml',
+  'slo-consumer-lag.yml': importstr '../rules/generated/slo-consumer-lag.yml',
+  'slo-message-delivery.yml': importstr '../rules/generated/slo-message-delivery.yml',
+  'slo-status.yml': importstr '../rules/generated/slo-status.yml',
+};
+
+{
+  local groups = std.flattenArrays([std.parseYaml(files[name]).groups for name in std.objectFields(files)]),
+  local only(kind) = [
+    group { rules: [rule for rule in group.rules if std.objectHas(rule, kind)] }
+    for group in groups
+    if std.length([rule for rule in group.rules if std.objectHas(rule, kind)]) > 0
+  ],
+
+  ruleFiles:: std.objectFields(files),
+  prometheusRules+:: { groups+: only('record') },
+  prometheusAlerts+:: { groups+: only('alert') },
+}
