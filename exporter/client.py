@@ -35,6 +35,13 @@ class KafkaAdmin(Protocol):
         """Offsets of all ``partitions`` in one call (sharded by leader); failed partitions are left out."""
         ...
 
+    def list_offsets_for_time(
+        self, partitions: Sequence[TopicPartition], timestamp: float
+    ) -> dict[TopicPartition, int]:
+        """Per partition, the first offset whose record timestamp is ≥ ``timestamp`` (seconds), i.e. the log-end
+        offset at that time; -1 when no record is that recent. Failed partitions are left out."""
+        ...
+
     def list_groups(self) -> list[GroupListing]: ...
 
     def describe_groups(self, group_ids: Sequence[str]) -> dict[str, GroupDescription | Exception]: ...

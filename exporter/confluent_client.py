@@ -146,7 +146,14 @@ class ConfluentKafkaAdmin:
     # -- offsets -------------------------------------------------------------------------------------------------
 
     def list_offsets(self, partitions: Sequence[TopicPartition], spec: OffsetSpec) -> dict[TopicPartition, int]:
-        offset_spec = CkOffsetSpec.earliest() if spec == "earliest" else CkOffsetSpec.latest()
+        return self._list_offsets(partitions, CkOffsetSpec.earliest() if spec == "earliest" else CkOffsetSpec.latest())
+
+    def list_offsets_for_time(
+        self, partitions: Sequence[TopicPartition], timestamp: float
+    ) -> dict[TopicPartition, int]:
+        return self._list_offsets(partitions, CkOffsetSpec.for_timestamp(int(timestamp * 1000)))
+
+    def _list_offsets(self, partitions: Sequence[TopicPartition], offset_spec: Any) -> dict[TopicPartition, int]:
         request = {CkTopicPartition(t, p): offset_spec for t, p in partitions}
         try:
             futures = self._admin.list_offsets(

@@ -5,7 +5,8 @@ Order of the stages (each a batched request or a few):
 1. Metadata — required; if it fails the cycle fails (``kafka_cluster_up 0``).
 2. Topic configs — on a slower cadence, cached in between (:mod:`.collectors.configs`).
 3. Groups: ListGroups, DescribeGroups in batches, OffsetFetch per group concurrently.
-4. ListOffsets earliest and latest for all partitions — *after* the committed offsets, so lag ≥ 0.
+4. ListOffsets earliest and latest for all partitions — *after* the committed offsets, so lag ≥ 0 (plus, for
+   partitions seen for the first time only, ListOffsets by timestamp to seed their lag-seconds history).
 5. DescribeLogDirs, one per broker.
 6. Plug-in collectors (JMX), each isolated.
 
@@ -17,7 +18,7 @@ from __future__ import annotations
 
 import logging
 from collections import Counter
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 
 from kafka_obs.clock import Clock
 from kafka_obs.config.clusters import Cluster
@@ -28,13 +29,22 @@ from kafka_obs.exporter.collectors.groups import GroupFacts, fetch_groups, group
 from kafka_obs.exporter.collectors.log_dirs import fetch_log_dirs, log_dir_series
 from kafka_obs.exporter.collectors.topics import cluster_series, fetch_offsets, offset_targets, topic_series
 from kafka_obs.exporter.families import Family, FamilyBuilder
-from kafka_obs.exporter.lag_seconds import DEFAULT_MAX_POINTS, LagSecondsEstimator
-from kafka_obs.exporter.model import ClusterMetadata, LogDir, PartitionOffsets
+from kafka_obs.exporter.lag_seconds import DEFAULT_MAX_POINTS, SEED_AGES, LagSecondsEstimator
+from kafka_obs.exporter.model import ClusterMetadata, LogDir, PartitionOffsets, TopicPartition
 from kafka_obs.exporter.snapshot import ClusterSnapshot
 
 log = logging.getLogger(__name__)
 
-STAGES = ("metadata", "configs", "groups", "describe_groups", "committed_offsets", "offsets", "log_dirs")
+STAGES = (
+    "metadata",
+    "configs",
+    "groups",
+    "describe_groups",
+    "committed_offsets",
+    "offsets",
+    "lag_history",
+    "log_dirs",
+)
 """Stage names of ``kafka_exporter_errors_total``; all start at 0 so ``rate()`` works from the first scrape."""
 
 STALE_AFTER_INTERVALS = 2
@@ -147,10 +157,31 @@ class ClusterCollector:
 
         log_dirs = fetch_log_dirs(client, metadata, self._count_error)
 
+        new = self._estimator.missing(offsets.latest)
+        if new:
+            self._seed_history(client, new, offsets.latest, offsets_at)
         self._estimator.observe(dict(offsets.latest), offsets_at)
         self._estimator.retain((p.topic, p.partition) for p in metadata.all_partitions())
         series = self._series(metadata, configs, groups=groups, offsets=offsets, log_dirs=log_dirs, now=offsets_at)
         return metadata, series
+
+    def _seed_history(
+        self, client: KafkaAdmin, partitions: list[TopicPartition], latest: Mapping[TopicPartition, int], now: float
+    ) -> None:
+        """Seed new partitions' lag-seconds histories from ListOffsets by timestamp (see :mod:`.lag_seconds`)."""
+        points: dict[TopicPartition, list[tuple[int, float]]] = {tp: [] for tp in partitions}
+        for age in SEED_AGES:
+            at = now - age
+            try:
+                answers = client.list_offsets_for_time(partitions, at)
+            except Exception as exc:
+                log.info("seeding lag history failed", extra={"cluster": self.cluster.name, "err": str(exc)})
+                self._count_error("lag_history")
+                return
+            for tp, offset in answers.items():
+                # -1: no record that recent, so the log-end offset then was already today's
+                points[tp].append((latest[tp] if offset < 0 else min(offset, latest[tp]), at))
+        self._estimator.seed(points)
 
     def _series(
         self,

@@ -16,6 +16,10 @@ number is always usable for alerting:
   neighbours are closest in time is dropped, so resolution thins out in the past instead of the past being
   forgotten (a consumer hours behind still gets a real estimate after hours of running).
 * A log-end offset that goes backwards (topic recreated, partition truncated) resets the table.
+* **No warm-up after a restart**: a partition seen for the first time is seeded with the log-end offsets it had
+  24 h, 6 h, 1 h, 10 min and 2 min ago (ListOffsets by timestamp: the first offset at or after a time *is* the
+  log-end offset at that time), so a group that was already hours behind when the exporter started gets a real
+  estimate on the first cycle instead of "as old as the exporter".
 
 The module is pure: time comes in as arguments, so the property tests drive it with arbitrary histories.
 """
@@ -28,6 +32,8 @@ from collections.abc import Iterable
 from kafka_obs.exporter.model import TopicPartition
 
 DEFAULT_MAX_POINTS = 60
+SEED_AGES = (86_400.0, 21_600.0, 3_600.0, 600.0, 120.0)
+"""Seconds before the first observation at which a new partition's history is seeded, oldest first."""
 
 
 class OffsetHistory:
@@ -97,6 +103,17 @@ class LagSecondsEstimator:
             if history is None:
                 history = histories[tp] = OffsetHistory(self.max_points)
             history.observe(offset, at)
+
+    def missing(self, partitions: Iterable[TopicPartition]) -> list[TopicPartition]:
+        """Partitions without a history yet: the ones to seed."""
+        return [tp for tp in partitions if tp not in self._histories]
+
+    def seed(self, points: dict[TopicPartition, list[tuple[int, float]]]) -> None:
+        """Start histories from past (log-end offset, time) points, before the first live observation."""
+        for tp, history_points in points.items():
+            history = self._histories.setdefault(tp, OffsetHistory(self.max_points))
+            for offset, at in sorted(history_points, key=lambda p: p[1]):
+                history.observe(offset, at)
 
     def retain(self, partitions: Iterable[TopicPartition]) -> None:
         """Forget partitions that no longer exist, so memory follows the cluster, not its past."""

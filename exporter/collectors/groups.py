@@ -104,7 +104,8 @@ def group_series(
         group = listing.group_id
         description = groups.descriptions.get(group)
         state = description.state if description else listing.state
-        group_type = description.type if description else listing.type
+        # ListGroups v5+ knows the protocol; a DescribeGroups answer always says "classic"
+        group_type = listing.type if listing.type != "unknown" or description is None else description.type
         out.add("kafka_consumergroup_state", 1, group, state, group_type)
         if description is not None:
             out.add("kafka_consumergroup_members", description.members, group)

@@ -32,8 +32,8 @@ def clock() -> ManualClock:
 
 
 @pytest.fixture
-def kafka() -> FakeKafka:
-    fake = FakeKafka()
+def kafka(clock: ManualClock) -> FakeKafka:
+    fake = FakeKafka(clock=clock)
     fake.add_topic("orders", 3)
     fake.add_topic("payments", 2, retention_ms="86400000", cleanup_policy="compact")
     return fake

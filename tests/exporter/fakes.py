@@ -9,6 +9,7 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
 from kafka_obs.exporter.client import KafkaUnavailable, OffsetSpec
 from kafka_obs.exporter.model import (
@@ -30,6 +31,8 @@ class FakePartition:
     earliest: int = 0
     latest: int = 0
     size: int = 0
+    history: list[tuple[float, int]] = field(default_factory=list)
+    """(time, log-end offset after a produce), when the fake has a clock."""
 
 
 @dataclass
@@ -56,6 +59,7 @@ class FakeKafka:
     requests: Counter[str] = field(default_factory=Counter)
     disk_total: int = 1_000_000
     closed: bool = False
+    clock: Any = None
 
     # -- building ------------------------------------------------------------------------------------------------
 
@@ -81,6 +85,8 @@ class FakeKafka:
         p = self.topics[topic][partition]
         p.latest += n
         p.size += n * bytes_per_record
+        if self.clock is not None:
+            p.history.append((self.clock.now(), p.latest))
 
     # -- KafkaAdmin ----------------------------------------------------------------------------------------------
 
@@ -110,6 +116,21 @@ class FakeKafka:
             part = self.topics.get(t, {}).get(p)
             if part is not None and part.leader in self.brokers:
                 out[(t, p)] = part.earliest if spec == "earliest" else part.latest
+        return out
+
+    def list_offsets_for_time(
+        self, partitions: Sequence[TopicPartition], timestamp: float
+    ) -> dict[TopicPartition, int]:
+        self._check("list_offsets:time")
+        leaders = {self.topics[t][p].leader for t, p in partitions if t in self.topics and p in self.topics[t]}
+        self.requests["ListOffsets"] += len(leaders)
+        out = {}
+        for t, p in partitions:
+            part = self.topics[t][p]
+            # the first offset produced at or after `timestamp` is the log-end offset just before it
+            before = [end for at, end in part.history if at < timestamp]
+            after = [end for at, end in part.history if at >= timestamp]
+            out[(t, p)] = (before[-1] if before else part.earliest) if after else -1
         return out
 
     def list_groups(self) -> list[GroupListing]:

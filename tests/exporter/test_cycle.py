@@ -10,6 +10,7 @@ from kafka_obs.clock import ManualClock
 from kafka_obs.config.clusters import Cluster
 from kafka_obs.exporter.app import Exporter
 from kafka_obs.exporter.families import Family, FamilyBuilder
+from kafka_obs.exporter.lag_seconds import SEED_AGES
 from tests.exporter.conftest import cluster_config, fleet
 from tests.exporter.fakes import FakeGroup, FakeKafka
 from tests.exporter.scrape import Series, count, names, parse, value
@@ -133,8 +134,9 @@ def test_lag_seconds_grow_while_a_group_is_paused(clock: ManualClock, kafka: Fak
     assert lags == [10, 20, 30, 40, 50, 60]
     assert seconds == sorted(seconds)
     assert seconds[-1] > seconds[1]
-    # record 0 was appended before the first observation: its age is reported as at least that point's age
-    assert seconds[-1] == pytest.approx(150.0)
+    # record 0 was appended at the start (180 s ago), before the first cycle; the history seeded by timestamp
+    # dates it between the 2-minute-old seed point and the first cycle: never younger, at most that gap older
+    assert 180 <= seconds[-1] <= 180 + 120
 
     kafka.groups["g"].committed[("orders", 0)] = 60  # the group catches up
     clock.advance(30)
@@ -287,7 +289,8 @@ def test_requests_are_batched_and_counted(clock: ManualClock, kafka: FakeKafka) 
     exporter = make(clock, {"alpha": kafka})
     exporter.collect_once()
     s = scrape(exporter)
-    assert value(s, "kafka_exporter_kafka_requests_total", api="ListOffsets") <= 2 * len(kafka.brokers)
+    first_cycle = value(s, "kafka_exporter_kafka_requests_total", api="ListOffsets")
+    assert first_cycle <= (2 + len(SEED_AGES)) * len(kafka.brokers)  # new partitions: history seeded once
     assert value(s, "kafka_exporter_kafka_requests_total", api="DescribeConfigs") == 1
     assert value(s, "kafka_exporter_kafka_requests_total", api="Metadata") == 1
     assert value(s, "kafka_exporter_kafka_requests_total", api="OffsetFetch") == 30
@@ -298,6 +301,8 @@ def test_requests_are_batched_and_counted(clock: ManualClock, kafka: FakeKafka) 
     s = scrape(exporter)
     assert value(s, "kafka_exporter_kafka_requests_total", api="DescribeConfigs") == 1  # slower cadence
     assert value(s, "kafka_exporter_kafka_requests_total", api="Metadata") == 4
+    steady = (value(s, "kafka_exporter_kafka_requests_total", api="ListOffsets") - first_cycle) / 3
+    assert steady <= 2 * len(kafka.brokers)
     clock.advance(300)
     exporter.collect_once()
     assert value(scrape(exporter), "kafka_exporter_kafka_requests_total", api="DescribeConfigs") == 2
@@ -339,3 +344,14 @@ def test_plugins_get_the_facts_and_are_isolated(clock: ManualClock, kafka: FakeK
     assert value(s, "kafka_jmx_up", broker="1", cluster="alpha") == 1
     assert value(s, "kafka_exporter_errors_total", stage="jmx") == 1
     assert value(s, "kafka_cluster_up") == 1
+
+
+def test_history_is_seeded_so_a_restart_does_not_reset_lag_seconds(clock: ManualClock, kafka: FakeKafka) -> None:
+    for _ in range(120):  # two hours of 1 record per minute before the exporter starts
+        kafka.produce("orders", 0, 1)
+        clock.advance(60)
+    kafka.groups["slow"] = FakeGroup(committed={("orders", 0): 60})  # record 60 was produced 60 minutes ago
+    exporter = make(clock, {"alpha": kafka})
+    exporter.collect_once()
+    seconds = value(scrape(exporter), "kafka_consumergroup_lag_seconds", consumergroup="slow")
+    assert seconds == pytest.approx(3600, abs=120)  # not ~0 ("as old as the exporter")
