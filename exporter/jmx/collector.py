@@ -173,3 +173,8 @@ def _ids_by_address(facts: ClusterFacts) -> Mapping[str, str]:
     if facts.metadata is None:
         return {}
     return {broker.address: str(broker.id) for broker in facts.metadata.brokers}
+
+
+def jmx_collectors(cluster: Cluster) -> list[JmxCollector]:
+    """The exporter's plug-in factory: a JMX collector for each cluster that lists ``jmx_ports``."""
+    return [JmxCollector(cluster)] if cluster.jmx_ports else []

@@ -7,6 +7,7 @@ JDK, :class:`JavaUnavailable` says so and the sandbox runs without JMX.
 
 from kafka_obs.sandbox.jmx.beans import Bean, BrokerJmxState, RequestLatency, TopicTraffic, kafka_beans, object_name
 from kafka_obs.sandbox.jmx.build import JavaUnavailable
+from kafka_obs.sandbox.jmx.feed import SandboxJmx, broker_state
 from kafka_obs.sandbox.jmx.responder import JmxResponder, ResponderError
 
 __all__ = [
@@ -16,7 +17,9 @@ __all__ = [
     "JmxResponder",
     "RequestLatency",
     "ResponderError",
+    "SandboxJmx",
     "TopicTraffic",
+    "broker_state",
     "kafka_beans",
     "object_name",
 ]

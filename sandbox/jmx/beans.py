@@ -91,6 +91,9 @@ class BrokerJmxState:
 
     broker_id: int
     topics: Mapping[str, TopicTraffic] = field(default_factory=dict)
+    all_topics: TopicTraffic | None = None
+    """The broker-wide meters; ``None``: the sum over ``topics`` (give it when broker-wide counts are not a sum,
+    e.g. produce requests counted per request rather than per topic)."""
     under_replicated_partitions: int = 0
     partition_count: int = 0
     leader_count: int = 0
@@ -141,7 +144,7 @@ def kafka_beans(state: BrokerJmxState) -> list[Bean]:
     Names follow Kafka's source: per-topic BrokerTopicMetrics add ``topic=`` to the all-topics name, and the
     all-topics meters are the sums over topics (as Kafka's all-topics meter is marked with every topic's).
     """
-    total = TopicTraffic(
+    total = state.all_topics or TopicTraffic(
         **{
             name: sum(getattr(t, name) for t in state.topics.values())
             for name in TopicTraffic.__dataclass_fields__  # every field is additive
