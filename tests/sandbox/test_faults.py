@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import time
 
-from confluent_kafka import ConsumerGroupState, ConsumerGroupTopicPartitions, TopicPartition
+from confluent_kafka import ConsumerGroupState, ConsumerGroupTopicPartitions
 from confluent_kafka.admin import AdminClient, AlterConfigOpType, ConfigEntry, ConfigResource, OffsetSpec, ResourceType
 
 from kafka_obs.sandbox.runtime import Sandbox
@@ -210,7 +210,8 @@ def test_broker_stats_counters_follow_leadership(sandbox: Sandbox) -> None:
     sandbox.clock.advance(100)  # type: ignore[attr-defined]
     third = {b: model.broker_stats(b) for b in (1, 2, 3)}
     assert third[1].messages_in_total == second[1].messages_in_total  # a stopped broker takes no traffic
-    assert third[1].leader_count == 0 and not third[1].up
+    assert third[1].leader_count == 0
+    assert not third[1].up
     assert all(third[b].messages_in_total >= second[b].messages_in_total for b in first)  # counters never go back
     assert sum(s.active_controller for s in third.values()) == 1
     assert third[2].offline_partitions == 1  # audit, controller is broker 2 now

@@ -14,7 +14,7 @@ from kafka.protocol.metadata.metadata import MetadataRequest, MetadataResponse
 
 from kafka_obs.sandbox.protocol.dispatch import SERVED_VERSIONS
 from kafka_obs.sandbox.runtime import Sandbox
-from tests.sandbox.conftest import CLUSTER, cluster_truth
+from tests.sandbox.conftest import cluster_truth
 
 
 def _connect(sb: Sandbox, broker_id: int) -> socket.socket:
@@ -53,7 +53,7 @@ def test_api_versions_advertises_exactly_what_is_served(sandbox: Sandbox) -> Non
 
 
 def test_unsupported_version_gets_error_35_not_a_closed_connection(sandbox: Sandbox) -> None:
-    lo, hi = SERVED_VERSIONS[MetadataRequest.API_KEY]
+    _, hi = SERVED_VERSIONS[MetadataRequest.API_KEY]
     assert hi < MetadataRequest.max_version
     with _connect(sandbox, 1) as sock:
         response = _roundtrip(sock, MetadataRequest[hi + 1](topics=None), MetadataResponse[hi + 1])
