@@ -48,6 +48,7 @@ def run(args: argparse.Namespace) -> int:
     from kafka_obs.config.clusters import load_fleet
     from kafka_obs.exporter.app import Exporter
     from kafka_obs.exporter.confluent_client import ConfluentKafkaAdmin
+    from kafka_obs.exporter.jmx import jmx_collectors
     from kafka_obs.exporter.server import parse_listen_address
 
     logs.setup(args)
@@ -62,6 +63,7 @@ def run(args: argparse.Namespace) -> int:
         fleet,
         clock=SystemClock(),
         client_factory=lambda cluster: ConfluentKafkaAdmin(cluster, timeout=timeout),
+        plugin_factories=[jmx_collectors],
     )
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())

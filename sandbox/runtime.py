@@ -29,6 +29,7 @@ from kafka_obs.clock import Clock, SystemClock
 from kafka_obs.config.clusters import FleetConfig
 from kafka_obs.sandbox import fleet as fleet_files
 from kafka_obs.sandbox.control.server import ControlServer
+from kafka_obs.sandbox.jmx import JavaUnavailable, SandboxJmx
 from kafka_obs.sandbox.model.cluster import ClusterModel, NotFound, SandboxError
 from kafka_obs.sandbox.protocol.dispatch import Dispatcher
 from kafka_obs.sandbox.protocol.errors import GROUP_ID_NOT_FOUND, NON_EMPTY_GROUP
@@ -132,6 +133,8 @@ class Sandbox:
         self._thread = thread
         self._control: ControlServer | None = None
         self.control_url = ""
+        self.jmx: SandboxJmx | None = None
+        """Broker JMX (sandbox/jmx/), when started with ``jmx=True`` and a JDK is available."""
 
     @classmethod
     def start(
@@ -141,6 +144,8 @@ class Sandbox:
         clock: Clock | None = None,
         control: str | None = "127.0.0.1:0",
         host: str = "127.0.0.1",
+        jmx: bool = False,
+        jmx_refresh: float | None = 1.0,
     ) -> Sandbox:
         """Load ``fleet`` (a name under ``sandbox/fleets/`` or a path), start every broker and the control API.
 
@@ -159,6 +164,8 @@ class Sandbox:
             sandbox._call(runtime.start())
             if control is not None:
                 sandbox._start_control(control)
+            if jmx:
+                sandbox._start_jmx(jmx_refresh)
         except BaseException:
             sandbox.stop()
             raise
@@ -174,6 +181,13 @@ class Sandbox:
         bound_host, bound_port = sock.getsockname()[:2]
         self.control_url = f"http://{bound_host}:{bound_port}"
 
+    def _start_jmx(self, refresh: float | None) -> None:
+        """One JMX port per broker (recorded for clusters.yaml), fed from the model; without a JDK, say so."""
+        try:
+            self.jmx = SandboxJmx.start(self, refresh_interval=refresh)
+        except JavaUnavailable as exc:
+            log.warning("running without broker JMX", extra={"reason": str(exc)})
+
     def _call(self, coro: Coroutine[Any, Any, T], timeout: float = 30.0) -> T:
         future = asyncio.run_coroutine_threadsafe(coro, self._loop)
         try:
@@ -184,6 +198,9 @@ class Sandbox:
 
     def stop(self) -> None:
         """Close every listener and the control API, then the event loop (idempotent)."""
+        if self.jmx is not None:
+            self.jmx.stop()
+            self.jmx = None
         if not self._loop.is_running():
             return
         if self._control is not None:
@@ -247,9 +264,13 @@ class Sandbox:
 
     def stop_broker(self, cluster: str, broker_id: int) -> None:
         self._call(self._runtime.stop_broker(cluster, broker_id))
+        if self.jmx is not None:
+            self.jmx.refresh()  # its JMX port goes away with it
 
     def start_broker(self, cluster: str, broker_id: int) -> None:
         self._call(self._runtime.start_broker(cluster, broker_id))
+        if self.jmx is not None:
+            self.jmx.refresh()
 
     def set_produce_rate(self, cluster: str, topic: str, messages_per_second: float) -> None:
         self._runtime.cluster(cluster).set_produce_rate(topic, messages_per_second)

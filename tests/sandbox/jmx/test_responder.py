@@ -9,6 +9,8 @@ from collections.abc import Iterator
 import pytest
 from jmxquery import JMXConnection, JMXQuery
 
+from kafka_obs.clock import ManualClock
+from kafka_obs.config.clusters import load_fleet
 from kafka_obs.sandbox.jmx import (
     Bean,
     BrokerJmxState,
@@ -21,6 +23,7 @@ from kafka_obs.sandbox.jmx import (
     object_name,
 )
 from kafka_obs.sandbox.jmx.build import JavaTools, compiled_classes
+from kafka_obs.sandbox.runtime import Sandbox
 
 
 @pytest.fixture(scope="module")
@@ -189,3 +192,32 @@ def test_stop_ends_the_jvm() -> None:
     assert not listening(port)
     with pytest.raises(ResponderError, match="not running"):
         jmx.open_broker("x/2")
+
+
+def test_the_sandbox_serves_jmx_for_every_broker_and_writes_the_ports(tmp_path) -> None:
+
+    with Sandbox.start("small", clock=ManualClock(), control=None, jmx=True, jmx_refresh=None) as sb:
+        assert sb.jmx is not None
+        fleet = load_fleet(sb.write_clusters_yaml(tmp_path / "clusters.yaml"))
+        for cluster in fleet.clusters:
+            assert cluster.jmx_ports is not None
+            assert all(listening(port) for port in cluster.jmx_ports)
+        alpha = next(c for c in fleet.clusters if c.name == "alpha")
+        assert alpha.jmx_ports is not None
+        sb.stop_broker("alpha", 1)
+        assert not listening(alpha.jmx_ports[0])
+        sb.start_broker("alpha", 1)
+        assert listening(alpha.jmx_ports[0])
+
+
+def test_without_java_the_sandbox_runs_without_jmx_and_says_so(
+    monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture, tmp_path
+) -> None:
+
+    monkeypatch.setenv("PATH", str(tmp_path))  # no java, no javac
+    monkeypatch.delenv("JAVA_HOME", raising=False)
+    with Sandbox.start("small", clock=ManualClock(), control=None, jmx=True) as sb:
+        assert sb.jmx is None
+        assert "jmx_ports" not in sb.write_clusters_yaml(tmp_path / "clusters.yaml").read_text()
+    (record,) = [r for r in caplog.records if r.getMessage() == "running without broker JMX"]
+    assert "java and javac not found" in record.reason  # type: ignore[attr-defined]
