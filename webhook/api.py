@@ -91,6 +91,7 @@ class ChainStatus(BaseModel):
     records: int
     first_bad_seq: int | None
     reason: str
+    head: str = Field(description="hash of the last record; keep a copy to detect a cut-off tail later")
 
 
 class RemediationView(BaseModel):
@@ -291,7 +292,11 @@ def create_app(service: Service) -> FastAPI:  # noqa: PLR0915 (one closure per e
             return denied()
         report = store.verify_audit()
         return ChainStatus(
-            ok=report.ok, records=report.records, first_bad_seq=report.first_bad_seq, reason=report.reason
+            ok=report.ok,
+            records=report.records,
+            first_bad_seq=report.first_bad_seq,
+            reason=report.reason,
+            head=report.head,
         )
 
     @app.get("/remediations", response_model=list[RemediationView], responses=UNAUTHORIZED)

@@ -3,6 +3,9 @@
 Peers keep their remediation history in memory or in logs that anyone with access can edit silently. Here each
 audit record's hash covers its own fields *and* the previous record's hash, so changing, deleting or reordering
 any past record breaks every hash after it; :func:`verify_chain` finds the first record where that happens.
+Removing records from the *end* leaves a shorter but consistent chain — no chain can see that on its own — so the
+head hash is reported with every check and the record count is exported as a metric: Prometheus's history of
+``kafka_obs_webhook_audit_records`` is the outside anchor (it never decreases unless someone cut the log).
 (SQLite triggers also refuse UPDATE and DELETE on the table, so an accident cannot rewrite history either.)
 """
 
@@ -35,6 +38,8 @@ class ChainReport:
     records: int
     first_bad_seq: int | None = None
     reason: str = ""
+    head: str = GENESIS
+    """The last record's hash: keep a copy elsewhere (or watch the record count) to detect a cut-off tail."""
 
 
 def verify_chain(records: Iterable[Mapping[str, Any]]) -> ChainReport:
@@ -54,4 +59,4 @@ def verify_chain(records: Iterable[Mapping[str, Any]]) -> ChainReport:
             return ChainReport(False, count, seq, "hash does not match the record's content (it was changed)")
         prev = expected
         last_seq = seq
-    return ChainReport(True, count)
+    return ChainReport(True, count, head=prev)

@@ -21,6 +21,7 @@ class StateSnapshot:
     queue_depth: int
     in_flight: int
     paused: bool
+    audit_records: int = 0
 
 
 class _StateCollector(Collector):
@@ -38,6 +39,11 @@ class _StateCollector(Collector):
             f"{PREFIX}_actions_in_flight", "Remediations acting or verifying right now.", state.in_flight
         )
         yield GaugeMetricFamily(f"{PREFIX}_paused", "1 while the kill switch stops new actions.", int(state.paused))
+        yield GaugeMetricFamily(
+            f"{PREFIX}_audit_records",
+            "Records in the audit log; it only grows, so a drop means the log was cut (the chain's outside anchor).",
+            state.audit_records,
+        )
 
 
 class WebhookMetrics:

@@ -9,12 +9,51 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 from enum import StrEnum
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, StringConstraints, field_validator
+from pydantic import (
+    AwareDatetime,
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    Strict,
+    StringConstraints,
+    WithJsonSchema,
+    field_validator,
+)
 
 LabelName = Annotated[str, StringConstraints(pattern=r"^[a-zA-Z_][a-zA-Z0-9_]*$", max_length=256)]
 LabelValue = Annotated[str, StringConstraints(max_length=4096)]
+
+
+def _not_bool(value: Any) -> Any:
+    if isinstance(value, bool):
+        raise ValueError("expected an integer, not a boolean")
+    return value
+
+
+Count = Annotated[int, BeforeValidator(_not_bool)]
+"""An integer; JSON's 3.0 is one too, JSON's true is not."""
+Timestamp = Annotated[AwareDatetime, Strict()]
+"""RFC 3339 with a zone, as Alertmanager writes it (strict: a bare number is not a time here)."""
+_LABEL_SET_SCHEMA = {
+    "type": "object",
+    "propertyNames": {"pattern": "^[a-zA-Z_][a-zA-Z0-9_]*$", "maxLength": 256},
+    "additionalProperties": {"type": "string", "maxLength": 4096},
+}
+LabelSet = Annotated[dict[LabelName, LabelValue], WithJsonSchema(_LABEL_SET_SCHEMA)]
+"""Labels or annotations: Prometheus label names to strings (the schema says exactly that, for clients and fuzzers)."""
+AlertLabels = Annotated[
+    dict[LabelName, LabelValue],
+    WithJsonSchema(
+        {
+            **_LABEL_SET_SCHEMA,
+            "required": ["alertname"],
+            "properties": {"alertname": {"type": "string", "minLength": 1, "maxLength": 4096}},
+        }
+    ),
+]
 
 
 class AlertStatus(StrEnum):
@@ -28,10 +67,10 @@ class _Payload(BaseModel):
 
 class Alert(_Payload):
     status: AlertStatus
-    labels: dict[LabelName, LabelValue]
-    annotations: dict[LabelName, LabelValue] = Field(default_factory=dict)
-    starts_at: AwareDatetime = Field(alias="startsAt")
-    ends_at: AwareDatetime | None = Field(default=None, alias="endsAt")
+    labels: AlertLabels
+    annotations: LabelSet = Field(default_factory=dict)
+    starts_at: Timestamp = Field(alias="startsAt")
+    ends_at: Timestamp | None = Field(default=None, alias="endsAt")
     generator_url: str = Field(default="", alias="generatorURL", max_length=8192)
     fingerprint: str = Field(min_length=1, max_length=128, pattern=r"^[A-Za-z0-9_-]+$")
 
@@ -56,14 +95,14 @@ class Notification(_Payload):
 
     version: Literal["4"]
     group_key: str = Field(alias="groupKey", max_length=65536)
-    truncated_alerts: int = Field(default=0, ge=0, alias="truncatedAlerts")
+    truncated_alerts: Count = Field(default=0, ge=0, le=2**31, alias="truncatedAlerts")
     status: AlertStatus
     receiver: str = Field(max_length=1024)
-    group_labels: dict[LabelName, LabelValue] = Field(default_factory=dict, alias="groupLabels")
-    common_labels: dict[LabelName, LabelValue] = Field(default_factory=dict, alias="commonLabels")
-    common_annotations: dict[LabelName, LabelValue] = Field(default_factory=dict, alias="commonAnnotations")
+    group_labels: LabelSet = Field(default_factory=dict, alias="groupLabels")
+    common_labels: LabelSet = Field(default_factory=dict, alias="commonLabels")
+    common_annotations: LabelSet = Field(default_factory=dict, alias="commonAnnotations")
     external_url: str = Field(default="", alias="externalURL", max_length=8192)
-    alerts: list[Alert] = Field(min_length=1, max_length=10000)
+    alerts: list[Alert] = Field(min_length=1)  # bounded by limits.max_body_bytes (413), not a count
 
 
 def utc_iso(timestamp: float) -> str:

@@ -84,6 +84,7 @@ def build_service(
             queue_depth=sum(counts.get(s, 0) for s in PENDING),
             in_flight=sum(counts.get(s, 0) for s in IN_FLIGHT),
             paused=worker_ref[0].paused() if worker_ref else store.paused(),
+            audit_records=store.audit_count(),
         )
 
     metrics = WebhookMetrics(registry or CollectorRegistry(), snapshot)

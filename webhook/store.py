@@ -440,6 +440,10 @@ class Store:
             rows = conn.execute("SELECT state, COUNT(*) AS n FROM remediations GROUP BY state").fetchall()
         return {row["state"]: int(row["n"]) for row in rows}
 
+    def audit_count(self) -> int:
+        with self._read() as conn:
+            return int(conn.execute("SELECT COALESCE(MAX(seq), 0) AS n FROM audit").fetchone()["n"])
+
     def notification_count(self) -> int:
         with self._read() as conn:
             return int(conn.execute("SELECT COUNT(*) AS n FROM notifications").fetchone()["n"])

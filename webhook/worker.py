@@ -183,6 +183,8 @@ class Worker:
     def dispatch(self) -> list[Job]:
         """One pass over the active remediations: start what is due and allowed, hold or refuse the rest."""
         jobs: list[Job] = []
+        if self.stop_event.is_set():
+            return jobs
         now = self.clock.now()
         paused = self.paused()
         for rem in self.store.remediations(states=ACTIVE):

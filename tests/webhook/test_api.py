@@ -1,0 +1,191 @@
+"""Bad inputs get the right status and change nothing; good ones are stored before the 2xx."""
+
+from __future__ import annotations
+
+import base64
+import json
+from collections.abc import Callable, Iterator
+from typing import Any
+
+import pytest
+
+from .conftest import AUTH, Harness, alert, notification
+
+
+def _without(key: str) -> dict[str, Any]:
+    body = notification(alert())
+    del body[key]
+    return body
+
+
+def _alert_with(**changes: Any) -> dict[str, Any]:
+    return notification({**alert(), **changes})
+
+
+MALFORMED: list[tuple[str, bytes, str]] = [
+    ("not json", b"{nope", ""),
+    ("json but not an object", b"[1, 2]", ""),
+    ("wrong version", json.dumps({**notification(alert()), "version": "3"}).encode(), "version"),
+    ("no alerts field", json.dumps(_without("alerts")).encode(), "alerts"),
+    ("empty alerts", json.dumps({**notification(alert()), "alerts": []}).encode(), "alerts"),
+    ("alert status unknown", json.dumps(_alert_with(status="burning")).encode(), "alerts[0].status"),
+    ("startsAt not a time", json.dumps(_alert_with(startsAt="yesterday")).encode(), "alerts[0].startsAt"),
+    ("startsAt without zone", json.dumps(_alert_with(startsAt="2026-01-01T00:00:00")).encode(), "alerts[0].startsAt"),
+    ("no fingerprint", json.dumps(_alert_with(fingerprint="")).encode(), "alerts[0].fingerprint"),
+    ("labels not strings", json.dumps(_alert_with(labels={"alertname": "X", "n": 1})).encode(), "alerts[0].labels.n"),
+    ("no alertname", json.dumps(_alert_with(labels={"cluster": "alpha"})).encode(), "alerts[0].labels"),
+    (
+        "truncatedAlerts negative",
+        json.dumps({**notification(alert()), "truncatedAlerts": -1}).encode(),
+        "truncatedAlerts",
+    ),
+]
+
+
+@pytest.mark.parametrize(("body", "path"), [(b, p) for _, b, p in MALFORMED], ids=[n for n, _, _ in MALFORMED])
+def test_malformed_payloads_get_422_with_the_field_path(harness: Harness, body: bytes, path: str) -> None:
+    response = harness.client.post("/alerts", content=body, headers={**AUTH, "Content-Type": "application/json"})
+    assert response.status_code == 422
+    paths = [d["path"] for d in response.json()["detail"]]
+    if path:
+        assert path in paths
+    assert harness.store.notification_count() == 0
+    harness.run()
+    assert harness.scaler.applied == []
+    assert harness.metric("kafka_obs_webhook_notifications_total", status="invalid") == 1
+
+
+def _basic(user: str, password: str) -> str:
+    return "Basic " + base64.b64encode(f"{user}:{password}".encode()).decode()
+
+
+@pytest.mark.parametrize(
+    "header",
+    [
+        None,
+        "Bearer wrong",
+        "Bearer test-token-and-more",
+        "bearer",
+        "Token test-token",
+        _basic("am", "test-token"),
+        "Basic !!!",
+    ],
+)
+def test_wrong_credentials_get_401_and_nothing_is_stored(harness: Harness, header: str | None) -> None:
+    headers = {"Authorization": header} if header else {}
+    response = harness.client.post("/alerts", json=notification(alert()), headers=headers)
+    assert response.status_code == 401
+    assert response.headers["WWW-Authenticate"].startswith("Bearer")
+    assert harness.store.notification_count() == 0
+    for path in ("/actions", "/remediations", "/admin/status", "/actions/export", "/actions/verify"):
+        assert harness.client.get(path, headers=headers).status_code == 401
+    assert harness.client.post("/admin/pause", headers=headers).status_code == 401
+    assert not harness.store.paused()
+
+
+def test_basic_auth(harness_factory: Callable[..., Harness]) -> None:
+    h = harness_factory(auth={"bearer_token": None, "basic": {"username": "am", "password": "s3cret"}})
+    assert (
+        h.client.post(
+            "/alerts", json=notification(alert()), headers={"Authorization": _basic("am", "nope")}
+        ).status_code
+        == 401
+    )
+    assert (
+        h.client.post(
+            "/alerts", json=notification(alert()), headers={"Authorization": _basic("xx", "s3cret")}
+        ).status_code
+        == 401
+    )
+    ok = h.client.post("/alerts", json=notification(alert()), headers={"Authorization": _basic("am", "s3cret")})
+    assert ok.status_code == 202
+    assert h.store.notification_count() == 1
+
+
+def test_oversized_by_content_length(harness_factory: Callable[..., Harness]) -> None:
+    h = harness_factory(limits={"max_body_bytes": 4096})
+    big = notification(*(alert() for _ in range(40)))
+    assert len(json.dumps(big)) > 4096
+    response = h.client.post("/alerts", json=big, headers=AUTH)
+    assert response.status_code == 413
+    assert h.store.notification_count() == 0
+
+
+def test_oversized_chunked_body_is_cut_off_while_streaming(harness_factory: Callable[..., Harness]) -> None:
+    h = harness_factory(limits={"max_body_bytes": 4096})
+    sent = 0
+
+    def chunks() -> Iterator[bytes]:
+        nonlocal sent
+        for _ in range(1000):  # 1 MB, no Content-Length
+            sent += 1024
+            yield b" " * 1024
+
+    response = h.client.post("/alerts", content=chunks(), headers={**AUTH, "Content-Type": "application/json"})
+    assert response.status_code == 413
+    assert h.store.notification_count() == 0
+    assert h.metric("kafka_obs_webhook_notifications_total", status="too_large") == 1
+
+
+def test_unknown_alert_name_is_stored_and_nothing_runs(harness: Harness) -> None:
+    response = harness.post(alert("SomethingElseEntirely"))
+    assert response.status_code == 202
+    assert response.json()["remediations"] == []
+    assert response.json()["incidents_new"] == 1
+    harness.run()
+    assert harness.scaler.applied == []
+    assert harness.store.notification_count() == 1
+    [record] = harness.client.get("/actions", headers=AUTH, params={"event": "incident_received"}).json()["records"]
+    assert record["data"]["labels"]["alertname"] == "SomethingElseEntirely"
+
+
+def test_firing_group_with_a_resolved_alert_is_handled_per_alert(harness: Harness) -> None:
+    first = alert(fingerprint="0000000000000f01")
+    harness.post(first)
+    response = harness.post({**first, "status": "resolved"}, alert(consumergroup="clicks-aggregator"))
+    body = response.json()
+    assert body["cancelled"] == [1]
+    assert [r["state"] for r in body["remediations"]] == ["queued"]
+
+
+def test_store_failure_answers_503_so_alertmanager_retries(harness: Harness, monkeypatch: pytest.MonkeyPatch) -> None:
+    def broken(*_args: Any, **_kwargs: Any) -> Any:
+        raise OSError("disk full")
+
+    monkeypatch.setattr(harness.store, "enqueue", broken)
+    response = harness.post(alert())
+    assert response.status_code == 503
+    assert harness.metric("kafka_obs_webhook_notifications_total", status="store_failed") == 1
+
+
+def test_actions_are_filterable_and_exported_as_json_lines(harness: Harness) -> None:
+    harness.post(alert())
+    harness.run()
+    page = harness.client.get("/actions", headers=AUTH, params={"remediation_id": 1}).json()
+    assert [r["event"] for r in page["records"]][-1] == "succeeded"
+    assert {r["remediation_id"] for r in page["records"]} == {1}
+    limited = harness.client.get("/actions", headers=AUTH, params={"limit": 2}).json()
+    assert len(limited["records"]) == 2
+    assert limited["next_after_seq"] == limited["records"][-1]["seq"]
+    export = harness.client.get("/actions/export", headers=AUTH)
+    assert export.headers["content-type"].startswith("application/x-ndjson")
+    lines = [json.loads(line) for line in export.text.splitlines()]
+    assert [r["seq"] for r in lines] == list(range(1, len(lines) + 1))
+    assert harness.client.get("/actions/verify", headers=AUTH).json()["ok"] is True
+    [rem] = harness.client.get("/remediations", headers=AUTH, params={"state": "succeeded"}).json()
+    assert rem["before"][0]["before"] == {"replicas": 3}
+
+
+def test_metrics_and_openapi(harness: Harness) -> None:
+    harness.post(alert())
+    text = harness.client.get("/metrics").text
+    for name in (
+        "kafka_obs_webhook_queue_depth 1.0",
+        "kafka_obs_webhook_actions_in_flight 0.0",
+        "kafka_obs_webhook_paused 0.0",
+    ):
+        assert name in text
+    schema = harness.client.get("/openapi.json").json()
+    body = schema["paths"]["/alerts"]["post"]["requestBody"]["content"]["application/json"]["schema"]
+    assert body == {"$ref": "#/components/schemas/Notification"}
+    assert "Alert" in schema["components"]["schemas"]

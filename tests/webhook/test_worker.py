@@ -1,0 +1,304 @@
+"""The state machine and the guardrails, on a ManualClock with fake backends: fast and deterministic."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from kafka_obs.webhook.store import State
+
+from .conftest import Harness, alert
+
+
+def events(h: Harness, remediation_id: int) -> list[str]:
+    return [r["event"] for r in h.store.audit_records(remediation_id=remediation_id)]
+
+
+def test_happy_path_acts_after_grace_and_verifies(harness: Harness) -> None:
+    response = harness.post(alert())
+    assert response.status_code == 202
+    harness.worker.run_until_idle()
+    assert harness.states() == ["grace"]  # nothing before the grace period ends
+    assert harness.scaler.applied == []
+    harness.run()
+    assert harness.scaler.applied == [("orders-processor", 6)]  # 3 x 2, under the 6 partitions
+    assert harness.states() == ["succeeded"]
+    assert events(harness, 1) == [
+        "queued", "grace", "acting", "planned", "action_started", "action_applied", "verifying",
+        "verification_started", "succeeded",
+    ]  # fmt: skip
+    assert 'consumergroup="orders-processor"' in harness.prometheus.queries[0]
+    assert harness.metric("kafka_obs_webhook_remediations_total", playbook="high_consumer_lag",
+                          alertname="KafkaConsumerLagHigh", result="succeeded") == 1  # fmt: skip
+    assert harness.escalator.alerts == []
+    assert harness.store.verify_audit().ok
+
+
+def test_failed_verification_rolls_back_and_escalates(harness: Harness) -> None:
+    harness.prometheus.holds = lambda _expr: False
+    harness.post(alert(fingerprint="00000000000000aa"))
+    harness.run()
+    assert harness.scaler.applied == [("orders-processor", 6), ("orders-processor", 3)]
+    assert harness.scaler.replicas["orders-processor"] == 3
+    assert harness.states() == ["rolled_back"]
+    # polled every 5s until the 30s deadline
+    assert 6 <= len(harness.prometheus.queries) <= 8
+    [escalation] = harness.escalator.alerts
+    assert escalation["labels"]["alertname"] == "RemediationFailed"
+    assert escalation["labels"]["original_alertname"] == "KafkaConsumerLagHigh"
+    assert escalation["labels"]["consumergroup"] == "orders-processor"
+    assert escalation["labels"]["outcome"] == "rolled_back"
+    assert "escalated" in events(harness, 1)
+    assert harness.metric("kafka_obs_webhook_escalations_total", playbook="high_consumer_lag") == 1
+    assert harness.metric("kafka_obs_webhook_verification_duration_seconds_count") == 1
+
+
+def test_action_failure_rolls_back_and_escalates(harness: Harness) -> None:
+    harness.scaler.fail_apply = True
+    harness.post(alert())
+    harness.run()
+    assert harness.states() == ["rolled_back"]
+    assert harness.prometheus.queries == []  # no verification of an action that did not happen
+    assert len(harness.escalator.alerts) == 1
+
+
+def test_rollback_failure_ends_failed(harness: Harness) -> None:
+    harness.prometheus.holds = lambda _expr: False
+    harness.scaler.fail_rollback = True
+    harness.post(alert())
+    harness.run()
+    assert harness.states() == ["failed"]
+    assert harness.escalator.alerts[0]["labels"]["outcome"] == "failed"
+    assert "rollback_failed" in events(harness, 1)
+
+
+def test_dry_run_changes_nothing(harness_factory: Callable[..., Harness]) -> None:
+    h = harness_factory(enabled=())
+    h.post(alert())
+    h.run()
+    assert h.scaler.applied == []
+    assert h.scaler.replicas["orders-processor"] == 3
+    [rem] = h.store.remediations()
+    assert rem.state is State.dry_run
+    assert rem.dry_run
+    assert "would: 3->6" in (rem.reason or "")
+    assert h.prometheus.queries == []
+
+
+def test_duplicates_from_ha_peers_and_retries_run_once(harness: Harness) -> None:
+    same = alert(fingerprint="00000000000000dd")
+    for group_key in ("peer-a", "peer-b", "peer-a"):
+        assert harness.post(same, group_key=group_key).status_code == 202
+    # an Alertmanager retry with startsAt written differently is still the same incident
+    retry = {**same, "startsAt": "2026-01-01T01:00:00+01:00"}
+    assert harness.post(retry).json()["duplicates"] == 1
+    harness.run()
+    assert harness.scaler.applied == [("orders-processor", 6)]
+    assert len(harness.store.remediations()) == 1
+    assert harness.store.notification_count() == 4  # every notification kept, one incident acted on
+
+
+def test_same_fingerprint_firing_again_later_is_a_new_incident(harness: Harness) -> None:
+    harness.post(alert(fingerprint="00000000000000ee"))
+    harness.run()
+    harness.clock.advance(3600)
+    harness.scaler.replicas["orders-processor"] = 3  # someone scaled it back down
+    harness.post(alert(fingerprint="00000000000000ee", starts_at="2026-01-01T05:00:00Z"))
+    harness.run()
+    assert harness.states() == ["succeeded", "succeeded"]
+
+
+def test_resolved_cancels_during_grace(harness: Harness) -> None:
+    firing = alert(fingerprint="00000000000000cc")
+    harness.post(firing)
+    harness.worker.run_until_idle()
+    response = harness.post({**firing, "status": "resolved"})
+    assert response.json()["cancelled"] == [1]
+    harness.run()
+    assert harness.states() == ["cancelled"]
+    assert harness.scaler.applied == []
+
+
+def test_resolved_before_firing_arrives_starts_nothing(harness: Harness) -> None:
+    firing = alert(fingerprint="00000000000000c1")
+    harness.post({**firing, "status": "resolved"})
+    harness.post(firing)  # a late retry of the firing notification
+    harness.run()
+    assert harness.store.remediations() == []
+    assert harness.scaler.applied == []
+
+
+def test_resolved_cancels_during_verification(harness: Harness) -> None:
+    firing = alert(fingerprint="00000000000000c2")
+    harness.post(firing)
+    polls = 0
+
+    def resolve_on_second_poll(_expr: str) -> bool:
+        nonlocal polls
+        polls += 1
+        if polls == 2:
+            harness.store.enqueue  # noqa: B018 (documenting: the API path below is what Alertmanager uses)
+            assert harness.post({**firing, "status": "resolved"}).status_code == 202
+        return False
+
+    harness.prometheus.holds = resolve_on_second_poll
+    harness.run()
+    assert harness.states() == ["cancelled"]
+    assert harness.scaler.replicas["orders-processor"] == 6  # the change is kept: the alert is over
+    assert harness.escalator.alerts == []
+
+
+def test_kill_switch_holds_then_resume_acts(harness: Harness) -> None:
+    assert harness.client.post("/admin/pause", headers={"Authorization": "Bearer test-token"}).json()["paused"]
+    harness.post(alert())
+    harness.run()
+    assert harness.scaler.applied == []
+    assert harness.states() == ["grace"]
+    assert harness.metric("kafka_obs_webhook_paused") == 1
+    harness.client.post("/admin/resume", headers={"Authorization": "Bearer test-token"})
+    harness.run(1)
+    assert harness.scaler.applied == [("orders-processor", 6)]
+
+
+def test_pause_file_flag(harness_factory: Callable[..., Harness], tmp_path) -> None:  # type: ignore[no-untyped-def]
+    flag = tmp_path / "pause"
+    h = harness_factory(guardrails={"pause_file": str(flag)})
+    flag.touch()
+    h.post(alert())
+    h.run()
+    assert h.scaler.applied == []
+    flag.unlink()
+    h.run(1)
+    assert h.states() == ["succeeded"]
+
+
+def test_alert_must_still_fire_when_grace_ends(harness: Harness) -> None:
+    firing = alert()
+    harness.post(firing)
+    harness.clock.advance(10)
+    harness.post({**firing, "status": "resolved"})
+    harness.run()
+    assert harness.scaler.applied == []
+
+
+def test_cooldown_per_target(harness: Harness) -> None:
+    harness.post(alert(fingerprint="0000000000000101"))
+    harness.run()
+    harness.post(alert(fingerprint="0000000000000102", topic="orders"))  # another incident, same deployment
+    harness.run()
+    assert harness.states() == ["succeeded", "refused"]
+    assert "cooldown" in (harness.store.remediations()[1].reason or "")
+    harness.clock.advance(900)
+    harness.scaler.replicas["orders-processor"] = 3
+    harness.post(alert(fingerprint="0000000000000103"))
+    harness.run()
+    assert harness.states()[-1] == "succeeded"
+
+
+def test_cap_per_playbook_per_hour(harness_factory: Callable[..., Harness]) -> None:
+    h = harness_factory(guardrails={"max_actions_per_hour_per_playbook": 2})
+    for group in ("orders-processor", "clicks-aggregator", "c3"):
+        h.post(alert(consumergroup=group))
+        h.run()
+    assert h.states() == ["succeeded", "succeeded", "refused"]
+    assert "cap" in (h.store.remediations()[2].reason or "")
+
+
+def test_global_brake(harness_factory: Callable[..., Harness]) -> None:
+    h = harness_factory(guardrails={"max_actions_per_hour": 1})
+    for group in ("orders-processor", "clicks-aggregator"):
+        h.post(alert(consumergroup=group))
+        h.run()
+    assert h.states() == ["succeeded", "refused"]
+    assert "global brake" in (h.store.remediations()[1].reason or "")
+
+
+def test_blast_radius_refuses_the_whole_notification(harness: Harness) -> None:
+    groups = ("orders-processor", "clicks-aggregator", "c3", "c4")
+    response = harness.post(*(alert(consumergroup=g) for g in groups))
+    assert response.status_code == 202
+    assert {r["state"] for r in response.json()["remediations"]} == {"refused"}
+    harness.run()
+    assert harness.scaler.applied == []
+    assert all("blast radius" in (r.reason or "") for r in harness.store.remediations())
+
+
+def test_one_action_in_flight_per_target(harness: Harness) -> None:
+    # two different alerts (two incidents) that map to the same deployment, in one notification
+    harness.post(alert(topic="orders"), alert(alertname="KafkaSLOBurnRatePage"))
+    harness.clock.advance(31)
+    jobs = harness.worker.dispatch()
+    assert len(jobs) == 1  # the second waits for the first
+    for job in jobs:
+        job()
+    harness.worker.run_until_idle()
+    assert harness.states() == ["succeeded", "refused"]  # then the cooldown holds
+    assert harness.scaler.applied == [("orders-processor", 6)]
+
+
+def test_target_outside_allowlist_is_refused(harness: Harness) -> None:
+    response = harness.post(alert(consumergroup="not-listed"))
+    assert response.json()["remediations"][0]["state"] == "refused"
+    harness.run()
+    assert harness.scaler.applied == []
+    assert "not in kubernetes.deployments" in (harness.store.remediations()[0].reason or "")
+
+
+def test_backend_refusal_is_recorded_and_counts_no_action(harness: Harness) -> None:
+    harness.scaler.refuse = "autoscaled"
+    harness.post(alert())
+    harness.run()
+    [rem] = harness.store.remediations()
+    assert rem.state is State.refused
+    assert rem.started_at is None  # a refusal is not an action: no cooldown, no cap
+    assert harness.store.last_action_on("deployment/alpha/orders-processor") is None
+
+
+def test_ceiling_at_partition_count(harness: Harness) -> None:
+    harness.scaler.replicas["orders-processor"] = 4
+    harness.post(alert())
+    harness.run()
+    assert harness.scaler.applied == [("orders-processor", 6)]  # 4 x 2 = 8, capped by the 6 partitions
+
+
+def test_restart_after_kill_during_action_marks_interrupted_and_escalates(harness: Harness) -> None:
+    harness.post(alert())
+    harness.clock.advance(31)
+    [job] = harness.worker.dispatch()  # state is now `acting`; simulate a crash after the plan was stored
+    rem = harness.store.remediations()[0]
+    harness.store.transition(
+        rem.id, {State.acting}, State.acting, event="planned", before=[{"before": {"replicas": 3}}]
+    )
+    del job  # never runs: the process died
+    harness.restart()
+    assert harness.states() == ["interrupted"]
+    assert harness.escalator.alerts[0]["labels"]["outcome"] == "interrupted"
+    harness.run()
+    assert harness.scaler.applied == []  # not repeated
+
+
+def test_restart_before_plan_was_stored_retries_safely(harness: Harness) -> None:
+    harness.post(alert())
+    harness.clock.advance(31)
+    assert len(harness.worker.dispatch()) == 1  # acting, but no plan stored: nothing was changed yet
+    harness.restart()
+    assert harness.states() == ["grace"]
+    harness.worker.run_until_idle()
+    assert harness.scaler.applied == [("orders-processor", 6)]
+    assert harness.states() == ["succeeded"]
+
+
+def test_verification_resumes_after_restart(harness: Harness) -> None:
+    harness.post(alert())
+
+    def stop_during_verification(_expr: str) -> bool:
+        harness.worker.stop_event.set()  # the process is told to stop while verifying
+        return False
+
+    harness.prometheus.holds = stop_during_verification
+    harness.run()
+    assert harness.states() == ["verifying"]
+    harness.prometheus.holds = lambda _expr: True
+    harness.restart()
+    harness.worker.run_until_idle()
+    assert harness.states() == ["succeeded"]
+    assert harness.scaler.applied == [("orders-processor", 6)]  # acted once
