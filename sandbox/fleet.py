@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from kafka_obs.config.clusters import Name, Priority
 from kafka_obs.config.loader import ConfigIssue, Document, load_model
@@ -65,7 +65,7 @@ class TopicSpec(_Strict):
             text = str(value).lower() if isinstance(value, bool) else str(value)
             problem = validate_topic_config(key, text)
             if problem:
-                raise ValueError(f"{key}: {problem}")
+                raise ValueError(problem)
             out[key] = text
         return out
 
@@ -120,6 +120,14 @@ class FleetFile(_Strict):
     @classmethod
     def _durations(cls, value: Any) -> Any:
         return _seconds(value)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _drop_extensions(cls, data: Any) -> Any:
+        """Top-level ``x-*`` keys hold YAML anchors for reuse (as in Compose files); they are not settings."""
+        if isinstance(data, dict):
+            return {k: v for k, v in data.items() if not (isinstance(k, str) and k.startswith("x-"))}
+        return data
 
 
 # ---- expanded specs -------------------------------------------------------------------------------------------
