@@ -17,6 +17,7 @@ from kafka_obs import __version__
 from kafka_obs.config.loader import ConfigError
 
 COMMANDS: dict[str, tuple[str, str]] = {
+    "sandbox": ("kafka_obs.sandbox.cli", "run a simulated Kafka fleet speaking the real wire protocol (not Kafka)"),
     "check-config": ("kafka_obs.config.cli", "validate a clusters.yaml and print one line per cluster"),
     "rules": ("kafka_obs.rules.cli", "generate the Prometheus rules (SLOs, alerts, aggregations) from slos.yaml"),
     "webhook": ("kafka_obs.webhook.cli", "run the self-healing Alertmanager webhook receiver"),
