@@ -63,14 +63,8 @@ def _tamper(path: Path, *statements: str) -> None:
         ),
         (
             [
-                (
-                    [
-                        "UPDATE audit SET hash = substr(hash, 1, 63)"
-                        " || (CASE substr(hash, 64) WHEN '0' THEN '1' ELSE '0' END) WHERE seq = 3"
-                    ],
-                    3,
-                    "content",
-                ),
+                "UPDATE audit SET hash = substr(hash, 1, 63)"
+                " || (CASE substr(hash, 64) WHEN '0' THEN '1' ELSE '0' END) WHERE seq = 3"
             ],
             3,
             "content",
