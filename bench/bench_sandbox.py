@@ -1,0 +1,128 @@
+"""Benchmark: a full admin sweep of the ``scale`` fleet (6 brokers, 2,500 partitions, 2,000 groups) from
+confluent-kafka, against ``kafka-obs sandbox`` running as its own process (as the exporter would see it).
+
+One sweep = Metadata, ListOffsets earliest + latest for every partition, ListGroups, DescribeGroups for every group,
+OffsetFetch for every group. Repeated; the median is written to bench/results/sandbox-sweep.json.
+Target: under 5 s, so the sandbox is never the reason an exporter benchmark is slow.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import platform
+import signal
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import yaml
+from confluent_kafka import ConsumerGroupTopicPartitions, TopicPartition
+from confluent_kafka.admin import AdminClient, OffsetSpec
+
+REPO = Path(__file__).resolve().parents[1]
+RESULTS = REPO / "bench" / "results" / "sandbox-sweep.json"
+REPEATS = int(os.environ.get("BENCH_REPEATS", "5"))
+TIMEOUT = 60
+
+
+def sweep(admin: AdminClient) -> dict[str, float]:
+    """One full sweep; returns seconds per stage."""
+    stages: dict[str, float] = {}
+    t = time.perf_counter()
+    metadata = admin.list_topics(timeout=TIMEOUT)
+    partitions = [TopicPartition(name, p) for name, topic in metadata.topics.items() for p in topic.partitions]
+    stages["metadata"] = time.perf_counter() - t
+
+    t = time.perf_counter()
+    for spec in (OffsetSpec.earliest(), OffsetSpec.latest()):
+        futures = admin.list_offsets({tp: spec for tp in partitions}, request_timeout=TIMEOUT)
+        for future in futures.values():
+            future.result()
+    stages["list_offsets"] = time.perf_counter() - t
+
+    t = time.perf_counter()
+    listed = admin.list_consumer_groups(request_timeout=TIMEOUT).result()
+    groups = [g.group_id for g in listed.valid]
+    stages["list_groups"] = time.perf_counter() - t
+
+    t = time.perf_counter()
+    for future in admin.describe_consumer_groups(groups, request_timeout=TIMEOUT).values():
+        future.result()
+    stages["describe_groups"] = time.perf_counter() - t
+
+    t = time.perf_counter()
+    # The Python binding takes one group per call; all calls are in flight at once.
+    futures = [
+        admin.list_consumer_group_offsets([ConsumerGroupTopicPartitions(g)], request_timeout=TIMEOUT)[g] for g in groups
+    ]
+    for future in futures:
+        future.result()
+    stages["offset_fetch"] = time.perf_counter() - t
+    stages["total"] = sum(stages.values())
+    stages["partitions"] = len(partitions)
+    stages["groups"] = len(groups)
+    return stages
+
+
+def main() -> int:
+    with tempfile.TemporaryDirectory() as tmp:
+        config = Path(tmp) / "clusters.yaml"
+        process = subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "kafka_obs",
+                "sandbox",
+                "--fleet",
+                "scale",
+                "--control",
+                "127.0.0.1:0",
+                "--write-config",
+                str(config),
+                "--log.level",
+                "warn",
+            ],
+            cwd=REPO,
+        )
+        try:
+            deadline = time.monotonic() + 30
+            while not config.exists() and time.monotonic() < deadline:
+                time.sleep(0.1)
+            time.sleep(0.2)
+            brokers = yaml.safe_load(config.read_text())["clusters"][0]["brokers"]
+            admin = AdminClient({"bootstrap.servers": ",".join(brokers), "log_level": 3})
+            sweep(admin)  # warm-up: connections and metadata
+            runs = [sweep(admin) for _ in range(REPEATS)]
+        finally:
+            process.send_signal(signal.SIGINT)
+            process.wait(30)
+    totals = [r["total"] for r in runs]
+    result = {
+        "benchmark": "sandbox full admin sweep, scale fleet",
+        "fleet": {"brokers": 6, "partitions": runs[0]["partitions"], "groups": runs[0]["groups"]},
+        "client": "confluent-kafka AdminClient (librdkafka), separate process from the sandbox",
+        "repeats": REPEATS,
+        "median_seconds": statistics.median(totals),
+        "min_seconds": min(totals),
+        "max_seconds": max(totals),
+        "median_stage_seconds": {
+            stage: statistics.median(r[stage] for r in runs)
+            for stage in ("metadata", "list_offsets", "list_groups", "describe_groups", "offset_fetch")
+        },
+        "target_seconds": 5.0,
+        "machine": {"python": platform.python_version(), "cpus": os.cpu_count(), "load_average": os.getloadavg()},
+        "note": "taken on a machine shared with other work; see load_average",
+        "measured_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+    }
+    RESULTS.parent.mkdir(parents=True, exist_ok=True)
+    RESULTS.write_text(json.dumps(result, indent=2) + "\n")
+    print(json.dumps(result, indent=2))
+    return 0 if result["median_seconds"] < result["target_seconds"] else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
