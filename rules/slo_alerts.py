@@ -89,7 +89,7 @@ def burn_rate_alerts(slo: SLO, environment: str, runbook_base: str) -> list[Rule
             labels=labels,
             summary="The input series of an SLO has vanished.",
             description=(
-                f"slo={{{{ $labels.slo }}}}, environment={{{{ $labels.environment }}}}: no series matches "
+                f"slo={slo.name}, environment={{{{ $labels.environment }}}}: no series matches "
                 f"{sli_input(slo, environment)}; the SLO is not being measured."
             ),
             runbook_base=runbook_base,
