@@ -141,7 +141,7 @@ class Topic:
     rate: float
     message_bytes: int
     criticality: str
-    config: dict[str, str]
+    config: dict[str, Any]
 
 
 @dataclass(frozen=True)

@@ -218,7 +218,7 @@ class ClusterModel:
                 topic.rate,
                 topic.message_bytes,
                 topic.criticality,
-                {k: normalise(k, v) for k, v in topic.config.items()},
+                {k: normalise(k, str(v)) for k, v in topic.config.items()},
                 partitions,
             )
         for partition in self._all_partitions():
@@ -748,15 +748,15 @@ class ClusterModel:
             hosted = [p for p in self._all_partitions() if broker_id in p.replicas]
             led = [p for p in hosted if p.leader == broker_id]
             is_controller = broker.up and self.controller() == broker_id
-            messages_in = sum(t["messages_in_total"] for t in topics.values())
+            total_in: float = sum(t["messages_in_total"] for t in topics.values())
             return BrokerStats(
                 broker_id=broker_id,
                 up=broker.up,
                 bytes_in_total=sum(t["bytes_in_total"] for t in topics.values()),
                 bytes_out_total=sum(t["bytes_out_total"] for t in topics.values()),
-                messages_in_total=messages_in,
+                messages_in_total=total_in,
                 produce_requests_total=float(
-                    math.floor(messages_in / MESSAGES_PER_PRODUCE_REQUEST) + broker.produce_requests
+                    math.floor(total_in / MESSAGES_PER_PRODUCE_REQUEST) + broker.produce_requests
                 ),
                 failed_produce_requests_total=float(broker.failed_produce_requests),
                 isr_shrinks_total=broker.isr_shrinks,

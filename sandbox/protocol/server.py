@@ -51,7 +51,7 @@ class BrokerServer:
     async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         task = asyncio.current_task()
         assert task is not None
-        self._tasks.add(task)  # type: ignore[arg-type]
+        self._tasks.add(task)
         self._connections.add(writer)
         peer = writer.get_extra_info("peername")
         try:
@@ -74,5 +74,5 @@ class BrokerServer:
             log.exception("request handler failed; closing the connection", extra={"broker": self.broker_id})
         finally:
             self._connections.discard(writer)
-            self._tasks.discard(task)  # type: ignore[arg-type]
+            self._tasks.discard(task)
             writer.transport.abort()

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from kafka.protocol.metadata.api_versions import ApiVersionsRequest, ApiVersionsResponse
 
 from kafka_obs.sandbox.protocol import errors
@@ -18,7 +20,11 @@ def api_versions_response(
     return ApiVersionsResponse[version](error_code=error, api_keys=keys, throttle_time_ms=0)
 
 
-def make_handler(served: dict[int, tuple[int, int]]):  # type: ignore[no-untyped-def]
+def make_handler(
+    served: dict[int, tuple[int, int]],
+) -> Callable[[RequestContext, ApiVersionsRequest], ApiVersionsResponse]:
+    """The ApiVersions handler answering with ``served``."""
+
     def handle_api_versions(ctx: RequestContext, request: ApiVersionsRequest) -> ApiVersionsResponse:
         return api_versions_response(ctx.api_version, served)
 

@@ -45,7 +45,7 @@ def handle_find_coordinator(ctx: RequestContext, request: FindCoordinatorRequest
     with cluster.lock:
         cluster.sync()
         keys = list(request.coordinator_keys) if ctx.api_version >= 4 else [request.key]
-        answers = []
+        answers: list[tuple[str, int, str | None, int, str, int]] = []
         for key in keys:
             node = cluster.coordinator(key)
             if node < 0:

@@ -44,7 +44,7 @@ def _all_topics(ctx: RequestContext) -> list[Any]:
         cached = [_topic_entry(ctx, name) for name in ctx.cluster.topics]
         ctx.cache.clear()
         ctx.cache[key] = cached
-    return cached  # type: ignore[return-value]
+    return cached
 
 
 def handle_metadata(ctx: RequestContext, request: MetadataRequest) -> MetadataResponse:
