@@ -1,0 +1,219 @@
+"""Every panel's PromQL against a real Prometheus fed by the exporter on the sandbox, with the generated rules loaded.
+
+A panel whose query returns nothing is a bug, not a pass. The executive overview's numbers are compared with the
+sandbox's ground truth before and after a broker stop (active brokers per cluster, the health score drop).
+
+Not covered here: the panels that read only the self-healing webhook's metrics (they need a webhook that has run
+remediations; the webhook's own tests cover those counters) — they are listed by `_webhook_only`.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import math
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+import yaml
+
+from kafka_obs.dashboards.build import SOURCE_DIR
+from tests.dashboards.grafana import Query, load_all, queries, substitute
+
+pytestmark = pytest.mark.e2e
+
+REPO = SOURCE_DIR.parent
+VALUES = {
+    "datasource": "prometheus",
+    "region": ".*",
+    "environment": ".*",
+    "cluster": ".*",
+    "consumergroup": ".*",
+    "topic": ".*",
+    "topn": "10",
+    "slo": ".*",
+    "playbook": ".*",
+    "__rate_interval": "1m",
+    "__range": "1h",
+}
+STOPPED = ("alpha", 1)
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def _wait(what: str, check: Callable[[], bool], timeout: float = 60.0) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            if check():
+                return
+        except (httpx.HTTPError, ValueError):  # not listening yet, or not ready to answer JSON
+            pass
+        time.sleep(0.5)
+    raise AssertionError(f"timed out waiting for {what}")
+
+
+class Prom:
+    def __init__(self, url: str):
+        self.url = url
+
+    def query(self, expr: str) -> list[dict[str, Any]]:
+        response = httpx.post(f"{self.url}/api/v1/query", data={"query": expr}, timeout=10)
+        body = response.json()
+        assert body.get("status") == "success", (expr, body)
+        return list(body["data"]["result"])
+
+
+def _fast_rule_files(tmp: Path) -> list[str]:
+    """The generated rules, unchanged except the SLO groups' 1m slice interval, shortened to 1s so the SLO series
+    (burn rates, time to exhaustion) appear within seconds of a fault rather than minutes."""
+    paths = []
+    for source in sorted((REPO / "rules" / "generated").glob("*.yml")):
+        document = yaml.safe_load(source.read_text())
+        for group in document["groups"]:
+            if "interval" in group:
+                group["interval"] = "1s"
+        path = tmp / source.name
+        path.write_text(yaml.safe_dump(document))
+        paths.append(str(path))
+    assert paths, "rules/generated/*.yml missing: run `kafka-obs rules generate`"
+    return paths
+
+
+def _start(argv: list[str], log: Path) -> subprocess.Popen[bytes]:
+    return subprocess.Popen(argv, stdout=log.open("wb"), stderr=subprocess.STDOUT)
+
+
+@pytest.fixture(scope="module")
+def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Any, Prom]]:
+    from kafka_obs.sandbox.jmx.feed import SandboxJmx
+    from kafka_obs.sandbox.runtime import Sandbox
+
+    tmp = tmp_path_factory.mktemp("live")
+    processes: list[subprocess.Popen[bytes]] = []
+    sandbox = Sandbox.start("small")
+    jmx = SandboxJmx.start(sandbox, refresh_interval=1.0)
+    try:
+        clusters = sandbox.write_clusters_yaml(tmp / "clusters.yaml")
+        config = yaml.safe_load(clusters.read_text())
+        config["intervals"] = {p: "1s" for p in ("critical", "high", "medium", "low")}
+        clusters.write_text(yaml.safe_dump(config))
+        exporter = f"127.0.0.1:{_free_port()}"
+        exporter_bin = str(Path(sys.executable).with_name("kafka-obs"))
+        processes.append(
+            _start(
+                [exporter_bin, "exporter", "--config.file", str(clusters), "--web.listen-address", exporter],
+                tmp / "exporter.log",
+            )
+        )
+        prometheus_config = {
+            "global": {"scrape_interval": "1s", "evaluation_interval": "1s"},
+            "rule_files": _fast_rule_files(tmp),
+            "scrape_configs": [{"job_name": "kafka-obs", "static_configs": [{"targets": [exporter]}]}],
+        }
+        (tmp / "prometheus.yml").write_text(yaml.safe_dump(prometheus_config))
+        address = f"127.0.0.1:{_free_port()}"
+        processes.append(
+            _start(
+                [
+                    "prometheus",
+                    f"--config.file={tmp / 'prometheus.yml'}",
+                    f"--storage.tsdb.path={tmp / 'data'}",
+                    f"--web.listen-address={address}",
+                ],
+                tmp / "prometheus.log",
+            )
+        )
+        prom = Prom(f"http://{address}")
+        _wait("the exporter's first cycles", lambda: len(prom.query("kafka_cluster_up == 1")) == 2)
+        _wait("JMX counters", lambda: bool(prom.query("kafka_jmx_up == 1")))
+        _wait("the recording rules", lambda: len(prom.query("cluster:kafka_health_score:ratio")) == 2)
+        yield sandbox, prom
+    finally:
+        for process in processes:
+            process.terminate()
+        for process in processes:
+            try:
+                process.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                process.kill()
+        jmx.stop()
+        sandbox.stop()
+
+
+def _truth_brokers_up(sandbox: Any) -> dict[str, int]:
+    return {name: sum(1 for b in c["brokers"] if b["up"]) for name, c in sandbox.truth()["clusters"].items()}
+
+
+def _truth_health(sandbox: Any) -> float:
+    clusters = sandbox.truth()["clusters"].values()
+    healthy = [
+        all(len(p["isr"]) >= len(p["replicas"]) for t in c["topics"].values() for p in t["partitions"])
+        for c in clusters
+    ]
+    return 100 * sum(healthy) / len(healthy)
+
+
+def _executive(title: str, ref_id: str = "A") -> str:
+    dashboard = load_all()["kafka-obs-executive.json"]
+    (panel,) = [p for p in dashboard["panels"] if p["title"] == title]
+    (target,) = [t for t in panel["targets"] if t["refId"] == ref_id]
+    return substitute(target["expr"], VALUES)
+
+
+def _webhook_only(query: Query) -> bool:
+    return "kafka_obs_webhook_" in query.expr
+
+
+def test_executive_numbers_match_the_sandbox_before_and_after_a_broker_stop(stack: tuple[Any, Prom]) -> None:
+    sandbox, prom = stack
+    active = _executive("Clusters by region", "C")
+    health = _executive("Platform health score")
+
+    def brokers() -> dict[str, int]:
+        return {r["metric"]["cluster"]: int(float(r["value"][1])) for r in prom.query(active)}
+
+    assert brokers() == _truth_brokers_up(sandbox)
+    assert float(prom.query(health)[0]["value"][1]) == pytest.approx(_truth_health(sandbox)) == 100
+
+    sandbox.stop_broker(*STOPPED)
+    expected = _truth_brokers_up(sandbox)
+    assert expected[STOPPED[0]] == 2
+    _wait("the stopped broker to leave kafka_brokers", lambda: brokers() == expected)
+    truth = _truth_health(sandbox)
+    assert truth == 50  # alpha has under-replicated partitions, beta does not
+    _wait("the health score to drop", lambda: math.isclose(float(prom.query(health)[0]["value"][1]), truth))
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="rules bundle cold start: slo:sli_error:ratio_period (a [period:bucket] subquery over hour-aligned "
+    "buckets) has no sample until the first bucket boundary after the rules start, and objective, budget, remaining, "
+    "status and time to exhaustion are all derived from it; the SLO panels stay empty for up to an hour. "
+    "Reported to the lead; remove this marker when the rules record those series from the first evaluation.",
+)
+def test_every_panel_query_returns_data(stack: tuple[Any, Prom]) -> None:
+    """Runs after the broker stop, so the burn-rate and time-to-exhaustion series exist (they are absent while
+    nothing burns)."""
+    sandbox, prom = stack
+    if _truth_brokers_up(sandbox)[STOPPED[0]] == 3:
+        sandbox.stop_broker(*STOPPED)
+    checked = [q for q in queries(load_all()) if not _webhook_only(q)]
+    assert len(checked) > 50
+
+    def empty() -> list[str]:
+        return [q.where for q in checked if not prom.query(substitute(q.expr, VALUES))]
+
+    with contextlib.suppress(AssertionError):  # rate windows and SLO slices need a few evaluations after the fault
+        _wait("every panel to have data", lambda: not empty(), timeout=45)
+    assert not empty(), f"panels without data: {empty()}"
