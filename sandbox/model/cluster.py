@@ -91,8 +91,20 @@ class TopicState:
     config: dict[str, str]
     partitions: list[PartitionState]
 
+    retention_cache: tuple[bool, int, int] | None = None
+    """(deletes, retention.ms, retention.bytes) parsed once per config change: read for every offset request."""
+
     def config_value(self, name: str) -> str:
         return self.config.get(name, TOPIC_CONFIGS[name].default)
+
+    def retention(self) -> tuple[bool, int, int]:
+        if self.retention_cache is None:
+            self.retention_cache = (
+                "delete" in self.config_value("cleanup.policy").split(","),
+                int(self.config_value("retention.ms")),
+                int(self.config_value("retention.bytes")),
+            )
+        return self.retention_cache
 
 
 @dataclass
@@ -299,11 +311,10 @@ class ClusterModel:
         topic = self.topics[p.topic]
         end = self.offset_at(p, t)
         start = p.start_floor
-        if "delete" in topic.config_value("cleanup.policy").split(","):
-            retention_ms = int(topic.config_value("retention.ms"))
+        deletes, retention_ms, retention_bytes = topic.retention()
+        if deletes:
             if retention_ms >= 0:
                 start = max(start, self.offset_at(p, t - retention_ms / 1000.0))
-            retention_bytes = int(topic.config_value("retention.bytes"))
             if retention_bytes >= 0:
                 start = max(start, end - retention_bytes // topic.message_bytes)
         return min(start, end)
@@ -693,6 +704,7 @@ class ClusterModel:
                 return None
             self._event()
             t.config = new
+            t.retention_cache = None
             return None
 
     # ---- produce and fetch ----------------------------------------------------------------------------------

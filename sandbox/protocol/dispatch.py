@@ -46,6 +46,7 @@ from kafka.protocol.metadata.api_versions import ApiVersionsRequest, ApiVersions
 from kafka.protocol.metadata.find_coordinator import FindCoordinatorRequest, FindCoordinatorResponse
 from kafka.protocol.metadata.metadata import MetadataRequest, MetadataResponse
 from kafka.protocol.producer.produce import ProduceRequest, ProduceResponse
+from kafka.protocol.schemas.fields.codecs import Int16
 
 from kafka_obs.sandbox.model.cluster import ClusterModel
 from kafka_obs.sandbox.protocol import errors
@@ -127,12 +128,18 @@ class Dispatcher:
     async def handle(self, frame: bytes, broker_id: int) -> bytes | None:
         """The framed response to ``frame``, or None when the request expects none (acks=0)."""
         try:
-            header = RequestHeader.decode(io.BytesIO(frame), flexible=False)
+            # The header's first fields (api key, version) pick the decoder; the full header is decoded with the body.
+            view = memoryview(frame)
+            api_key, offset = Int16.decode_from(view, 0)
+            version, _ = Int16.decode_from(view, offset)
         except Exception as exc:
             raise MalformedRequest(f"unreadable request header: {exc}") from exc
-        api_key, version = header.request_api_key, header.request_api_version
         api = SERVED.get(api_key)
         if api is None or not api.min_version <= version <= api.max_version:
+            try:
+                header = RequestHeader.decode(io.BytesIO(frame), flexible=False)
+            except Exception as exc:
+                raise MalformedRequest(f"unreadable request header: {exc}") from exc
             response = _unsupported(api_key, version)
             if response is None:
                 raise MalformedRequest(f"api key {api_key} version {version} is not known to the sandbox")
@@ -145,6 +152,7 @@ class Dispatcher:
                 request = api.request[version].decode(frame, header=True)
             except Exception as exc:
                 raise MalformedRequest(f"cannot decode {api.request.name} v{version}: {exc}") from exc
+            header = request.header
             ctx = RequestContext(self.cluster, broker_id, version, header.client_id, self.cache)
             result = api.handler(ctx, request)
             if inspect.isawaitable(result):
