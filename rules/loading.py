@@ -61,10 +61,10 @@ def load_slos(path: str | Path, *, fleet_environments: set[str] | None = None) -
         if fleet_environments is not None:
             for index, env in enumerate(spec.environments):
                 if env not in fleet_environments:
-                    known = ", ".join(sorted(fleet_environments))
+                    have = ", ".join(sorted(fleet_environments))
                     issues.append(
                         document.issue(
-                            ("environments", index), f"unknown environment {env!r}: clusters.yaml has {known}"
+                            ("environments", index), f"unknown environment {env!r}: clusters.yaml has {have}"
                         )
                     )
         known = known_environments(spec, fleet_environments)

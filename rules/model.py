@@ -165,14 +165,20 @@ class KafkaAlerts(_Strict):
     exporter_job: str = Field(default="kafka-obs-exporter", min_length=1)
 
 
+PriorityName = Literal["critical", "high", "medium", "low"]
+
+
+def _seed_weights() -> dict[PriorityName, float]:
+    """The seed's weights of the cross-region weighted average."""
+    return {"critical": 3.0, "high": 2.0, "medium": 1.0, "low": 0.5}
+
+
 class SLOFile(_Strict):
     """The whole ``slos.yaml``."""
 
     environments: list[str] = Field(default_factory=lambda: ["production", "staging"], min_length=1)
     slos: list[SLO] = Field(default_factory=list)
-    priority_weights: dict[Literal["critical", "high", "medium", "low"], float] = Field(
-        default_factory=lambda: {"critical": 3.0, "high": 2.0, "medium": 1.0, "low": 0.5}
-    )
+    priority_weights: dict[PriorityName, float] = Field(default_factory=_seed_weights)
     costs: Costs = Field(default_factory=Costs)
     alerts: KafkaAlerts = Field(default_factory=KafkaAlerts)
     runbook_url: str = "https://github.com/kafka-obs/kafka-obs/blob/main/docs/runbook.md"

@@ -189,6 +189,7 @@ def _convert(doc: Document, slo_doc: SLODoc, indicators: dict[str, SLISpec]) -> 
     if len(spec.objectives) != 1:
         raise doc.error(("spec", "objectives"), "exactly one objective is supported")
     objective = spec.objectives[0]
+    loc: tuple[str | int, ...]
     if spec.indicator is not None:
         sli_spec, loc = spec.indicator.spec, ("spec", "indicator", "spec")
     elif spec.indicatorRef is not None:

@@ -1,0 +1,107 @@
+"""A bad slos.yaml (or clusters.yaml mismatch) is reported as file:line: field.path: message, exit status 2."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from kafka_obs.cli import main
+
+GOOD_SLO = """\
+environments: [production, staging]
+slos:
+  - name: lag
+    sli: {kind: threshold, metric: kafka_consumergroup_lag_sum, threshold: 10000}
+    targets:
+      production: {objective: 99.5, window: 30d}
+"""
+
+
+def generate(tmp_path: Path, text: str, *extra: str) -> int:
+    slos = tmp_path / "slos.yaml"
+    slos.write_text(text)
+    return main(["rules", "generate", "--slos", str(slos), "--out", str(tmp_path / "out"), *extra])
+
+
+@pytest.mark.parametrize(
+    ("change", "expected"),
+    [
+        (
+            ("production: {objective: 99.5, window: 30d}", "qa: {objective: 99.5, window: 30d}"),
+            "slos.yaml:6: slos[0].targets.qa: unknown environment 'qa' (known: production, staging)",
+        ),
+        (
+            ("window: 30d", "window: 30days"),
+            "slos.yaml:6: slos[0].targets.production.window: not a duration: '30days'",
+        ),
+        (
+            ("objective: 99.5", "objective: 100"),
+            "slos.yaml:6: slos[0].targets.production.objective: Input should be less than 100",
+        ),
+        (
+            ("objective: 99.5", "objective: 80"),
+            "slos.yaml:6: slos[0].targets.production.objective: objective 80.0% leaves an error budget of 20.00%",
+        ),
+        (
+            ("kind: threshold", "kind: availability"),
+            "slos.yaml:4: slos[0].sli: Input tag 'availability' found using 'kind' does not match any of the "
+            "expected tags: 'threshold', 'ratio', 'latency'",
+        ),
+        (
+            (", threshold: 10000}", "}"),
+            "slos.yaml:6: slos[0].targets.production.threshold: required for this SLI kind",
+        ),
+        (
+            ("metric: kafka_consumergroup_lag_sum", "metric: 'rate(x[5m])'"),
+            "slos.yaml:4: slos[0].sli.threshold.metric: expected a series selector",
+        ),
+        (
+            ("name: lag", "name: Lag SLO"),
+            "slos.yaml:3: slos[0].name: String should match pattern",
+        ),
+        (
+            ("window: 30d}", "window: 30d, budget: 3}"),
+            "slos.yaml:6: slos[0].targets.production.budget: unknown field",
+        ),
+    ],
+)
+def test_bad_slos_exit_2_with_the_field_path(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], change: tuple[str, str], expected: str
+) -> None:
+    text = GOOD_SLO.replace(*change)
+    assert text != GOOD_SLO
+    assert generate(tmp_path, text) == 2
+    err = capsys.readouterr().err
+    assert expected in err, err
+    assert not (tmp_path / "out").exists(), "nothing is written from a bad file"
+
+
+def test_good_file_generates(tmp_path: Path) -> None:
+    assert generate(tmp_path, GOOD_SLO) == 0
+    assert (tmp_path / "out" / "slo-lag.yml").is_file()
+
+
+def test_every_problem_is_reported_at_once(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    text = (
+        GOOD_SLO + "  - name: lag\n    sli: {kind: threshold, metric: m, threshold: 1}\n    targets:\n"
+        "      staging: {objective: 99, window: 7d}\n      prod: {objective: 99, window: 7d}\n"
+    )
+    assert generate(tmp_path, text) == 2
+    err = capsys.readouterr().err
+    assert "slos[1].name: duplicate SLO name 'lag'" in err
+    assert "slos[1].targets.prod: unknown environment 'prod'" in err
+
+
+def test_environments_must_exist_in_the_fleet(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    clusters = tmp_path / "clusters.yaml"
+    clusters.write_text("clusters:\n  - {name: a, region: r, environment: production, brokers: ['h:9092']}\n")
+    assert generate(tmp_path, GOOD_SLO, "--clusters", str(clusters)) == 2
+    assert "environments[1]: unknown environment 'staging': clusters.yaml has production" in capsys.readouterr().err
+    only_prod = GOOD_SLO.replace("[production, staging]", "[production]")
+    assert generate(tmp_path, only_prod, "--clusters", str(clusters)) == 0
+
+
+def test_window_must_be_whole_slices(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert generate(tmp_path, GOOD_SLO.replace("window: 30d", "window: 90s")) == 2
+    assert "window: must be a whole number of at least 12 slices of 1m" in capsys.readouterr().err

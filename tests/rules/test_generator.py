@@ -1,0 +1,210 @@
+"""Table tests of the pure generator: window scaling, slice expressions per SLI kind, and what it refuses."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from pydantic import ValidationError
+
+from kafka_obs.rules import promql, windows
+from kafka_obs.rules.bundle import rule_files
+from kafka_obs.rules.model import SLO, SLOFile
+from kafka_obs.rules.slo_alerts import alert_group
+from kafka_obs.rules.slo_rules import recording_group
+
+DAY = 86400.0
+
+
+def slo(sli: dict[str, Any], **targets: dict[str, Any]) -> SLO:
+    return SLO.model_validate(
+        {"name": "s", "sli": sli, "targets": targets or {"production": {"objective": 99.9, "window": "30d"}}}
+    )
+
+
+THRESHOLD = {"kind": "threshold", "metric": "m", "threshold": 5}
+
+
+@pytest.mark.parametrize(
+    ("period", "step", "expected"),
+    [
+        # the SRE Workbook table itself
+        (30 * DAY, 60, [(3600, 300), (21600, 1800), (86400, 7200), (259200, 21600)]),
+        # 7 days: x 7/30, rounded to whole minutes (70 s -> 1m, 1h24m, 5h36m, 16h48m)
+        (7 * DAY, 60, [(840, 60), (5040, 420), (20160, 1680), (60480, 5040)]),
+        # 1 day in 10 s slices (the promtool suites)
+        (DAY, 10, [(120, 10), (720, 60), (2880, 240), (8640, 720)]),
+        # 90 days: x 3
+        (90 * DAY, 60, [(10800, 900), (64800, 5400), (259200, 21600), (777600, 64800)]),
+    ],
+)
+def test_windows_scale_with_the_period(period: float, step: float, expected: list[tuple[int, int]]) -> None:
+    got = windows.burn_windows(period, step)
+    assert [(w.long, w.short) for w in got] == expected
+    assert [w.factor for w in got] == [14.4, 6, 3, 1]
+    assert windows.bucket(period, step) == expected[0][0]
+    assert windows.current_window(period, step) == expected[0][0]
+
+
+def test_budget_consumed_per_alert_is_the_same_at_any_period() -> None:
+    """factor x long window / period: 2 % (page 1h), 5 % (6h), 10 % (1d, 3d) of the budget whatever the period."""
+    for period in (30 * DAY, 28 * DAY, 90 * DAY):
+        consumed = [w.factor * w.long / period for w in windows.burn_windows(period, 60)]
+        assert consumed == pytest.approx([0.02, 0.05, 0.1, 0.1], rel=0.01)
+
+
+def test_tiny_periods_never_get_windows_shorter_than_a_slice() -> None:
+    # a 1h period is 1/720 of 30d: 5m..6h all round to one 60 s slice, 1d -> 120 s, 3d -> 360 s
+    assert windows.all_windows(3600, 60) == [60, 120, 360]
+
+
+@pytest.mark.parametrize(
+    ("text", "labels", "suffix", "extra", "expected"),
+    [
+        ("m", {"environment": "p"}, "", "", 'm{environment="p"}'),
+        ('m{a="1"}', {"environment": "p"}, "", "", 'm{environment="p", a="1"}'),
+        ("h", {"environment": "p"}, "_bucket", 'le="0.5"', 'h_bucket{environment="p", le="0.5"}'),
+        ('h{job="x"}', {}, "_count", "", 'h_count{job="x"}'),
+    ],
+)
+def test_select(text: str, labels: dict[str, str], suffix: str, extra: str, expected: str) -> None:
+    assert promql.select(text, labels, suffix=suffix, extra=extra) == expected
+
+
+@pytest.mark.parametrize(
+    ("seconds", "text"),
+    [(300, "4m59s999ms"), (2592000, "29d23h59m59s999ms"), (10, "9s999ms"), (5040, "1h23m59s999ms")],
+)
+def test_ranges_are_one_millisecond_short(seconds: float, text: str) -> None:
+    assert promql.closed_range(seconds) == text
+
+
+def test_le_matches_both_client_spellings() -> None:
+    assert promql.le_matcher(1) == 'le=~"1|1\\\\.0"'
+    assert promql.le_matcher(0.25) == 'le="0.25"'
+
+
+@pytest.mark.parametrize(
+    ("sli", "bad", "total"),
+    [
+        (
+            {"kind": "threshold", "metric": "lag", "aggregation": "max", "threshold": 10000},
+            'max by (cluster) (lag{environment="production"}) > bool 10000',
+            'max by (cluster) (lag{environment="production"}) >= bool -Inf',
+        ),
+        (
+            {"kind": "threshold", "metric": "up_brokers", "aggregation": "min", "op": "gte", "threshold": 3},
+            'min by (cluster) (up_brokers{environment="production"}) < bool 3',
+            'min by (cluster) (up_brokers{environment="production"}) >= bool -Inf',
+        ),
+        (
+            {"kind": "ratio", "errors": "e_total", "total": "t_total", "range": "2m"},
+            'sum by (cluster) (increase(e_total{environment="production"}[2m])) or 0 * '
+            'sum by (cluster) (increase(t_total{environment="production"}[2m]))',
+            'sum by (cluster) (increase(t_total{environment="production"}[2m]))',
+        ),
+        (
+            {"kind": "latency", "metric": 'h_seconds{job="c"}', "threshold": 0.1},
+            'clamp_min(sum by (cluster) (increase(h_seconds_count{environment="production", job="c"}[2m])) - '
+            '(sum by (cluster) (increase(h_seconds_bucket{environment="production", job="c", le="0.1"}[2m])) '
+            'or 0 * sum by (cluster) (increase(h_seconds_count{environment="production", job="c"}[2m]))), 0)',
+            'sum by (cluster) (increase(h_seconds_count{environment="production", job="c"}[2m]))',
+        ),
+    ],
+    ids=["threshold-lte", "threshold-gte", "ratio", "latency"],
+)
+def test_slice_expressions(sli: dict[str, Any], bad: str, total: str) -> None:
+    group = recording_group(slo(sli), "production")
+    assert group.rules[0].record == "slo:sli_bad:slice"
+    assert group.rules[0].expr == bad
+    assert group.rules[1].expr == total
+    assert group.interval == 60
+
+
+def test_every_window_is_a_traffic_weighted_sum_never_a_mean_of_ratios() -> None:
+    group = recording_group(slo({"kind": "ratio", "errors": "e", "total": "t"}), "production")
+    ratios = [r for r in group.rules if r.record in ("slo:sli_error:ratio", "slo:sli_error:ratio_period")]
+    assert len(ratios) == 8
+    for rule in ratios:
+        assert "avg_over_time" not in rule.expr
+        numerator, denominator = rule.expr.split(" / ", 1)
+        assert numerator.startswith("sum_over_time(slo:sli_bad:")
+        assert denominator.startswith("(sum_over_time(slo:sli_total:")
+        assert denominator.endswith("> 0)"), "a zero denominator must drop the sample, never divide"
+
+
+def test_series_carry_slo_environment_and_group_by() -> None:
+    spec = slo(THRESHOLD, production={"objective": 99, "window": "30d"}).model_copy(
+        update={"group_by": ["cluster", "topic"]}
+    )
+    group = recording_group(spec, "production")
+    assert "max by (cluster, topic)" in group.rules[0].expr
+    for rule in group.rules:
+        assert rule.labels["slo"] == "s"
+        assert rule.labels["environment"] == "production"
+    windows_seen = [r.labels["window"] for r in group.rules if r.record == "slo:sli_error:ratio"]
+    assert windows_seen == ["5m", "30m", "1h", "2h", "6h", "1d", "3d"]
+
+
+def test_each_target_has_its_own_period_in_one_bundle() -> None:
+    spec = slo(
+        THRESHOLD,
+        production={"objective": 99.9, "window": "30d"},
+        staging={"objective": 99, "window": "7d"},
+    )
+    prod, staging = recording_group(spec, "production"), recording_group(spec, "staging")
+    assert [r.labels.get("window") for r in staging.rules if r.record == "slo:sli_error:ratio"] == [
+        "1m",
+        "7m",
+        "14m",
+        "28m",
+        "1h24m",
+        "5h36m",
+        "16h48m",
+    ]
+    period = {g.name: next(r.expr for r in g.rules if r.record == "slo:period:seconds") for g in (prod, staging)}
+    assert period[prod.name].endswith("+ 2592000")
+    assert period[staging.name].endswith("+ 604800")
+    page = next(r for r in alert_group(spec, "https://x/runbook.md").rules if r.labels.get("environment") == "staging")
+    assert 'window="14m"' in page.expr
+    assert "(14.4 * 0.01)" in page.expr
+
+
+def test_groups_stay_within_twenty_rules() -> None:
+    spec = SLOFile.model_validate(
+        {"slos": [{"name": "s", "sli": THRESHOLD, "targets": {"production": {"objective": 99.9, "window": "30d"}}}]}
+    )
+    for rule_file in rule_files(spec):
+        for group in rule_file.groups:
+            assert len(group.rules) <= 20, group.name
+
+
+@pytest.mark.parametrize(
+    ("objective", "message"),
+    [
+        (100, "less than 100"),
+        (100.5, "less than 100"),
+        (0, "greater than 0"),
+        (90, "could never fire"),
+        (93.0, "could never fire"),
+    ],
+)
+def test_refuses_objectives_without_a_usable_budget(objective: float, message: str) -> None:
+    with pytest.raises(ValidationError, match=message):
+        slo(THRESHOLD, production={"objective": objective, "window": "30d"})
+
+
+def test_lowest_accepted_objective_lets_the_page_alert_fire() -> None:
+    target = slo(THRESHOLD, production={"objective": 93.1, "window": "30d"}).targets["production"]
+    assert 14.4 * target.error_budget <= 1
+
+
+def test_time_to_exhaustion_is_absent_at_zero_burn_and_zero_when_overspent() -> None:
+    rules = {r.record: r.expr for r in recording_group(slo(THRESHOLD), "production").rules}
+    tte = rules["slo:time_to_exhaustion:seconds"]
+    assert tte.startswith("clamp_min(slo:error_budget_remaining:ratio")
+    assert tte.endswith('(slo:current_burn_rate:ratio{slo="s", environment="production"} > 0)')
+    assert "* 2592000 /" in tte
+    status = rules["slo:status:code"]
+    assert "< bool 0.5" in status
+    assert "< bool 0.2" in status
