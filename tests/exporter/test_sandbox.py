@@ -130,7 +130,7 @@ def assert_matches_truth(series: Series, truth: dict[str, Any], cluster: str) ->
     assert {k[0] for k in got} == KAFKA_SERIES
 
 
-def lag_seconds_truth(sb: Any, cluster: str, group: str, topic: str, partition: int, now: float) -> float:
+def lag_seconds_truth(sb: Any, cluster: str, group: str, topic: str, partition: int, *, now: float) -> float:
     model = sb.cluster(cluster)
     truth = sb.truth()["clusters"][cluster]
     committed = truth["groups"][group]["offsets"][topic][str(partition)]
@@ -157,7 +157,8 @@ def test_every_series_equals_the_truth(env) -> None:  # type: ignore[no-untyped-
     # requests are batched: ListOffsets per cycle ≤ 2 x brokers, once the history is seeded
     before = value(series, "kafka_exporter_kafka_requests_total", cluster="alpha", api="ListOffsets")
     after = value(cycle(exporter, clock), "kafka_exporter_kafka_requests_total", cluster="alpha", api="ListOffsets")
-    assert after is not None and before is not None
+    assert after is not None
+    assert before is not None
     assert after - before <= 2 * 3
 
 
@@ -169,7 +170,7 @@ def test_lag_seconds_match_the_production_time_of_the_committed_record(env) -> N
         series = cycle(exporter, clock)
         lags.append(value(series, "kafka_consumergroup_lag_sum", consumergroup="orders-processor", topic="orders"))
         got = value(series, "kafka_consumergroup_lag_seconds", consumergroup="orders-processor", partition="0")
-        want = lag_seconds_truth(sb, "alpha", "orders-processor", "orders", 0, clock.now())
+        want = lag_seconds_truth(sb, "alpha", "orders-processor", "orders", 0, now=clock.now())
         assert got == pytest.approx(want, abs=2.0)
         seconds.append(got)
         assert_matches_truth(series, sb.truth(), "alpha")
@@ -181,7 +182,7 @@ def test_lag_seconds_match_the_production_time_of_the_committed_record(env) -> N
     audit = value(
         series, "kafka_consumergroup_lag_seconds", consumergroup="payments-audit", topic="payments", partition="0"
     )
-    audit_truth = lag_seconds_truth(sb, "alpha", "payments-audit", "payments", 0, clock.now())
+    audit_truth = lag_seconds_truth(sb, "alpha", "payments-audit", "payments", 0, now=clock.now())
     assert audit_truth > 600
     assert audit == pytest.approx(audit_truth, rel=0.02)
 
