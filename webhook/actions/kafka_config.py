@@ -17,6 +17,7 @@ broker default is restored with DELETE, so the topic inherits again instead of p
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable
 from typing import Any
 
@@ -45,11 +46,18 @@ AdminFactory = Callable[[str], Any]
 
 
 def admin_factory(config: WebhookConfig) -> AdminFactory:
+    clients: dict[str, Any] = {}
+    lock = threading.Lock()
+
     def make(cluster: str) -> Any:
-        props = config.kafka_properties(cluster)
-        if props is None:
-            raise Refused(f"no Kafka connection configured for cluster {cluster!r}")
-        return AdminClient({**props, "socket.timeout.ms": int(config.kafka.timeout * 1000)})
+        """One client per cluster, reused: its connections and metadata outlive a single action."""
+        with lock:
+            if cluster not in clients:
+                props = config.kafka_properties(cluster)
+                if props is None:
+                    raise Refused(f"no Kafka connection configured for cluster {cluster!r}")
+                clients[cluster] = AdminClient({**props, "socket.timeout.ms": int(config.kafka.timeout * 1000)})
+            return clients[cluster]
 
     return make
 
@@ -69,6 +77,11 @@ def partition_counter(admins: AdminFactory, timeout: float) -> Callable[[str, li
         return max(counts)
 
     return count
+
+
+def _is_topic_override(source: Any) -> bool:
+    """confluent-kafka reports ``source`` as a plain int in described configs, not as the ConfigSource enum."""
+    return int(getattr(source, "value", source)) == ConfigSource.DYNAMIC_TOPIC_CONFIG.value
 
 
 def _wait(futures: dict[Any, Any], timeout: float) -> dict[str, Any]:
@@ -98,7 +111,7 @@ class TopicConfigChanger:
             out[topic] = {
                 name: {
                     "value": entry.value,
-                    "overridden": entry.source == ConfigSource.DYNAMIC_TOPIC_CONFIG,
+                    "overridden": _is_topic_override(entry.source),
                 }
                 for name, entry in entries.items()
                 if name in {RETENTION, DIRTY_RATIO, SEGMENT, POLICY}
@@ -163,8 +176,9 @@ class TopicConfigChanger:
                 for name, value in entries
             ]
             resources.append(ConfigResource(ResourceType.TOPIC, topic, incremental_configs=incremental))
+        admin = self.admins(cluster)  # keep a reference until the futures resolve: a collected client aborts them
         try:
-            futures = self.admins(cluster).incremental_alter_configs(resources)
+            futures = admin.incremental_alter_configs(resources)
         except Exception as exc:
             raise ActionFailed(f"IncrementalAlterConfigs failed: {exc}") from None
         _wait(futures, self.timeout)

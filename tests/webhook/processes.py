@@ -1,0 +1,123 @@
+"""Real Prometheus and Alertmanager processes for the webhook's end-to-end tests, plus a tiny scrape target.
+
+Each binds 127.0.0.1 on a free port, keeps its data in a temporary directory, and is stopped (and waited for)
+by the fixture that started it.
+"""
+
+from __future__ import annotations
+
+import shutil
+import socket
+import subprocess
+import threading
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+
+import httpx
+import pytest
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def wait_until(check: Callable[[], bool], timeout: float, what: str, interval: float = 0.1) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            if check():
+                return
+        except (httpx.HTTPError, OSError, ValueError, KeyError):
+            pass
+        time.sleep(interval)
+    raise AssertionError(f"timed out after {timeout}s waiting for {what}")
+
+
+def require(binary: str) -> str:
+    path = shutil.which(binary)
+    if path is None:
+        pytest.skip(f"{binary} is not on PATH (make tools installs it)")
+    return path
+
+
+@contextmanager
+def running(args: list[str], log: Path) -> Iterator[subprocess.Popen[bytes]]:
+    with log.open("wb") as out:
+        proc = subprocess.Popen(args, stdout=out, stderr=subprocess.STDOUT)
+    try:
+        yield proc
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(10)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait(10)
+
+
+@contextmanager
+def scrape_target(render: Callable[[], str]) -> Iterator[int]:
+    """Serve ``render()`` as /metrics (text exposition) on a free port."""
+
+    class Handler(BaseHTTPRequestHandler):
+        def do_GET(self) -> None:
+            body = render().encode()
+            self.send_response(200)
+            self.send_header("Content-Type", "text/plain; version=0.0.4")
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, *_args: object) -> None:
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield int(server.server_address[1])
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+@contextmanager
+def prometheus(tmp: Path, target_port: int) -> Iterator[str]:
+    binary = require("prometheus")
+    port = free_port()
+    config = tmp / "prometheus.yml"
+    config.write_text(
+        "global: {scrape_interval: 1s, evaluation_interval: 1s}\n"
+        "scrape_configs:\n"
+        f"  - job_name: sandbox\n    static_configs: [{{targets: ['127.0.0.1:{target_port}']}}]\n"
+    )
+    url = f"http://127.0.0.1:{port}"
+    args = [binary, f"--config.file={config}", f"--storage.tsdb.path={tmp / 'prom-data'}",
+            f"--web.listen-address=127.0.0.1:{port}"]  # fmt: skip
+    with running(args, tmp / "prometheus.log"):
+
+        def scraped() -> bool:
+            body = httpx.get(f"{url}/api/v1/query", params={"query": "up == 1"}).json()
+            return bool(body["data"]["result"])
+
+        wait_until(scraped, 30, "Prometheus to scrape the target")
+        yield url
+
+
+@contextmanager
+def alertmanager(tmp: Path) -> Iterator[str]:
+    binary = require("prometheus-alertmanager")
+    port = free_port()
+    config = tmp / "alertmanager.yml"
+    config.write_text("route: {receiver: humans}\nreceivers: [{name: humans}]\n")
+    url = f"http://127.0.0.1:{port}"
+    args = [binary, f"--config.file={config}", f"--storage.path={tmp / 'am-data'}",
+            f"--web.listen-address=127.0.0.1:{port}", "--cluster.listen-address="]  # fmt: skip
+    with running(args, tmp / "alertmanager.log"):
+        wait_until(lambda: httpx.get(f"{url}/-/ready").status_code == 200, 30, "Alertmanager to be ready")
+        yield url

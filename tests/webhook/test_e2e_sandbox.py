@@ -1,0 +1,311 @@
+"""End to end: the real Kubernetes client against the sandbox's scale endpoint, real IncrementalAlterConfigs over
+the Kafka protocol, verification against a real Prometheus scraping the sandbox's ground truth, and escalations
+landing in a real Alertmanager."""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+from confluent_kafka.admin import (
+    AdminClient,
+    AlterConfigOpType,
+    ConfigEntry,
+    ConfigResource,
+    ConfigSource,
+    ResourceType,
+)
+from fastapi.testclient import TestClient
+
+from kafka_obs.sandbox.runtime import Sandbox
+from kafka_obs.webhook.config import WebhookConfig
+from kafka_obs.webhook.playbooks import Playbook, load_playbooks
+from kafka_obs.webhook.service import Service, build_service
+from kafka_obs.webhook.store import State
+
+from .conftest import AUTH, SEED_PLAYBOOKS, TOKEN, alert, notification
+from .processes import alertmanager, prometheus, scrape_target, wait_until
+
+pytestmark = pytest.mark.e2e
+
+
+class Fleet:
+    """The sandbox the current test uses; the scrape target renders its ground truth at every scrape."""
+
+    def __init__(self) -> None:
+        self.sandbox: Sandbox | None = None
+
+    def render(self) -> str:
+        if self.sandbox is None:
+            return ""
+        lines = []
+        for name, cluster in self.sandbox.truth()["clusters"].items():
+            for broker in cluster["brokers"]:
+                labels = f'cluster="{name}",broker="{broker["id"]}",log_dir="{broker["log_dir"]}"'
+                lines.append(f"kafka_log_dir_total_bytes{{{labels}}} {broker['disk_total_bytes']}")
+                lines.append(f"kafka_log_dir_usable_bytes{{{labels}}} {broker['disk_usable_bytes']}")
+            ends = {
+                (topic, p["partition"]): p["log_end_offset"]
+                for topic, t in cluster["topics"].items()
+                for p in t["partitions"]
+            }
+            for group, g in cluster["groups"].items():
+                for topic, offsets in g.get("offsets", {}).items():
+                    lag = sum(ends[(topic, int(p))] - committed for p, committed in offsets.items())
+                    lines.append(
+                        f'kafka_consumergroup_lag_sum{{cluster="{name}",consumergroup="{group}",topic="{topic}"}} {lag}'
+                    )
+        return "\n".join(lines) + "\n"
+
+
+@pytest.fixture(scope="module")
+def fleet() -> Fleet:
+    return Fleet()
+
+
+@pytest.fixture(scope="module")
+def engines(fleet: Fleet, tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, str]]:
+    tmp = tmp_path_factory.mktemp("engines")
+    with scrape_target(fleet.render) as port, prometheus(tmp, port) as prom, alertmanager(tmp) as am:
+        yield prom, am
+
+
+@pytest.fixture
+def sandbox(fleet: Fleet) -> Iterator[Sandbox]:
+    with Sandbox.start("small") as sb:
+        fleet.sandbox = sb
+        yield sb
+        fleet.sandbox = None
+
+
+def fast_playbooks(enable: tuple[str, ...]) -> list[Playbook]:
+    """The seed playbooks with test-sized verification windows."""
+    out = []
+    for p in load_playbooks(SEED_PLAYBOOKS, list(enable)):
+        verify = p.verify.model_copy(update={"deadline": 4.0, "interval": 0.5, "initial_delay": 1.5})
+        out.append(p.model_copy(update={"verify": verify}))
+    return out
+
+
+def webhook_config(tmp: Path, sb: Sandbox, prom: str, am: str, **guardrails: Any) -> WebhookConfig:
+    return WebhookConfig.model_validate(
+        {
+            "auth": {"bearer_token": TOKEN},
+            "store": {"path": str(tmp / "webhook.db")},
+            "prometheus": {"url": prom},
+            "alertmanager": {"url": am, "retries": 2},
+            "kubernetes": {
+                "mode": "host",
+                "host": sb.control_url,
+                "deployments": [
+                    {"cluster": "alpha", "consumergroup": g, "namespace": "alpha", "name": g}
+                    for g in ("orders-processor", "clicks-aggregator")
+                ],
+            },
+            "kafka": {
+                "clusters": {
+                    "alpha": {
+                        "bootstrap_servers": sb.bootstrap_servers("alpha"),
+                        "topics": {"allow": ["clicks", "audit"]},
+                    }
+                }
+            },
+            "guardrails": {"grace_period": "1s", **guardrails},
+            "worker": {"poll_interval": 0.2},
+        }
+    )
+
+
+class Running:
+    def __init__(self, service: Service):
+        self.service = service
+        assert service.app is not None
+        self.client = TestClient(service.app)
+
+    def post(self, *alerts: dict[str, Any], group_key: str = "g") -> httpx.Response:
+        return self.client.post("/alerts", json=notification(*alerts, group_key=group_key), headers=AUTH)
+
+    def wait_for(self, *states: State, timeout: float = 20) -> None:
+        wanted = [str(s) for s in states]
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if [str(r.state) for r in self.service.store.remediations()] == wanted:
+                return
+            time.sleep(0.1)
+        have = [(str(r.state), r.reason) for r in self.service.store.remediations()]
+        raise AssertionError(f"waited {timeout}s for remediations {wanted}, have {have}")
+
+
+@pytest.fixture
+def start_webhook(tmp_path: Path, sandbox: Sandbox, engines: tuple[str, str]) -> Iterator[Callable[..., Running]]:
+    started: list[Running] = []
+
+    def start(enable: tuple[str, ...] = ("high_consumer_lag", "broker_disk_pressure"), **guardrails: Any) -> Running:
+        config = webhook_config(tmp_path, sandbox, *engines, **guardrails)
+        service = build_service(config, fast_playbooks(enable))
+        service.worker.start()
+        started.append(Running(service))
+        return started[-1]
+
+    yield start
+    for running in started:
+        running.client.close()
+        running.service.close()
+
+
+def replicas(sb: Sandbox, name: str) -> int:
+    return int(sb.truth()["clusters"]["alpha"]["deployments"][name]["replicas"])
+
+
+def topic_configs(sb: Sandbox, topic: str) -> dict[str, tuple[str, bool]]:
+    """DescribeConfigs over the Kafka protocol: name → (value, set on the topic)."""
+    admin = AdminClient({"bootstrap.servers": sb.bootstrap_servers("alpha")})
+    [future] = admin.describe_configs([ConfigResource(ResourceType.TOPIC, topic)]).values()
+    return {
+        k: (v.value, int(v.source) == ConfigSource.DYNAMIC_TOPIC_CONFIG.value) for k, v in future.result(10).items()
+    }
+
+
+def set_topic_config(sb: Sandbox, topic: str, key: str, value: str) -> None:
+    admin = AdminClient({"bootstrap.servers": sb.bootstrap_servers("alpha")})
+    entry = ConfigEntry(key, value, incremental_operation=AlterConfigOpType.SET)
+    [future] = admin.incremental_alter_configs(
+        [ConfigResource(ResourceType.TOPIC, topic, incremental_configs=[entry])]
+    ).values()
+    future.result(10)
+
+
+def escalations(am: str, case: str) -> list[dict[str, Any]]:
+    alerts = httpx.get(f"{am}/api/v2/alerts", params={"filter": ['alertname="RemediationFailed"', f'case="{case}"']})
+    return list(alerts.json())
+
+
+def test_consumer_lag_playbook_scales_through_the_kubernetes_api(
+    start_webhook: Callable[..., Running], sandbox: Sandbox
+) -> None:
+    hook = start_webhook()
+    assert replicas(sandbox, "orders-processor") == 3
+    assert hook.post(alert(consumergroup="orders-processor", topic="orders", case="lag-ok")).status_code == 202
+    hook.wait_for(State.succeeded)
+    assert replicas(sandbox, "orders-processor") == 6  # x2, under the 6 partitions of orders
+    events = [r["event"] for r in hook.client.get("/actions", headers=AUTH).json()["records"]]
+    assert events[-3:] == ["verifying", "verification_started", "succeeded"]
+
+
+def test_failed_verification_rolls_back_and_escalates_to_alertmanager(
+    start_webhook: Callable[..., Running], sandbox: Sandbox, engines: tuple[str, str]
+) -> None:
+    hook = start_webhook()
+    # a producer burst that clicks-aggregator (2 x 50/s) cannot absorb, even doubled, within the 4s deadline
+    sandbox.set_produce_rate("alpha", "clicks", 20000)
+    hook.post(alert(consumergroup="clicks-aggregator", topic="clicks", case="lag-fails"))
+    hook.wait_for(State.rolled_back)
+    assert replicas(sandbox, "clicks-aggregator") == 2  # restored
+    wait_until(lambda: len(escalations(engines[1], "lag-fails")) == 1, 10, "RemediationFailed in Alertmanager")
+    [escalated] = escalations(engines[1], "lag-fails")
+    assert escalated["labels"]["original_alertname"] == "KafkaConsumerLagHigh"
+    assert escalated["labels"]["consumergroup"] == "clicks-aggregator"
+    assert escalated["labels"]["outcome"] == "rolled_back"
+
+
+def test_disk_pressure_playbook_changes_configs_over_the_kafka_protocol(
+    start_webhook: Callable[..., Running], sandbox: Sandbox
+) -> None:
+    hook = start_webhook()
+    before = topic_configs(sandbox, "audit")
+    assert before["retention.ms"] == ("604800000", False)
+    hook.post(alert("KafkaBrokerDiskPressure", broker="1", case="disk-ok"))
+    hook.wait_for(State.succeeded)
+    after = topic_configs(sandbox, "audit")  # compact,delete: retention lowered and made cleanable
+    assert after["retention.ms"] == ("86400000", True)
+    assert after["min.cleanable.dirty.ratio"] == ("0.01", True)
+    assert after["segment.ms"] == ("3600000", True)
+    assert topic_configs(sandbox, "clicks")["retention.ms"] == ("3600000", True)  # already below 24h: untouched
+    assert topic_configs(sandbox, "orders")["retention.ms"] == ("86400000", True)  # not allowlisted: untouched
+
+
+def test_disk_pressure_rollback_restores_the_previous_configs(
+    start_webhook: Callable[..., Running], sandbox: Sandbox, engines: tuple[str, str]
+) -> None:
+    hook = start_webhook()
+    set_topic_config(sandbox, "clicks", "retention.ms", "172800000")  # an override above 24h
+    sandbox.set_disk_usage("alpha", 1, 0.95)
+    hook.post(alert("KafkaBrokerDiskPressure", broker="1", case="disk-fails"))
+    hook.wait_for(State.rolled_back)
+    restored = topic_configs(sandbox, "audit")
+    # inherited before → the override is deleted (inherits again), not pinned to today's default
+    assert restored["retention.ms"] == ("604800000", False)
+    assert restored["min.cleanable.dirty.ratio"] == ("0.5", False)
+    assert restored["segment.ms"] == ("604800000", False)
+    assert topic_configs(sandbox, "clicks")["retention.ms"] == ("172800000", True)  # overridden before → SET back
+    wait_until(lambda: len(escalations(engines[1], "disk-fails")) == 1, 10, "RemediationFailed in Alertmanager")
+    rollback = hook.client.get("/actions", headers=AUTH, params={"event": "rollback_applied"}).json()["records"]
+    assert "not restored" in rollback[0]["data"]["restored"]["note"]
+
+
+def test_dry_run_changes_nothing(start_webhook: Callable[..., Running], sandbox: Sandbox) -> None:
+    hook = start_webhook(enable=())
+    configs = topic_configs(sandbox, "audit")
+    hook.post(alert(consumergroup="orders-processor", case="dry"), alert("KafkaBrokerDiskPressure", case="dry"))
+    hook.wait_for(State.dry_run, State.dry_run)
+    assert replicas(sandbox, "orders-processor") == 3
+    assert topic_configs(sandbox, "audit") == configs
+    plans = [r.reason for r in hook.service.store.remediations()]
+    assert "from 3 to 6 replicas" in (plans[0] or "")
+    assert "audit" in (plans[1] or "")
+
+
+def test_duplicates_from_concurrent_senders_run_once(start_webhook: Callable[..., Running], sandbox: Sandbox) -> None:
+    hook = start_webhook()
+    same = alert(consumergroup="orders-processor", fingerprint="00000000000d0d0d", case="dup")
+    statuses: list[int] = []
+    threads = [
+        threading.Thread(target=lambda k=k: statuses.append(hook.post(same, group_key=f"peer-{k}").status_code))
+        for k in range(8)
+    ]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert statuses == [202] * 8
+    hook.wait_for(State.succeeded)
+    time.sleep(1.0)  # give a wrongly duplicated remediation the chance to run
+    assert replicas(sandbox, "orders-processor") == 6
+    assert hook.service.store.notification_count() == 8
+
+
+def test_resolved_cancels_and_kill_switch_stops_actions(
+    start_webhook: Callable[..., Running], sandbox: Sandbox
+) -> None:
+    hook = start_webhook(grace_period="2s")
+    firing = alert(consumergroup="orders-processor", case="cancel")
+    hook.post(firing)
+    hook.post({**firing, "status": "resolved"})
+    hook.wait_for(State.cancelled)
+    assert hook.client.post("/admin/pause", headers=AUTH).json()["paused"] is True
+    hook.post(alert(consumergroup="orders-processor", case="paused"))
+    time.sleep(3.0)  # past the grace period: still nothing
+    assert replicas(sandbox, "orders-processor") == 3
+    hook.client.post("/admin/resume", headers=AUTH)
+    hook.wait_for(State.cancelled, State.succeeded)
+    assert replicas(sandbox, "orders-processor") == 6
+
+
+def test_cooldown_and_cap_hold(start_webhook: Callable[..., Running], sandbox: Sandbox) -> None:
+    hook = start_webhook(max_actions_per_hour=1)
+    hook.post(alert(consumergroup="orders-processor", case="cool-1"))
+    hook.wait_for(State.succeeded)
+    sandbox.scale_deployment("alpha", "orders-processor", 3)
+    hook.post(alert(consumergroup="orders-processor", case="cool-2"))  # same target, new incident
+    hook.post(alert(consumergroup="clicks-aggregator", case="brake"))  # other target, over the global brake
+    hook.wait_for(State.succeeded, State.refused, State.refused)
+    reasons = [r.reason or "" for r in hook.service.store.remediations()]
+    assert "cooldown" in reasons[1]
+    assert "global brake" in reasons[2]
+    assert replicas(sandbox, "orders-processor") == 3
+    assert replicas(sandbox, "clicks-aggregator") == 2
