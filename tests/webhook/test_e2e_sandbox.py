@@ -4,9 +4,16 @@ landing in a real Alertmanager."""
 
 from __future__ import annotations
 
+import json
+import os
+import signal
+import subprocess
+import sys
 import threading
 import time
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
@@ -29,7 +36,7 @@ from kafka_obs.webhook.service import Service, build_service
 from kafka_obs.webhook.store import State
 
 from .conftest import AUTH, SEED_PLAYBOOKS, TOKEN, alert, notification
-from .processes import alertmanager, prometheus, scrape_target, wait_until
+from .processes import alertmanager, free_port, prometheus, scrape_target, wait_until
 
 pytestmark = pytest.mark.e2e
 
@@ -39,11 +46,12 @@ class Fleet:
 
     def __init__(self) -> None:
         self.sandbox: Sandbox | None = None
+        self.gates: dict[str, int] = {}
 
     def render(self) -> str:
+        lines = [f'kafka_obs_test_gate{{case="{case}"}} {value}' for case, value in self.gates.items()]
         if self.sandbox is None:
-            return ""
-        lines = []
+            return "\n".join(lines) + "\n"
         for name, cluster in self.sandbox.truth()["clusters"].items():
             for broker in cluster["brokers"]:
                 labels = f'cluster="{name}",broker="{broker["id"]}",log_dir="{broker["log_dir"]}"'
@@ -309,3 +317,189 @@ def test_cooldown_and_cap_hold(start_webhook: Callable[..., Running], sandbox: S
     assert "global brake" in reasons[2]
     assert replicas(sandbox, "orders-processor") == 3
     assert replicas(sandbox, "clicks-aggregator") == 2
+
+
+# --- crash recovery: a real `kafka-obs webhook` process, killed with SIGKILL -------------------------------------
+
+
+class HoldingProxy:
+    """A pass-through to the sandbox's Kubernetes API that can hold PATCH (scale) requests, to kill mid-action."""
+
+    def __init__(self, upstream: str):
+        self.upstream = upstream
+        self.hold = threading.Event()
+        self.held = threading.Event()
+        self.patches = 0
+
+    def handler(self) -> type[BaseHTTPRequestHandler]:
+        proxy = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def _forward(self) -> None:
+                length = int(self.headers.get("Content-Length") or 0)
+                body = self.rfile.read(length) if length else None
+                if self.command in {"PATCH", "PUT"}:
+                    if proxy.hold.is_set():
+                        proxy.held.set()
+                        time.sleep(60)  # the webhook is killed meanwhile; nothing reaches the sandbox
+                        return
+                    proxy.patches += 1
+                headers = {"Content-Type": self.headers.get("Content-Type", "application/json")}
+                response = httpx.request(self.command, proxy.upstream + self.path, content=body, headers=headers)
+                self.send_response(response.status_code)
+                self.send_header("Content-Type", response.headers.get("content-type", "application/json"))
+                self.send_header("Content-Length", str(len(response.content)))
+                self.end_headers()
+                self.wfile.write(response.content)
+
+            do_GET = do_PATCH = do_PUT = _forward
+
+            def log_message(self, *_args: object) -> None:
+                pass
+
+        return Handler
+
+
+@contextmanager
+def holding_proxy(upstream: str) -> Iterator[tuple[HoldingProxy, str]]:
+    proxy = HoldingProxy(upstream)
+    server = ThreadingHTTPServer(("127.0.0.1", 0), proxy.handler())
+    server.daemon_threads = True
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield proxy, f"http://127.0.0.1:{server.server_address[1]}"
+    finally:
+        proxy.hold.clear()
+        server.shutdown()
+        server.server_close()
+
+
+class WebhookProcess:
+    def __init__(self, config: Path, log: Path):
+        self.config = config
+        self.log = log
+        self.port = free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.proc: subprocess.Popen[bytes] | None = None
+
+    def start(self) -> None:
+        args = [sys.executable, "-m", "kafka_obs", "webhook", f"--config.file={self.config}",
+                f"--web.listen-address=127.0.0.1:{self.port}"]  # fmt: skip
+        with self.log.open("ab") as out:
+            self.proc = subprocess.Popen(args, stdout=out, stderr=subprocess.STDOUT)
+        wait_until(lambda: httpx.get(f"{self.url}/healthz").status_code == 200, 30, "the webhook to start")
+
+    def kill9(self) -> None:
+        assert self.proc is not None
+        os.kill(self.proc.pid, signal.SIGKILL)
+        self.proc.wait(10)
+
+    def stop(self) -> None:
+        if self.proc is not None and self.proc.poll() is None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(15)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait(10)
+
+    def remediations(self) -> list[dict[str, Any]]:
+        return list(httpx.get(f"{self.url}/remediations", headers=AUTH).json())
+
+    def wait_state(self, state: str, timeout: float = 20) -> dict[str, Any]:
+        wait_until(lambda: [r["state"] for r in self.remediations()] == [state], timeout, f"state {state}")
+        return self.remediations()[0]
+
+
+def write_process_config(tmp: Path, sb: Sandbox, k8s_url: str, engines: tuple[str, str], gate_case: str) -> Path:
+    playbooks = tmp / "playbooks.yaml"
+    playbooks.write_text(
+        json.dumps(
+            {
+                "playbooks": [
+                    {
+                        "name": "high_consumer_lag",
+                        "enabled": True,
+                        "match": {"alertname": "KafkaConsumerLagHigh"},
+                        "target": "deployment",
+                        "actions": [{"type": "scale_deployment", "params": {"factor": 2, "max_replicas": 20}}],
+                        # a gate the test opens: verification holds only after the restart
+                        "verify": {
+                            "query": f'max(kafka_obs_test_gate{{case="{gate_case}"}}) == 1',
+                            "deadline": "2m",
+                            "interval": "500ms",
+                        },
+                    }
+                ]
+            }
+        )
+    )
+    config = tmp / "webhook.yaml"
+    raw = webhook_config(tmp, sb, *engines).model_dump(mode="json", exclude_none=True)
+    raw["auth"] = {"bearer_token": "${CRASH_TEST_TOKEN}"}
+    raw["kubernetes"]["host"] = k8s_url
+    raw["kubernetes"].pop("token", None)
+    raw["kafka"]["clusters"]["alpha"].pop("properties", None)
+    raw["playbooks"] = {"file": str(playbooks)}
+    config.write_text(json.dumps(raw))
+    return config
+
+
+@pytest.fixture
+def crash_env(
+    tmp_path: Path, sandbox: Sandbox, engines: tuple[str, str], fleet: Fleet, monkeypatch: pytest.MonkeyPatch
+) -> Iterator[tuple[WebhookProcess, HoldingProxy]]:
+    monkeypatch.setenv("CRASH_TEST_TOKEN", TOKEN)
+    with holding_proxy(sandbox.control_url) as (proxy, url):
+        config = write_process_config(tmp_path, sandbox, url, engines, gate_case=tmp_path.name)
+        fleet.gates[tmp_path.name] = 0
+        process = WebhookProcess(config, tmp_path / "webhook.log")
+        try:
+            yield process, proxy
+        finally:
+            process.stop()
+
+
+def test_kill9_during_verification_resumes_and_acts_once(
+    crash_env: tuple[WebhookProcess, HoldingProxy], sandbox: Sandbox, fleet: Fleet, tmp_path: Path
+) -> None:
+    process, proxy = crash_env
+    process.start()
+    body = notification(alert(consumergroup="orders-processor", case="crash-verify"))
+    assert httpx.post(f"{process.url}/alerts", json=body, headers=AUTH).status_code == 202
+    process.wait_state("verifying")
+    assert replicas(sandbox, "orders-processor") == 6
+    process.kill9()
+    fleet.gates[tmp_path.name] = 1  # the problem is fixed while the webhook is down
+    process.start()
+    rem = process.wait_state("succeeded")
+    assert replicas(sandbox, "orders-processor") == 6  # not 12: the action did not run twice
+    assert proxy.patches == 1
+    events = [r["event"] for r in httpx.get(f"{process.url}/actions", headers=AUTH).json()["records"]]
+    assert "verification_resumed" in events
+    assert events.count("action_applied") == 1
+    assert httpx.get(f"{process.url}/actions/verify", headers=AUTH).json()["ok"]
+    assert rem["started_at"] is not None
+
+
+def test_kill9_during_the_action_marks_interrupted_and_escalates(
+    crash_env: tuple[WebhookProcess, HoldingProxy], sandbox: Sandbox, engines: tuple[str, str]
+) -> None:
+    process, proxy = crash_env
+    process.start()
+    proxy.hold.set()
+    body = notification(alert(consumergroup="orders-processor", case="crash-acting"))
+    assert httpx.post(f"{process.url}/alerts", json=body, headers=AUTH).status_code == 202
+    assert proxy.held.wait(20), "the scale request never came"
+    process.kill9()  # while the PATCH is in flight
+    proxy.hold.clear()
+    process.start()
+    rem = process.wait_state("interrupted")
+    assert "not repeated" in rem["reason"]
+    assert rem["before"][0]["before"] == {"replicas": 3}  # the plan written before acting survived
+    time.sleep(1.5)
+    assert proxy.patches == 0  # never retried
+    assert replicas(sandbox, "orders-processor") == 3
+    wait_until(lambda: len(escalations(engines[1], "crash-acting")) == 1, 10, "RemediationFailed (interrupted)")
+    assert escalations(engines[1], "crash-acting")[0]["labels"]["outcome"] == "interrupted"
