@@ -1,0 +1,109 @@
+"""The shipped config and playbooks load; mistakes are reported with field paths and exit 2."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from kafka_obs.cli import main
+from kafka_obs.config.loader import ConfigError
+from kafka_obs.webhook.cli import split_listen
+from kafka_obs.webhook.config import load_config
+from kafka_obs.webhook.playbooks import load_playbooks, render_query
+
+from .conftest import REPO, SEED_PLAYBOOKS
+
+
+def test_example_config_loads_with_the_token_from_the_environment() -> None:
+    config = load_config(REPO / "webhook" / "example.yaml", environ={"KAFKA_OBS_WEBHOOK_TOKEN": "t0ken"})
+    assert config.auth.bearer_token is not None
+    assert config.auth.bearer_token.get_secret_value() == "t0ken"
+    assert "t0ken" not in repr(config)
+    assert config.store.path == REPO / "webhook" / "kafka-obs-webhook.db"  # relative to the file
+    playbooks = load_playbooks(config.playbooks.file, config.playbooks.enable)
+    assert [p.name for p in playbooks] == ["high_consumer_lag", "broker_disk_pressure"]
+    assert not any(p.enabled for p in playbooks)  # dry-run as shipped
+
+
+def test_example_config_without_the_token_names_the_variable() -> None:
+    with pytest.raises(ConfigError) as info:
+        load_config(REPO / "webhook" / "example.yaml", environ={})
+    assert "auth.bearer_token: environment variable KAFKA_OBS_WEBHOOK_TOKEN is not set" in info.value.render()
+
+
+def test_guardrail_defaults_are_on() -> None:
+    config = load_config(REPO / "webhook" / "example.yaml", environ={"KAFKA_OBS_WEBHOOK_TOKEN": "x"})
+    guard = config.guardrails
+    assert (guard.grace_period, guard.cooldown, guard.max_targets_per_notification) == (30, 900, 3)
+    assert (guard.max_actions_per_hour_per_playbook, guard.max_actions_per_hour) == (3, 10)
+    assert (guard.retention_floor, guard.max_replicas) == (3600, 20)
+
+
+def test_bad_playbook_is_reported_with_its_field_path(tmp_path: Path) -> None:
+    bad = tmp_path / "playbooks.yaml"
+    bad.write_text(
+        "playbooks:\n"
+        "  - name: x\n"
+        "    match: {alertname: A}\n"
+        "    target: deployment\n"
+        "    actions:\n"
+        "      - type: scale_deployment\n"
+        "        params: {factor: 0.5}\n"
+        "      - type: lower_retention\n"
+        "      - type: reboot_everything\n"
+        "    verify: {query: up, deadline: soon}\n"
+    )
+    with pytest.raises(ConfigError) as info:
+        load_playbooks(bad)
+    text = info.value.render()
+    assert "playbooks[0].actions[2].type: unknown action type 'reboot_everything'" in text
+    assert "playbooks[0].verify.deadline" in text
+
+
+def test_bad_params_and_kind_mismatch(tmp_path: Path) -> None:
+    bad = tmp_path / "playbooks.yaml"
+    bad.write_text(
+        "playbooks:\n"
+        "  - name: x\n"
+        "    match: {alertname: A}\n"
+        "    target: deployment\n"
+        "    actions:\n"
+        "      - type: scale_deployment\n"
+        "        params: {factor: 0.5}\n"
+        "      - type: lower_retention\n"
+        "    verify: {query: up}\n"
+    )
+    with pytest.raises(ConfigError) as info:
+        load_playbooks(bad)
+    text = info.value.render()
+    assert f"{bad}:7: playbooks[0].actions[0].params.factor" in text
+    assert "playbooks[0].actions[1].type: works on a kafka_cluster" in text
+
+
+def test_enabling_an_unknown_playbook_fails() -> None:
+    with pytest.raises(ConfigError, match="not defined"):
+        load_playbooks(SEED_PLAYBOOKS, ["nope"])
+
+
+def test_cli_exits_2_on_a_bad_config(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    config = tmp_path / "webhook.yaml"
+    config.write_text("auth: {bearer_token: x}\nguardrails: {cooldown: forever}\nsurprise: 1\n")
+    assert main(["webhook", "--config.file", str(config)]) == 2
+    err = capsys.readouterr().err
+    assert "guardrails.cooldown" in err
+    assert "surprise: unknown field" in err
+
+
+def test_render_query_escapes_label_values() -> None:
+    assert render_query('x{a="{{a}}"}', {"a": 'quo"te\\'}) == 'x{a="quo\\"te\\\\"}'
+    with pytest.raises(KeyError):
+        render_query("{{missing}}", {})
+
+
+@pytest.mark.parametrize(
+    ("address", "expected"),
+    [(":9097", ("0.0.0.0", 9097)), ("127.0.0.1:1", ("127.0.0.1", 1)), ("[::1]:80", ("::1", 80))],
+)
+def test_listen_address(address: str, expected: tuple[str, int]) -> None:
+    assert split_listen(address) == expected
