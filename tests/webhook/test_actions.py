@@ -123,7 +123,7 @@ def test_retention_plan_respects_floor_allowlist_and_current_values() -> None:
             "cleanup.policy": ("compact", True),
             "min.cleanable.dirty.ratio": ("0.5", False),
             "segment.ms": ("604800000", False),
-        },  # fmt: skip
+        },
         "secret": {"cleanup.policy": ("delete", False), "retention.ms": ("604800000", False)},
     }
     plan = changer(topics, ["big", "forever", "short", "state"]).plan(
