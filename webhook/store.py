@@ -384,9 +384,15 @@ class Store:
         states: set[State] | frozenset[State] | None = None,
         playbook: str | None = None,
         target: str | None = None,
+        due_at: float | None = None,
         limit: int = 1000,
     ) -> list[Remediation]:
-        where, params = [], []
+        """Remediations by filter; ``due_at`` leaves out those in a grace period that ends later than that."""
+        where: list[str] = []
+        params: list[Any] = []
+        if due_at is not None:
+            where.append("(r.state != 'grace' OR r.not_before IS NULL OR r.not_before <= ?)")
+            params.append(due_at)
         if states:
             where.append(f"r.state IN ({','.join('?' * len(states))})")
             params.extend(states)
