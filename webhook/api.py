@@ -115,7 +115,7 @@ class RemediationView(BaseModel):
     after: Any = None
 
 
-UNAUTHORIZED = {401: {"model": Message, "description": "missing or wrong credentials"}}
+UNAUTHORIZED: dict[int | str, dict[str, Any]] = {401: {"model": Message, "description": "missing or wrong credentials"}}
 
 
 def _audit_view(record: dict[str, Any]) -> dict[str, Any]:

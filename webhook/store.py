@@ -493,7 +493,8 @@ class Store:
         after_seq: int = 0,
         limit: int | None = 1000,
     ) -> list[dict[str, Any]]:
-        where, params = ["seq > ?"], [after_seq]
+        where: list[str] = ["seq > ?"]
+        params: list[Any] = [after_seq]
         for column, value in (
             ("remediation_id", remediation_id),
             ("incident_id", incident_id),

@@ -48,7 +48,7 @@ class PrometheusQuerier:
             return QueryOutcome(False, f"query error: {body.get('errorType')}: {body.get('error')}")
         data = body.get("data") or {}
         kind, result = data.get("resultType"), data.get("result")
-        if kind == "scalar":
+        if kind == "scalar" and isinstance(result, list):
             value = float(result[1])
             return QueryOutcome(value != 0, f"scalar {value}")
         if kind == "vector":
