@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import logging
+import signal
 
 from kafka_obs import logs
 
@@ -65,6 +66,9 @@ def run(args: argparse.Namespace) -> int:
     server = uvicorn.Server(
         uvicorn.Config(service.app, host=host, port=port, log_config=None, access_log=False, **tls)  # type: ignore[arg-type]
     )
+    # uvicorn shuts down gracefully on SIGTERM, then re-raises it to the handler that was installed before it;
+    # with this one, that ends the process normally (exit 0) after the worker and the database are closed.
+    signal.signal(signal.SIGTERM, lambda *_: None)
     service.worker.start()
     try:
         server.run()
