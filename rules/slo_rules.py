@@ -83,6 +83,26 @@ def sli_input(slo: SLO, environment: str) -> str:
     return select(sli.metric, env)
 
 
+def period_ratio(m: str, period: float, bucket: float) -> str:
+    """The period's error ratio: completed buckets through a subquery, or else the latest bucket sum alone.
+
+    The subquery's steps are aligned on multiples of ``bucket`` (Prometheus aligns subquery steps on the epoch), so
+    on its own it returns nothing until the first bucket boundary after a group's first slice: no budget, status
+    or time to exhaustion for up to one bucket (1h at 30d) after a deploy or when a cluster or SLO appears.
+    The subquery is empty for a group only while no bucket boundary has passed since its first slice (less than
+    one bucket of history) or while its completed buckets counted nothing (zero traffic). In both cases every
+    counted slice of the period lies in the last bucket length, which is exactly what the group's latest
+    ``slo:sli_bad:bucket`` / ``slo:sli_total:bucket`` sum: the fallback is the same traffic-weighted ratio over
+    all the data, and it reads one sample per series. ``or`` matches per label set (both sides carry ``slo``,
+    ``environment`` and the group_by labels, the metric name is ignored), so a cluster that appears later gets
+    the fallback while the others keep the subquery. Both ``> 0`` filters keep zero traffic from becoming NaN.
+    """
+    sub = f"[{closed_range(period)}:{duration(bucket)}]"
+    buckets = f"sum_over_time({BAD_BUCKET}{{{m}}}{sub}) / (sum_over_time({TOTAL_BUCKET}{{{m}}}{sub}) > 0)"
+    latest = f"{BAD_BUCKET}{{{m}}} / ({TOTAL_BUCKET}{{{m}}} > 0)"
+    return f"{buckets}\nor\n{latest}\n"
+
+
 def recording_group(slo: SLO, environment: str) -> RuleGroup:
     """All recorded series of one SLO target, in dependency order (a group evaluates its rules in sequence)."""
     target = slo.targets[environment]
@@ -106,21 +126,17 @@ def recording_group(slo: SLO, environment: str) -> RuleGroup:
             )
         )
     brng = closed_range(bucket)
-    sub = f"[{closed_range(period)}:{duration(bucket)}]"
     current = duration(windows.current_window(period, step))
+    # Every group the SLO measures now (a slice) or still has a period ratio for (data in the last period).
+    keys = by(["slo", "environment", *slo.group_by])
+    measured = f"group by ({keys}) ({TOTAL_SLICE}{{{m}}} or {ERROR_RATIO_PERIOD}{{{m}}})"
     rules += [
         Rule(record=BAD_BUCKET, expr=f"sum_over_time({BAD_SLICE}{{{m}}}[{brng}])", labels=labels),
         Rule(record=TOTAL_BUCKET, expr=f"sum_over_time({TOTAL_SLICE}{{{m}}}[{brng}])", labels=labels),
-        Rule(
-            record=ERROR_RATIO_PERIOD,
-            expr=f"sum_over_time({BAD_BUCKET}{{{m}}}{sub}) / (sum_over_time({TOTAL_BUCKET}{{{m}}}{sub}) > 0)",
-            labels=labels,
-        ),
-        Rule(
-            record=OBJECTIVE, expr=f"0 * {ERROR_RATIO_PERIOD}{{{m}}} + {number(1 - target.error_budget)}", labels=labels
-        ),
-        Rule(record=ERROR_BUDGET, expr=f"0 * {ERROR_RATIO_PERIOD}{{{m}}} + {budget}", labels=labels),
-        Rule(record=PERIOD_SECONDS, expr=f"0 * {ERROR_RATIO_PERIOD}{{{m}}} + {number(period)}", labels=labels),
+        Rule(record=ERROR_RATIO_PERIOD, expr=period_ratio(m, period, bucket), labels=labels),
+        Rule(record=OBJECTIVE, expr=f"{number(1 - target.error_budget)} * {measured}", labels=labels),
+        Rule(record=ERROR_BUDGET, expr=f"{budget} * {measured}", labels=labels),
+        Rule(record=PERIOD_SECONDS, expr=f"{number(period)} * {measured}", labels=labels),
         Rule(record=BUDGET_REMAINING, expr=f"1 - {ERROR_RATIO_PERIOD}{{{m}}} / {budget}", labels=labels),
         Rule(
             record=CURRENT_BURN,

@@ -195,13 +195,6 @@ def test_executive_numbers_match_the_sandbox_before_and_after_a_broker_stop(stac
     _wait("the health score to drop", lambda: math.isclose(float(prom.query(health)[0]["value"][1]), truth))
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="rules bundle cold start: slo:sli_error:ratio_period (a [period:bucket] subquery over hour-aligned "
-    "buckets) has no sample until the first bucket boundary after the rules start, and objective, budget, remaining, "
-    "status and time to exhaustion are all derived from it; the SLO panels stay empty for up to an hour. "
-    "Reported to the lead; remove this marker when the rules record those series from the first evaluation.",
-)
 def test_every_panel_query_returns_data(stack: tuple[Any, Prom]) -> None:
     """Runs after the broker stop, so the burn-rate and time-to-exhaustion series exist (they are absent while
     nothing burns)."""
