@@ -5,6 +5,7 @@ injectable so tests can swap the clock, the action backends, Prometheus or Alert
 from __future__ import annotations
 
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -26,9 +27,10 @@ from kafka_obs.webhook.verification import PrometheusQuerier, Verifier
 from kafka_obs.webhook.worker import Worker
 
 
-def default_backends(config: WebhookConfig) -> dict[str, ActionBackend]:
+def default_backends(config: WebhookConfig, closers: list[Callable[[], None]]) -> dict[str, ActionBackend]:
     """The real backends: the official Kubernetes client and confluent-kafka's admin client."""
     admins = admin_factory(config)
+    closers.append(admins.close)
 
     def allowlist(cluster: str) -> Any:
         entry = config.kafka.clusters.get(cluster)
@@ -56,9 +58,12 @@ class Service:
     clock: Clock
     stop: threading.Event = field(default_factory=threading.Event)
     app: FastAPI | None = None
+    closers: list[Callable[[], None]] = field(default_factory=list)
 
     def close(self) -> None:
         self.worker.stop()
+        for close in self.closers:
+            close()
         self.store.close()
 
 
@@ -77,6 +82,7 @@ def build_service(
     stop = threading.Event()
     store = Store(config.store.path, synchronous=config.store.synchronous, clock=clock)
     worker_ref: list[Worker] = []
+    closers: list[Callable[[], None]] = []
 
     def snapshot() -> StateSnapshot:
         counts = store.counts()
@@ -105,7 +111,7 @@ def build_service(
     worker = Worker(
         store=store,
         playbooks=playbooks,
-        backends=backends if backends is not None else default_backends(config),
+        backends=backends if backends is not None else default_backends(config, closers),
         verifier=Verifier(querier, clock, sleep or stop.wait),
         escalator=escalator,
         guardrails=config.guardrails,
@@ -117,6 +123,8 @@ def build_service(
         source_url=config.external_url.rstrip("/"),
     )
     worker_ref.append(worker)
-    service = Service(config, playbooks, store, worker, metrics, Authenticator(config.auth), clock, stop)
+    service = Service(
+        config, playbooks, store, worker, metrics, Authenticator(config.auth), clock, stop, closers=closers
+    )
     service.app = create_app(service)
     return service

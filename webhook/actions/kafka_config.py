@@ -45,21 +45,32 @@ AdminFactory = Callable[[str], Any]
 """cluster name → a confluent-kafka ``AdminClient``."""
 
 
-def admin_factory(config: WebhookConfig) -> AdminFactory:
-    clients: dict[str, Any] = {}
-    lock = threading.Lock()
+class AdminClients:
+    """One confluent-kafka ``AdminClient`` per cluster, reused: connections and metadata outlive one action."""
 
-    def make(cluster: str) -> Any:
-        """One client per cluster, reused: its connections and metadata outlive a single action."""
-        with lock:
-            if cluster not in clients:
-                props = config.kafka_properties(cluster)
+    def __init__(self, config: WebhookConfig):
+        self.config = config
+        self._clients: dict[str, Any] = {}
+        self._lock = threading.Lock()
+
+    def __call__(self, cluster: str) -> Any:
+        with self._lock:
+            if cluster not in self._clients:
+                props = self.config.kafka_properties(cluster)
                 if props is None:
                     raise Refused(f"no Kafka connection configured for cluster {cluster!r}")
-                clients[cluster] = AdminClient({**props, "socket.timeout.ms": int(config.kafka.timeout * 1000)})
-            return clients[cluster]
+                timeout_ms = int(self.config.kafka.timeout * 1000)
+                self._clients[cluster] = AdminClient({**props, "socket.timeout.ms": timeout_ms})
+            return self._clients[cluster]
 
-    return make
+    def close(self) -> None:
+        """Drop the clients (librdkafka destroys a client when the last reference goes)."""
+        with self._lock:
+            self._clients.clear()
+
+
+def admin_factory(config: WebhookConfig) -> AdminClients:
+    return AdminClients(config)
 
 
 def partition_counter(admins: AdminFactory, timeout: float) -> Callable[[str, list[str]], int]:
