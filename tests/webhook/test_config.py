@@ -107,3 +107,29 @@ def test_render_query_escapes_label_values() -> None:
 )
 def test_listen_address(address: str, expected: tuple[str, int]) -> None:
     assert split_listen(address) == expected
+
+
+def test_kafka_connection_from_a_clusters_file(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("KAFKA_PW", "pw")
+    (tmp_path / "clusters.yaml").write_text(
+        "clusters:\n"
+        "  - name: alpha\n    region: r\n    environment: e\n    brokers: ['127.0.0.1:9092', '127.0.0.1:9093']\n"
+        "    kafka: {security.protocol: SASL_SSL, sasl.password: '${KAFKA_PW}'}\n"
+    )
+    (tmp_path / "webhook.yaml").write_text(
+        "auth: {bearer_token: x}\n"
+        "kafka:\n  clusters_file: clusters.yaml\n  clusters:\n    alpha: {topics: {allow: [logs]}}\n    beta: {}\n"
+    )
+    config = load_config(tmp_path / "webhook.yaml")
+    props = config.kafka_properties("alpha")
+    assert props is not None
+    assert props["bootstrap.servers"] == "127.0.0.1:9092,127.0.0.1:9093"
+    assert props["sasl.password"] == "pw"
+    assert config.kafka_properties("beta") is None  # not in the clusters file: no connection, nothing touched
+    assert config.kafka_properties("gamma") is None
+
+
+def test_kafka_cluster_without_any_connection_is_a_config_error(tmp_path: Path) -> None:
+    (tmp_path / "webhook.yaml").write_text("auth: {bearer_token: x}\nkafka: {clusters: {alpha: {}}}\n")
+    with pytest.raises(ConfigError, match=r"kafka\.clusters\.alpha: needs bootstrap_servers"):
+        load_config(tmp_path / "webhook.yaml")
