@@ -189,3 +189,10 @@ def test_metrics_and_openapi(harness: Harness) -> None:
     body = schema["paths"]["/alerts"]["post"]["requestBody"]["content"]["application/json"]["schema"]
     assert body == {"$ref": "#/components/schemas/Notification"}
     assert "Alert" in schema["components"]["schemas"]
+
+
+def test_credentials_are_checked_before_size_and_shape(harness_factory: Callable[..., Harness]) -> None:
+    h = harness_factory(limits={"max_body_bytes": 1024})
+    assert h.client.post("/alerts", content=b"x" * 5000).status_code == 401
+    assert h.client.post("/alerts", content=b"{nope").status_code == 401
+    assert h.metric("kafka_obs_webhook_notifications_total", status="unauthorized") == 2
