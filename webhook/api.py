@@ -1,9 +1,10 @@
 """The HTTP API: receive Alertmanager notifications, pause and resume, read the audit, expose metrics.
 
-``POST /alerts`` answers 2xx only once the notification is committed to SQLite, and 5xx only when it could not be
-(Alertmanager retries 5xx and nothing else). It checks credentials first, then the size (Content-Length *and* the
-bytes actually streamed, so a chunked or lying client cannot make us buffer more than the limit), then the
-payload, and never waits for a remediation: the worker is only woken up.
+``POST /alerts`` answers 2xx only once the notification is committed to SQLite (through the group commit in
+:mod:`kafka_obs.webhook.intake`), and 5xx only when it could not be (Alertmanager retries 5xx and nothing
+else). It checks credentials first, then the size (Content-Length *and* the bytes actually streamed, so a chunked
+or lying client cannot make us buffer more than the limit), then the payload, and never waits for a remediation:
+the worker is only woken up.
 """
 
 from __future__ import annotations
@@ -14,7 +15,6 @@ from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any
 
 from fastapi import FastAPI, Query, Request
-from fastapi.concurrency import run_in_threadpool
 from fastapi.openapi.utils import get_openapi
 from fastapi.responses import JSONResponse, PlainTextResponse, StreamingResponse
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
@@ -24,7 +24,7 @@ from kafka_obs import __version__
 from kafka_obs.config.loader import format_path
 from kafka_obs.webhook.models import Notification
 from kafka_obs.webhook.routing import route
-from kafka_obs.webhook.store import IN_FLIGHT, PENDING, State
+from kafka_obs.webhook.store import IN_FLIGHT, PENDING, Incoming, State
 from kafka_obs.webhook.worker import record_enqueue
 
 if TYPE_CHECKING:
@@ -181,9 +181,8 @@ def create_app(service: Service) -> FastAPI:  # noqa: PLR0915 (one closure per e
             return JSONResponse({"detail": errors}, status_code=422)
         routed = route(notification, service.playbooks, config)
         try:
-            result = await run_in_threadpool(
-                store.enqueue, notification, body.decode("utf-8"), routed, config.guardrails.grace_period
-            )
+            incoming = Incoming(notification, body.decode("utf-8"), routed, config.guardrails.grace_period)
+            result = await service.intake.submit(incoming)
         except Exception:
             log.exception("could not store a notification; answering 503 so that Alertmanager retries")
             metrics.notifications.labels("store_failed").inc()

@@ -20,6 +20,7 @@ from kafka_obs.webhook.api import create_app
 from kafka_obs.webhook.auth import Authenticator
 from kafka_obs.webhook.config import WebhookConfig
 from kafka_obs.webhook.escalation import Escalator
+from kafka_obs.webhook.intake import GroupCommitter
 from kafka_obs.webhook.metrics import StateSnapshot, WebhookMetrics
 from kafka_obs.webhook.playbooks import Playbook
 from kafka_obs.webhook.store import IN_FLIGHT, PENDING, Store
@@ -59,8 +60,13 @@ class Service:
     stop: threading.Event = field(default_factory=threading.Event)
     app: FastAPI | None = None
     closers: list[Callable[[], None]] = field(default_factory=list)
+    intake: GroupCommitter = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.intake = GroupCommitter(self.store)
 
     def close(self) -> None:
+        self.intake.close()
         self.worker.stop()
         for close in self.closers:
             close()

@@ -103,6 +103,16 @@ class Remediation:
         return out
 
 
+@dataclass(frozen=True)
+class Incoming:
+    """A validated notification and what routing decided, waiting to be stored."""
+
+    notification: Notification
+    body: str
+    routed: list[RoutedAlert]
+    grace: float
+
+
 @dataclass
 class EnqueueResult:
     notification_id: int
@@ -211,93 +221,105 @@ class Store:
 
     def enqueue(self, notification: Notification, body: str, routed: list[RoutedAlert], grace: float) -> EnqueueResult:
         """Store one notification and everything it implies, in one transaction: it is all there or none of it."""
+        return self.enqueue_many([Incoming(notification, body, routed, grace)])[0]
+
+    def enqueue_many(self, items: list[Incoming]) -> list[EnqueueResult]:
+        """Store several notifications in ONE transaction (one fsync): the group commit behind bursts.
+
+        All or nothing for the batch; the caller answers each sender only after this returns.
+        """
         now = self.clock.now()
         with self._tx() as conn:
+            return [self._enqueue_one(conn, item, now) for item in items]
+
+    def _enqueue_one(self, conn: sqlite3.Connection, incoming: Incoming, now: float) -> EnqueueResult:
+        notification, body, routed, grace = incoming.notification, incoming.body, incoming.routed, incoming.grace
+        cursor = conn.execute(
+            "INSERT INTO notifications (received_at, group_key, receiver, status, alerts, body)"
+            " VALUES (?, ?, ?, ?, ?, ?)",
+            (now, notification.group_key, notification.receiver, notification.status, len(routed), body),
+        )
+        result = EnqueueResult(notification_id=int(cursor.lastrowid or 0))
+        for item in routed:
+            alert = item.alert
+            key = (alert.fingerprint, alert.incident_start())
             cursor = conn.execute(
-                "INSERT INTO notifications (received_at, group_key, receiver, status, alerts, body)"
-                " VALUES (?, ?, ?, ?, ?, ?)",
-                (now, notification.group_key, notification.receiver, notification.status, len(routed), body),
+                "INSERT OR IGNORE INTO incidents (fingerprint, starts_at, alertname, labels, annotations, status,"
+                " received_at, resolved_at, notification_id) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                (
+                    *key,
+                    alert.alertname,
+                    _dumps(alert.labels),
+                    _dumps(alert.annotations),
+                    alert.status,
+                    now,
+                    now if alert.status is AlertStatus.resolved else None,
+                    result.notification_id,
+                ),
             )
-            result = EnqueueResult(notification_id=int(cursor.lastrowid or 0))
-            for item in routed:
-                alert = item.alert
-                key = (alert.fingerprint, alert.incident_start())
+            row = conn.execute(
+                "SELECT id, status FROM incidents WHERE fingerprint = ? AND starts_at = ?", key
+            ).fetchone()
+            incident_id = int(row["id"])
+            if cursor.rowcount:
+                result.incidents_new += 1
+                self._audit(
+                    conn,
+                    "incident_received",
+                    incident_id=incident_id,
+                    data={
+                        "fingerprint": key[0],
+                        "starts_at": key[1],
+                        "labels": alert.labels,
+                        "status": alert.status,
+                    },
+                )
+            elif alert.status is AlertStatus.firing or row["status"] == AlertStatus.resolved:
+                result.duplicates += 1
+            if alert.status is AlertStatus.resolved:
+                if row["status"] != AlertStatus.resolved:
+                    conn.execute(
+                        "UPDATE incidents SET status = 'resolved', resolved_at = ? WHERE id = ?", (now, incident_id)
+                    )
+                    self._audit(conn, "incident_resolved", incident_id=incident_id, data={"fingerprint": key[0]})
+                    result.resolved += 1
+                result.cancelled.extend(self._cancel_for(conn, incident_id, alert.alertname, now))
+                continue
+            if row["status"] == AlertStatus.resolved:
+                continue  # a late firing retry for an incident already over: start nothing
+            for planned in item.planned:
+                state = State.refused if planned.refused else State.queued
+                target = planned.target
                 cursor = conn.execute(
-                    "INSERT OR IGNORE INTO incidents (fingerprint, starts_at, alertname, labels, annotations, status,"
-                    " received_at, resolved_at, notification_id) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                    "INSERT OR IGNORE INTO remediations (incident_id, playbook, target, spec, state, reason,"
+                    " not_before, created_at, updated_at, finished_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                     (
-                        *key,
-                        alert.alertname,
-                        _dumps(alert.labels),
-                        _dumps(alert.annotations),
-                        alert.status,
+                        incident_id,
+                        planned.playbook,
+                        target.key if target else None,
+                        _dumps(target.spec if target else {}),
+                        state,
+                        planned.refused,
+                        now + grace,
                         now,
-                        now if alert.status is AlertStatus.resolved else None,
-                        result.notification_id,
+                        now,
+                        now if planned.refused else None,
                     ),
                 )
-                row = conn.execute(
-                    "SELECT id, status FROM incidents WHERE fingerprint = ? AND starts_at = ?", key
-                ).fetchone()
-                incident_id = int(row["id"])
-                if cursor.rowcount:
-                    result.incidents_new += 1
-                    self._audit(
-                        conn,
-                        "incident_received",
-                        incident_id=incident_id,
-                        data={
-                            "fingerprint": key[0],
-                            "starts_at": key[1],
-                            "labels": alert.labels,
-                            "status": alert.status,
-                        },
-                    )
-                elif alert.status is AlertStatus.firing or row["status"] == AlertStatus.resolved:
-                    result.duplicates += 1
-                if alert.status is AlertStatus.resolved:
-                    if row["status"] != AlertStatus.resolved:
-                        conn.execute(
-                            "UPDATE incidents SET status = 'resolved', resolved_at = ? WHERE id = ?", (now, incident_id)
-                        )
-                        self._audit(conn, "incident_resolved", incident_id=incident_id, data={"fingerprint": key[0]})
-                        result.resolved += 1
-                    result.cancelled.extend(self._cancel_for(conn, incident_id, alert.alertname, now))
+                if not cursor.rowcount:
                     continue
-                if row["status"] == AlertStatus.resolved:
-                    continue  # a late firing retry for an incident already over: start nothing
-                for planned in item.planned:
-                    state = State.refused if planned.refused else State.queued
-                    target = planned.target
-                    cursor = conn.execute(
-                        "INSERT OR IGNORE INTO remediations (incident_id, playbook, target, spec, state, reason,"
-                        " not_before, created_at, updated_at, finished_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                        (
-                            incident_id,
-                            planned.playbook,
-                            target.key if target else None,
-                            _dumps(target.spec if target else {}),
-                            state,
-                            planned.refused,
-                            now + grace,
-                            now,
-                            now,
-                            now if planned.refused else None,
-                        ),
-                    )
-                    if not cursor.rowcount:
-                        continue
-                    remediation_id = int(cursor.lastrowid or 0)
-                    result.created.append((remediation_id, planned.playbook, alert.alertname, state))
-                    self._audit(
-                        conn,
-                        "refused" if planned.refused else "queued",
-                        incident_id=incident_id,
-                        remediation_id=remediation_id,
-                        playbook=planned.playbook,
-                        target=target.key if target else None,
-                        data={"reason": planned.refused} if planned.refused else {"not_before": now + grace},
-                    )
+                remediation_id = int(cursor.lastrowid or 0)
+                result.created.append((remediation_id, planned.playbook, alert.alertname, state))
+                self._audit(
+                    conn,
+                    "refused" if planned.refused else "queued",
+                    incident_id=incident_id,
+                    remediation_id=remediation_id,
+                    playbook=planned.playbook,
+                    target=target.key if target else None,
+                    data={"reason": planned.refused} if planned.refused else {"not_before": now + grace},
+                )
+
         return result
 
     def _cancel_for(

@@ -163,6 +163,7 @@ class Harness:
     def restart(self) -> None:
         """A new process on the same database (the old one's memory is gone); recovery runs as at startup."""
         self.client.close()
+        self.service.intake.close()
         self.store.close()
         self._start()
         self.worker.recover()
@@ -217,6 +218,7 @@ def harness_factory(tmp_path: Path) -> Iterator[Callable[..., Harness]]:
     yield make
     for h in made:
         h.client.close()
+        h.service.intake.close()
         h.service.store.close()
 
 

@@ -152,7 +152,7 @@ def test_store_failure_answers_503_so_alertmanager_retries(harness: Harness, mon
     def broken(*_args: Any, **_kwargs: Any) -> Any:
         raise OSError("disk full")
 
-    monkeypatch.setattr(harness.store, "enqueue", broken)
+    monkeypatch.setattr(harness.store, "enqueue_many", broken)
     response = harness.post(alert())
     assert response.status_code == 503
     assert harness.metric("kafka_obs_webhook_notifications_total", status="store_failed") == 1
