@@ -71,7 +71,8 @@ def prometheus_config(path: Path, exporter: str, prometheus_addr: str, rules_dir
         json.dumps(
             {
                 "global": {"scrape_interval": SCRAPE_INTERVAL, "evaluation_interval": SCRAPE_INTERVAL},
-                "rule_files": [str(rules_dir / "*.yml")],
+                # both levels, as a single Prometheus loads them (regional *.yml and cross-region global/*.yml)
+                "rule_files": [str(rules_dir / "*.yml"), str(rules_dir / "global" / "*.yml")],
                 "scrape_configs": [
                     {"job_name": "kafka-obs-exporter", "static_configs": [{"targets": [exporter]}]},
                     # Prometheus' own metrics: the rule groups' evaluation durations

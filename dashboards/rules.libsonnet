@@ -2,9 +2,15 @@
 // recording rules become `prometheusRules`, alerts `prometheusAlerts`. The YAML files stay the single source; this
 // file only reads them (imports are lazy, so the dashboards build never needs them).
 //
+// Both levels of the bundle are listed (docs/rules.md, "Regional and global Prometheus"): a single Prometheus
+// loading this mixin gets every series. With federation, a regional Prometheus needs only the top-level files and
+// the global one only the `global/` files; `regionalRuleFiles` and `globalRuleFiles` name them.
+//
 // importstr takes literal paths only, hence the explicit list; tests/dashboards/test_mixin.py fails when it no
 // longer matches the files in rules/generated/.
 local files = {
+  'global/kafka-aggregations.yml': importstr '../rules/generated/global/kafka-aggregations.yml',
+  'global/slo-rollups.yml': importstr '../rules/generated/global/slo-rollups.yml',
   'kafka-aggregations.yml': importstr '../rules/generated/kafka-aggregations.yml',
   'kafka-alerts.yml': importstr '../rules/generated/kafka-alerts.yml',
   'slo-broker-availability.yml': importstr '../rules/generated/slo-broker-availability.yml',
@@ -22,6 +28,8 @@ local files = {
   ],
 
   ruleFiles:: std.objectFields(files),
+  globalRuleFiles:: [name for name in std.objectFields(files) if std.startsWith(name, 'global/')],
+  regionalRuleFiles:: [name for name in std.objectFields(files) if !std.startsWith(name, 'global/')],
   prometheusRules+:: { groups+: only('record') },
   prometheusAlerts+:: { groups+: only('alert') },
 }

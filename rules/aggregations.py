@@ -1,12 +1,19 @@
-"""Fleet aggregations (the seed's cross-region view and dashboard widgets) as recording rules.
+"""Fleet aggregations (the seed's cross-region view and dashboard widgets) as recording rules, in two levels.
 
-Names follow ``level:metric:operations``. Rates use a fixed ``5m`` window: ``$__rate_interval`` exists only in
-Grafana. Costs are recorded in dollars per day, with the unit conversion written out in the expression: a byte
-rate is bytes per *second*, so a daily ingress cost is ``bytes/s x 86,400 s/day ÷ bytes/GB x $/GB`` (the seed's
-widget multiplied bytes/s by $/GB and called it daily, 86,400 times too small).
+Names follow ``level:metric:operations``. The *cluster* level (``cluster:`` series, labels cluster, region,
+environment) reads the exporter's raw series and is evaluated by every regional Prometheus. The *cross-region*
+level (``region:`` and ``global:`` series) reads only ``cluster:`` series, which a global Prometheus federates,
+so it can run there on federated data alone, or next to the cluster level in a single Prometheus.
+
+Rates use a fixed ``5m`` window: ``$__rate_interval`` exists only in Grafana. Costs are recorded in dollars per
+day, with the unit conversion written out in the expression: a byte rate is bytes per *second*, so a daily ingress
+cost is ``bytes/s x 86,400 s/day ÷ bytes/GB x $/GB`` (the seed's widget multiplied bytes/s by $/GB and called it
+daily, 86,400 times too small).
 """
 
 from __future__ import annotations
+
+from dataclasses import dataclass
 
 from kafka_obs.rules.model import Costs
 from kafka_obs.rules.promql import number
@@ -20,46 +27,60 @@ DAYS_PER_MONTH = 365.25 / 12
 RATE = "5m"
 
 
-def _levels(metric: str, operation: str, cluster_expr: str, *, region: str = "sum", glob: str = "sum") -> list[Rule]:
-    """The cluster-level rule and its region and global roll-ups."""
-    name = f"cluster:{metric}:{operation}"
+@dataclass(frozen=True)
+class Aggregation:
+    """One topic of aggregations: its cluster-level rules and their cross-region roll-ups, grouped apart."""
+
+    name: str
+    cluster: tuple[Rule, ...]
+    rollups: tuple[Rule, ...]
+
+    def cluster_group(self) -> RuleGroup:
+        return RuleGroup(name=f"kafka-obs-{self.name}", rules=self.cluster)
+
+    def rollup_group(self) -> RuleGroup:
+        return RuleGroup(name=f"kafka-obs-{self.name}-cross-region", rules=self.rollups)
+
+
+def _rollups(name: str, *, region: str = "sum", glob: str = "sum") -> list[Rule]:
+    """The region and global roll-ups of the ``cluster:`` series ``name``."""
+    _, metric, operation = name.split(":")
     return [
-        Rule(record=name, expr=cluster_expr),
         Rule(record=f"region:{metric}:{operation}", expr=f"{region} by (region) ({name})"),
         Rule(record=f"global:{metric}:{operation}", expr=f"{glob}({name})"),
     ]
 
 
-def throughput_group() -> RuleGroup:
+def throughput() -> Aggregation:
     jmx = 'sum by ({by}) (rate({name}{{topic=""}}[{rate}]))'
-    rules = _levels(
-        "kafka_messages_in",
-        f"rate{RATE}",
-        # Log-end offsets always exist (admin API); JMX only where brokers expose it. Internal topics excluded.
-        f'sum by ({CLUSTER}) (rate(kafka_topic_partition_current_offset{{topic!~"__.*"}}[{RATE}]))\nor\n'
-        + jmx.format(by=CLUSTER, name="kafka_server_brokertopicmetrics_messagesin_total", rate=RATE)
-        + "\n",
-    )
-    rules += _levels(
-        "kafka_bytes_in",
-        f"rate{RATE}",
-        jmx.format(by=CLUSTER, name="kafka_server_brokertopicmetrics_bytesin_total", rate=RATE),
-    )
-    rules += _levels(
-        "kafka_bytes_out",
-        f"rate{RATE}",
-        jmx.format(by=CLUSTER, name="kafka_server_brokertopicmetrics_bytesout_total", rate=RATE),
-    )
-    return RuleGroup(name="kafka-obs-throughput", rules=tuple(rules))
+    cluster = [
+        Rule(
+            record=f"cluster:kafka_messages_in:rate{RATE}",
+            # Log-end offsets always exist (admin API); JMX only where brokers expose it. Internal topics excluded.
+            expr=f'sum by ({CLUSTER}) (rate(kafka_topic_partition_current_offset{{topic!~"__.*"}}[{RATE}]))\nor\n'
+            + jmx.format(by=CLUSTER, name="kafka_server_brokertopicmetrics_messagesin_total", rate=RATE)
+            + "\n",
+        ),
+        Rule(
+            record=f"cluster:kafka_bytes_in:rate{RATE}",
+            expr=jmx.format(by=CLUSTER, name="kafka_server_brokertopicmetrics_bytesin_total", rate=RATE),
+        ),
+        Rule(
+            record=f"cluster:kafka_bytes_out:rate{RATE}",
+            expr=jmx.format(by=CLUSTER, name="kafka_server_brokertopicmetrics_bytesout_total", rate=RATE),
+        ),
+    ]
+    rollups = [rule for c in cluster for rule in _rollups(c.name)]
+    return Aggregation("throughput", tuple(cluster), tuple(rollups))
 
 
-def health_group(weights: dict[str, float]) -> RuleGroup:
+def health(weights: dict[str, float]) -> Aggregation:
     weight_expr = "\nor\n".join(
         f'{number(weight)} * kafka_cluster_info{{priority="{priority}"}}' for priority, weight in weights.items()
     )
     score = "cluster:kafka_health_score:ratio"
     weight = "cluster:kafka_priority:weight"
-    rules = [
+    cluster = [
         Rule(record=weight, expr=f"max by ({CLUSTER}) (\n{weight_expr}\n)\n"),
         Rule(
             record=score,
@@ -68,33 +89,35 @@ def health_group(weights: dict[str, float]) -> RuleGroup:
             "  and on (cluster) (kafka_cluster_up == 1)\n"
             f"or\n0 * max by ({CLUSTER}) (kafka_cluster_up == 0)\n",
         ),
+    ]
+    rollups = [
         Rule(record="region:kafka_health_score:ratio", expr=f"avg by (region) ({score})"),
         Rule(record="global:kafka_health_score:ratio", expr=f"avg({score})"),
     ]
     for level, by in (("region", "by (region) "), ("global", "")):
-        rules.append(
+        rollups.append(
             Rule(
                 record=f"{level}:kafka_health_score:priority_weighted_avg",
                 expr=f"sum {by}({score} * on ({CLUSTER}) {weight})\n/\nsum {by}({weight} and on ({CLUSTER}) {score})\n",
             )
         )
-    return RuleGroup(name="kafka-obs-health", rules=tuple(rules))
+    return Aggregation("health", tuple(cluster), tuple(rollups))
 
 
-def lag_storage_group() -> RuleGroup:
-    rules = _levels("kafka_consumergroup_lag", "sum", f"sum by ({CLUSTER}) (kafka_consumergroup_lag_sum)")
-    rules += _levels(
-        "kafka_consumergroup_lag_seconds",
-        "max",
-        f"max by ({CLUSTER}) (kafka_consumergroup_max_lag_seconds)",
-        region="max",
-        glob="max",
+def lag_storage() -> Aggregation:
+    lag = "cluster:kafka_consumergroup_lag:sum"
+    lag_seconds = "cluster:kafka_consumergroup_lag_seconds:max"
+    size = "cluster:kafka_log_dir_size_bytes:sum"
+    cluster = (
+        Rule(record=lag, expr=f"sum by ({CLUSTER}) (kafka_consumergroup_lag_sum)"),
+        Rule(record=lag_seconds, expr=f"max by ({CLUSTER}) (kafka_consumergroup_max_lag_seconds)"),
+        Rule(record=size, expr=f"sum by ({CLUSTER}) (kafka_log_dir_size_bytes)"),
     )
-    rules += _levels("kafka_log_dir_size_bytes", "sum", f"sum by ({CLUSTER}) (kafka_log_dir_size_bytes)")
-    return RuleGroup(name="kafka-obs-lag-storage", rules=tuple(rules))
+    rollups = [*_rollups(lag), *_rollups(lag_seconds, region="max", glob="max"), *_rollups(size)]
+    return Aggregation("lag-storage", cluster, tuple(rollups))
 
 
-def cost_group(costs: Costs) -> RuleGroup:
+def cost(costs: Costs) -> Aggregation:
     gb = number(costs.bytes_per_gb)
     ingress = "cluster:kafka_ingress_cost_dollars:per_day"
     storage = "cluster:kafka_storage_cost_dollars:per_day"
@@ -113,7 +136,10 @@ def cost_group(costs: Costs) -> RuleGroup:
             f" / {number(DAYS_PER_MONTH)}",
         ),
         Rule(record=total, expr=f"{ingress} + {storage}\nor\n{ingress}\nor\n{storage}\n"),
-        Rule(record="region:kafka_cost_dollars:per_day", expr=f"sum by (region) ({total})"),
-        Rule(record="global:kafka_cost_dollars:per_day", expr=f"sum({total})"),
     ]
-    return RuleGroup(name="kafka-obs-cost", rules=tuple(rules))
+    return Aggregation("cost", tuple(rules), tuple(_rollups(total)))
+
+
+def aggregations(weights: dict[str, float], costs: Costs) -> list[Aggregation]:
+    """Every aggregation topic, in the order the rule files list them."""
+    return [throughput(), health(weights), lag_storage(), cost(costs)]

@@ -1,7 +1,8 @@
 """Generate the Prometheus rules bundle (SLOs, burn-rate and Kafka alerts, aggregations) from rules/slos.yaml.
 
-`kafka-obs rules generate` writes rules/generated/*.yml deterministically; commit the result. Problems in the
-input files are printed with file, line and field path, and the exit status is 2.
+`kafka-obs rules generate` writes rules/generated/*.yml (what a regional Prometheus evaluates) and
+rules/generated/global/*.yml (the cross-region level, for a global Prometheus) deterministically; commit the result.
+Problems in the input files are printed with file, line and field path, and the exit status is 2.
 """
 
 from __future__ import annotations

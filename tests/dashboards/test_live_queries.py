@@ -75,15 +75,17 @@ class Prom:
 
 
 def _fast_rule_files(tmp: Path) -> list[str]:
-    """The generated rules, unchanged except the SLO groups' 1m slice interval, shortened to 1s so the SLO series
-    (burn rates, time to exhaustion) appear within seconds of a fault rather than minutes."""
+    """The generated rules of both levels (regional and global/, as one Prometheus loads them), unchanged except the
+    SLO groups' 1m slice interval, shortened to 1s so the SLO series (burn rates, time to exhaustion) appear within
+    seconds of a fault rather than minutes."""
     paths = []
-    for source in sorted((REPO / "rules" / "generated").glob("*.yml")):
+    generated = REPO / "rules" / "generated"
+    for source in sorted([*generated.glob("*.yml"), *generated.glob("global/*.yml")]):
         document = yaml.safe_load(source.read_text())
         for group in document["groups"]:
             if "interval" in group:
                 group["interval"] = "1s"
-        path = tmp / source.name
+        path = tmp / source.relative_to(generated).as_posix().replace("/", "-")
         path.write_text(yaml.safe_dump(document))
         paths.append(str(path))
     assert paths, "rules/generated/*.yml missing: run `kafka-obs rules generate`"

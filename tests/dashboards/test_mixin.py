@@ -37,14 +37,18 @@ def test_mixin_config_overrides_reach_the_dashboards() -> None:
 
 
 def _generated_rules() -> dict[str, dict[str, Any]]:
-    files = sorted(RULES_DIR.glob("*.yml")) if RULES_DIR.is_dir() else []
+    """Both levels of the bundle: rules/generated/*.yml (regional) and rules/generated/global/*.yml (cross-region)."""
+    files = sorted([*RULES_DIR.glob("*.yml"), *RULES_DIR.glob("global/*.yml")]) if RULES_DIR.is_dir() else []
     if not files:
         pytest.skip("rules/generated/*.yml not built yet (kafka-obs rules generate)")
-    return {path.name: yaml.safe_load(path.read_text(encoding="utf-8")) for path in files}
+    return {path.relative_to(RULES_DIR).as_posix(): yaml.safe_load(path.read_text(encoding="utf-8")) for path in files}
 
 
 def test_mixin_lists_every_generated_rule_file() -> None:
-    assert evaluate("(import 'mixin.libsonnet').ruleFiles") == sorted(_generated_rules())
+    generated = sorted(_generated_rules())
+    assert evaluate("(import 'mixin.libsonnet').ruleFiles") == generated
+    assert evaluate("(import 'mixin.libsonnet').globalRuleFiles") == [n for n in generated if n.startswith("global/")]
+    assert evaluate("(import 'mixin.libsonnet').regionalRuleFiles") == [n for n in generated if "/" not in n]
 
 
 def test_mixin_rules_and_alerts_are_the_generated_ones_split_by_kind() -> None:

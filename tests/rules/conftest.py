@@ -13,6 +13,17 @@ from tests.conftest import REPO
 
 RULES = REPO / "rules"
 GENERATED = RULES / "generated"
+GLOBAL = GENERATED / "global"
+"""The cross-region level, loaded by a global Prometheus (prometheus/global.yml); the top folder is regional."""
+PROMETHEUS_CONFIGS = REPO / "prometheus"
+
+
+def generated_files(root: Path = GENERATED) -> dict[str, Path]:
+    """Every generated rule file below ``root`` by its name relative to it (``global/...`` for the global level)."""
+    paths = [*root.glob("*.yml"), *root.glob("global/*.yml")]
+    return {path.relative_to(root).as_posix(): path for path in sorted(paths)}
+
+
 PROMTOOL_SUITES = Path(__file__).resolve().parent / "promtool"
 
 

@@ -14,7 +14,7 @@ import pytest
 import yaml
 
 from tests.conftest import REPO
-from tests.rules.conftest import GENERATED
+from tests.rules.conftest import generated_files
 
 ALERT_NAME = re.compile(r"^Kafka[A-Z][A-Za-z0-9]*$")
 RECORD_NAME = re.compile(r"^[a-z_]+:[a-z0-9_]+:[a-z0-9_]+$")
@@ -25,9 +25,9 @@ RULES_DOC = REPO / "docs" / "rules.md"
 
 def _groups() -> list[tuple[str, dict[str, Any]]]:
     out = []
-    for path in sorted(GENERATED.glob("*.yml")):
+    for name, path in generated_files().items():
         for group in yaml.safe_load(path.read_text())["groups"]:
-            out.append((path.name, group))
+            out.append((name, group))
     return out
 
 
@@ -101,7 +101,7 @@ def test_webhook_playbook_alerts_keep_their_labels() -> None:
 
 
 def test_contract_names_exist(repo: Path) -> None:
-    text = "\n".join(p.read_text() for p in GENERATED.glob("*.yml"))
+    text = "\n".join(p.read_text() for p in generated_files().values())
     for name in [
         "slo:sli_error:ratio",
         "slo:sli_error:ratio_period",

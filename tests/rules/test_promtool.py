@@ -15,7 +15,7 @@ import pytest
 
 from kafka_obs.rules import bundle
 from kafka_obs.rules.loading import load_slos
-from tests.rules.conftest import GENERATED, PROMTOOL_SUITES
+from tests.rules.conftest import PROMTOOL_SUITES, generated_files
 
 Promtool = Callable[..., subprocess.CompletedProcess[str]]
 
@@ -24,7 +24,7 @@ def _ok(result: subprocess.CompletedProcess[str]) -> None:
     assert result.returncode == 0, result.stdout + result.stderr
 
 
-@pytest.mark.parametrize("path", sorted(GENERATED.glob("*.yml")), ids=lambda p: p.name)
+@pytest.mark.parametrize("path", generated_files().values(), ids=list(generated_files()))
 def test_promtool_check_rules(promtool: Promtool, path: Path) -> None:
     result = promtool("check", "rules", str(path))
     _ok(result)
