@@ -80,22 +80,35 @@ def burn_rate_alerts(slo: SLO, environment: str, runbook_base: str) -> list[Rule
                 runbook_base=runbook_base,
             )
         )
-    rules.append(
-        alert(
-            "KafkaSLODataAbsent",
-            f"absent({sli_input(slo, environment)})",
-            severity="warning",
-            for_=ABSENT_FOR,
-            labels=labels,
-            summary="The input series of an SLO has vanished.",
-            description=(
-                f"slo={slo.name}, environment={{{{ $labels.environment }}}}: no series matches "
-                f"{sli_input(slo, environment)}; the SLO is not being measured."
-            ),
-            runbook_base=runbook_base,
-        )
-    )
+    rules.append(absent_alert(slo, environment, runbook_base))
     return rules
+
+
+def absent_alert(slo: SLO, environment: str, runbook_base: str) -> Rule:
+    """The SLO's input has vanished while this Prometheus sees reachable clusters of that environment.
+
+    One bundle is loaded by every regional Prometheus, and most regions do not have every environment: a bare
+    ``absent()`` would fire forever for each environment a region does not scrape. ``and on ()`` with the
+    environment's reachable clusters (``kafka_cluster_up == 1``, which the exporter emits for every configured
+    cluster) keeps the alert to the case that needs a human: the clusters are there, the SLI is not. When every
+    cluster of the environment is unreachable, ``KafkaClusterUnreachable`` is the alert (and
+    ``KafkaExporterDown`` when the exporter is), not this one.
+    """
+    source = sli_input(slo, environment)
+    present = f"kafka_cluster_up{{{matchers({'environment': environment})}}} == 1"
+    return alert(
+        "KafkaSLODataAbsent",
+        f"absent({source})\nand on ()\ngroup({present})\n",
+        severity="warning",
+        for_=ABSENT_FOR,
+        labels={"slo": slo.name, "environment": environment},
+        summary="The input series of an SLO has vanished.",
+        description=(
+            f"slo={slo.name}, environment={{{{ $labels.environment }}}}: no series matches {source} although "
+            "clusters of this environment are reachable; the SLO is not being measured."
+        ),
+        runbook_base=runbook_base,
+    )
 
 
 def alert_group(slo: SLO, runbook_base: str) -> RuleGroup:

@@ -218,3 +218,16 @@ def test_time_to_exhaustion_is_absent_at_zero_burn_and_zero_when_overspent() -> 
     status = rules["slo:status:code"]
     assert "< bool 0.5" in status
     assert "< bool 0.2" in status
+
+
+def test_absent_alert_needs_a_reachable_cluster_of_its_own_environment() -> None:
+    spec = slo(
+        THRESHOLD,
+        production={"objective": 99.9, "window": "30d"},
+        staging={"objective": 99, "window": "7d"},
+    )
+    absent = {r.labels["environment"]: r.expr for r in alert_group(spec, "https://x/r.md").rules if "absent(" in r.expr}
+    for env in ("production", "staging"):
+        source, joined = absent[env].strip().split("\nand on ()\n")
+        assert source == f'absent(m{{environment="{env}"}})'
+        assert joined == f'group(kafka_cluster_up{{environment="{env}"}} == 1)'
