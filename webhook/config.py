@@ -68,10 +68,27 @@ class StoreConfig(_Strict):
     )
 
 
+class PrometheusRoutes(_Strict):
+    """Which Prometheus holds an alert's raw series, by one of the alert's labels.
+
+    With one Prometheus per region, a verification query (``kafka_consumergroup_lag_sum{cluster=...}``) only has an
+    answer in the regional Prometheus that raised the alert; the global one federates recording rules only. Every
+    Prometheus attaches its external labels to the alerts it sends, so ``label: prometheus`` with one URL per
+    regional server sends each verification where the data is. Alerts without the label, or with a value not
+    listed, are verified against ``prometheus.url``.
+    """
+
+    label: str = Field(default="prometheus", min_length=1, description="the alert label that names the Prometheus")
+    urls: dict[str, str] = Field(min_length=1, description="label value -> that Prometheus's base URL")
+
+
 class PrometheusConfig(_Strict):
-    url: str = "http://127.0.0.1:9090"
+    url: str = Field(default="http://127.0.0.1:9090", description="the default Prometheus for verification")
     timeout: Duration = 5.0
     bearer_token: Secret | None = None
+    route_by: PrometheusRoutes | None = Field(
+        default=None, description="per-alert Prometheus, chosen by an alert label (federated, multi-region setups)"
+    )
 
 
 class AlertmanagerConfig(_Strict):

@@ -24,7 +24,7 @@ from kafka_obs.webhook.intake import GroupCommitter
 from kafka_obs.webhook.metrics import StateSnapshot, WebhookMetrics
 from kafka_obs.webhook.playbooks import Playbook
 from kafka_obs.webhook.store import IN_FLIGHT, PENDING, Store
-from kafka_obs.webhook.verification import PrometheusQuerier, Verifier
+from kafka_obs.webhook.verification import PrometheusQuerier, QueryRouter, Verifier
 from kafka_obs.webhook.worker import Worker
 
 
@@ -73,6 +73,22 @@ class Service:
         self.store.close()
 
 
+def prometheus_router(config: WebhookConfig) -> QueryRouter:
+    """The default Prometheus plus one per ``prometheus.route_by`` entry, all with the same timeout and token."""
+    prometheus = config.prometheus
+    token = prometheus.bearer_token.get_secret_value() if prometheus.bearer_token else None
+
+    def querier(url: str) -> PrometheusQuerier:
+        return PrometheusQuerier(url, timeout=prometheus.timeout, token=token)
+
+    routes = prometheus.route_by
+    if routes is None:
+        return QueryRouter(querier(prometheus.url))
+    return QueryRouter(
+        querier(prometheus.url), routes.label, {value: querier(url) for value, url in routes.urls.items()}
+    )
+
+
 def build_service(
     config: WebhookConfig,
     playbooks: list[Playbook],
@@ -100,12 +116,11 @@ def build_service(
         )
 
     metrics = WebhookMetrics(registry or CollectorRegistry(), snapshot)
-    prometheus = config.prometheus
-    querier = querier or PrometheusQuerier(
-        prometheus.url,
-        timeout=prometheus.timeout,
-        token=prometheus.bearer_token.get_secret_value() if prometheus.bearer_token else None,
-    )
+    if querier is not None:
+        router = QueryRouter(querier)  # injected (tests): its owner closes it
+    else:
+        router = prometheus_router(config)
+        closers.append(router.close)
     am = config.alertmanager
     escalator = escalator or Escalator(
         am.url,
@@ -118,7 +133,7 @@ def build_service(
         store=store,
         playbooks=playbooks,
         backends=backends if backends is not None else default_backends(config, closers),
-        verifier=Verifier(querier, clock, sleep or stop.wait),
+        verifier=Verifier(router, clock, sleep or stop.wait),
         escalator=escalator,
         guardrails=config.guardrails,
         metrics=metrics,

@@ -7,9 +7,9 @@ or an unreachable Prometheus never counts as success: the poll goes on until the
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Protocol
 
 import httpx
 
@@ -29,6 +29,10 @@ class VerificationResult:
     seconds: float
     last: str
     cancelled: bool = False
+
+
+class Querier(Protocol):
+    def query(self, expr: str) -> QueryOutcome: ...
 
 
 class PrometheusQuerier:
@@ -60,12 +64,43 @@ class PrometheusQuerier:
         self.client.close()
 
 
+class QueryRouter:
+    """Picks the Prometheus an alert's verification asks, by one alert label (``prometheus.route_by``).
+
+    In a federated layout the raw series a verification reads live only in the regional Prometheus that raised the
+    alert, and that Prometheus's external labels ride on the alert; without the label (or with an unknown value)
+    the default Prometheus answers.
+    """
+
+    def __init__(self, default: Querier, label: str | None = None, routes: Mapping[str, Querier] | None = None):
+        self.default = default
+        self.label = label
+        self.routes = dict(routes or {})
+
+    def pick(self, labels: Mapping[str, str] | None) -> tuple[str, Querier]:
+        """(a name for the audit log, the querier) for an alert with these labels."""
+        value = (labels or {}).get(self.label) if self.label else None
+        if value is not None and value in self.routes:
+            return f"{self.label}={value}", self.routes[value]
+        return "default", self.default
+
+    def close(self) -> None:
+        for querier in {id(q): q for q in (self.default, *self.routes.values())}.values():
+            close = getattr(querier, "close", None)
+            if close is not None:
+                close()
+
+
 class Verifier:
-    def __init__(self, querier: PrometheusQuerier, clock: Clock, sleep: Callable[[float], bool]):
+    def __init__(self, querier: Querier | QueryRouter, clock: Clock, sleep: Callable[[float], bool]):
         """``sleep(seconds)`` returns True when the process is stopping (so a shutdown is not held up)."""
-        self.querier = querier
+        self.router = querier if isinstance(querier, QueryRouter) else QueryRouter(querier)
         self.clock = clock
         self.sleep = sleep
+
+    def source(self, labels: Mapping[str, str] | None) -> str:
+        """Which Prometheus :meth:`verify` asks for an alert with these labels (recorded in the audit log)."""
+        return self.router.pick(labels)[0]
 
     def verify(
         self,
@@ -75,8 +110,12 @@ class Verifier:
         interval: float,
         initial_delay: float = 0.0,
         still_wanted: Callable[[], bool] = lambda: True,
+        labels: Mapping[str, str] | None = None,
     ) -> VerificationResult:
-        """Poll ``expr`` every ``interval`` until it holds, ``deadline`` (wall-clock) passes, or it is unwanted."""
+        """Poll ``expr`` every ``interval`` until it holds, ``deadline`` (wall-clock) passes, or it is unwanted.
+
+        ``labels`` are the alert's: they pick the Prometheus to ask (:class:`QueryRouter`)."""
+        querier = self.router.pick(labels)[1]
         started = self.clock.monotonic()
         polls = 0
         last = "not queried"
@@ -85,7 +124,7 @@ class Verifier:
         while True:
             if not still_wanted():
                 return VerificationResult(False, polls, self.clock.monotonic() - started, last, cancelled=True)
-            outcome = self.querier.query(expr)
+            outcome = querier.query(expr)
             polls += 1
             last = outcome.detail
             if outcome.holds:

@@ -357,13 +357,17 @@ class Worker:
     def _verify(self, rem: Remediation, initial_delay: float = 0.0) -> None:
         playbook = self.playbooks[rem.playbook]
         expr = render_query(playbook.verify.query, rem.labels)
-        self.store.audit("verification_started", rem, data={"query": expr, "deadline": rem.deadline})
+        source = self.verifier.source(rem.labels)
+        self.store.audit(
+            "verification_started", rem, data={"query": expr, "deadline": rem.deadline, "prometheus": source}
+        )
         result = self.verifier.verify(
             expr,
             deadline=rem.deadline or self.clock.now(),
             interval=playbook.verify.interval,
             initial_delay=initial_delay,
             still_wanted=lambda: self._still_verifying(rem.id),
+            labels=rem.labels,
         )
         self.metrics.verification_duration.observe(result.seconds)
         detail = {"query": expr, "polls": result.polls, "seconds": round(result.seconds, 3), "last": result.last}
