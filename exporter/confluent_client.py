@@ -10,7 +10,6 @@ understands is translated for the log-dirs client. Requests are counted as they 
 from __future__ import annotations
 
 import logging
-import threading
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -22,6 +21,7 @@ from kafka.admin import KafkaAdminClient
 
 from kafka_obs.config.clusters import Cluster
 from kafka_obs.exporter.client import KafkaUnavailable, OffsetSpec
+from kafka_obs.exporter.coordinators import CoordinatorRouter
 from kafka_obs.exporter.model import (
     Broker,
     ClusterMetadata,
@@ -99,7 +99,8 @@ class ConfluentKafkaAdmin:
         self._admin = AdminClient(props)
         self._racks: dict[int, str | None] = {}
         self._log_dirs_client: Any = None
-        self._lock = threading.Lock()
+        self._router: CoordinatorRouter | None = None
+        self._metadata_ok = False
 
     def _poll(self) -> None:
         """Serve librdkafka's log queue: that is when sent requests are counted."""
@@ -108,12 +109,23 @@ class ConfluentKafkaAdmin:
     # -- metadata ------------------------------------------------------------------------------------------------
 
     def metadata(self) -> ClusterMetadata:
+        """Metadata, asked twice at most: once more at once when it fails on a cluster that answered last time.
+
+        librdkafka sends an application Metadata request to a broker it believes is up, and retries it on *that*
+        broker only. When the broker has just stopped and librdkafka has not yet read the closed socket (a busy
+        machine widens that window to hundreds of milliseconds), the request waits on the dead broker for the
+        whole timeout. By then librdkafka knows the broker is down, so a second request goes to a live one. A
+        cluster that was already down is not asked twice, so a dead cluster costs one timeout per cycle.
+        """
         try:
-            md = self._admin.list_topics(timeout=self.timeout)
-        except Exception as exc:
-            raise KafkaUnavailable(f"metadata: {exc}") from exc
-        finally:
-            self._poll()
+            md = self._list_topics()
+        except KafkaUnavailable as exc:
+            if not self._metadata_ok:
+                raise
+            log.info("metadata failed, asking another broker", extra={"cluster": self.cluster.name, "err": str(exc)})
+            self._metadata_ok = False
+            md = self._list_topics()
+        self._metadata_ok = True
         broker_ids = set(md.brokers)
         if broker_ids - set(self._racks):
             self._racks.update(self._describe_racks())
@@ -128,6 +140,14 @@ class ConfluentKafkaAdmin:
             for name, topic in md.topics.items()
         }
         return ClusterMetadata(md.cluster_id, md.controller_id, brokers, partitions)
+
+    def _list_topics(self) -> Any:
+        try:
+            return self._admin.list_topics(timeout=self.timeout)
+        except Exception as exc:
+            raise KafkaUnavailable(f"metadata: {exc}") from exc
+        finally:
+            self._poll()
 
     def _describe_racks(self) -> dict[int, str | None]:
         """Racks are not in list_topics' answer; asked once, and again only when a new broker id shows up."""
@@ -227,52 +247,21 @@ class ConfluentKafkaAdmin:
         return result
 
     def committed_offsets(self, group_ids: Sequence[str]) -> dict[str, dict[TopicPartition, int] | Exception]:
-        """Committed offsets through kafka-python: ONE OffsetFetch per coordinator for all its groups (KIP-709,
-        OffsetFetch v8+), instead of one request per group.
+        """Committed offsets: ONE OffsetFetch per coordinator for all its groups (KIP-709, OffsetFetch v8+),
+        routed by :class:`~kafka_obs.exporter.coordinators.CoordinatorRouter`, which re-resolves and retries
+        groups whose coordinator moved within this call.
 
         Not through confluent-kafka: librdkafka 2.16's ListConsumerGroupOffsets crashes the process (NULL
         consumer-group handle in rd_kafka_handle_OffsetFetch) when a coordinator answers NOT_COORDINATOR, which
-        happens on every coordinator move (found by the broker-restart test against the sandbox). If a batch
-        fails (one group's error fails the whole answer), it is split in halves until the failing groups are
-        isolated, so one bad group costs a few extra requests, not everyone's lag.
+        happens on every coordinator move (found by the broker-restart test against the sandbox).
         """
         if not group_ids:
             return {}
         try:
-            client = self._kafka_python()
+            router = self._group_router()
         except Exception as exc:
             return dict.fromkeys(group_ids, exc)
-        result: dict[str, dict[TopicPartition, int] | Exception] = {}
-        self._fetch_offsets(client, list(group_ids), result)
-        failed = [g for g, answer in result.items() if isinstance(answer, Exception)]
-        if failed:
-            # kafka-python caches coordinators; after a coordinator's broker went away a fresh client finds the
-            # new one at once, so the failed groups get one more try on a new client
-            self._close_kafka_python()
-            try:
-                self._fetch_offsets(self._kafka_python(), failed, result)
-            except Exception as exc:
-                result.update(dict.fromkeys(failed, exc))
-        return result
-
-    def _fetch_offsets(
-        self, client: Any, group_ids: list[str], result: dict[str, dict[TopicPartition, int] | Exception]
-    ) -> None:
-        try:
-            answers = client.list_group_offsets(list(group_ids))
-        except Exception as exc:
-            if len(group_ids) == 1:
-                result[group_ids[0]] = exc
-                return
-            middle = len(group_ids) // 2
-            self._fetch_offsets(client, group_ids[:middle], result)
-            self._fetch_offsets(client, group_ids[middle:], result)
-            return
-        for group_id in group_ids:
-            offsets = answers.get(group_id, {})
-            result[group_id] = {
-                (tp.topic, tp.partition): meta.offset for tp, meta in offsets.items() if meta.offset >= 0
-            }
+        return router.committed(group_ids)
 
     # -- configs -------------------------------------------------------------------------------------------------
 
@@ -300,6 +289,12 @@ class ConfluentKafkaAdmin:
             _count_requests(client, self.requests)
             self._log_dirs_client = client
         return self._log_dirs_client
+
+    def _group_router(self) -> CoordinatorRouter:
+        client = self._kafka_python()
+        if self._router is None:
+            self._router = CoordinatorRouter(client)
+        return self._router
 
     def log_dirs(
         self, broker_ids: Sequence[int], partitions: Mapping[str, Sequence[int]]
@@ -336,6 +331,7 @@ class ConfluentKafkaAdmin:
             except Exception as exc:
                 log.debug("closing kafka-python admin failed", extra={"err": str(exc)})
             self._log_dirs_client = None
+            self._router = None
 
 
 def _count_requests(client: Any, requests: RequestLog) -> None:
