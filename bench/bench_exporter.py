@@ -192,17 +192,20 @@ def bench_fleet(fleet_name: str) -> dict[str, Any]:
 
 def main(argv: list[str]) -> int:
     fleets = argv or ["acme", "scale"]
-    load = os.getloadavg()
     for fleet in fleets:
+        load = os.getloadavg()
         result = bench_fleet(fleet)
+        load_after = os.getloadavg()
         result["targets_on_scale"] = TARGETS
         result["environment"] = {
             "machine": platform.machine(),
             "cpus": os.cpu_count(),
             "python": platform.python_version(),
             "loadavg_before": [round(x, 2) for x in load],
-            "note": "shared machine: other helpers were building and testing at the same time; numbers taken under "
-            "that load. Sandbox and scrapers in separate processes; CPU and RSS are the exporter's only.",
+            "loadavg_after": [round(x, 2) for x in load_after],
+            "note": "shared machine: a 1-minute load average above the CPU count means other work was running and "
+            "the numbers were taken under that load. Sandbox and scrapers in separate processes; CPU and RSS are "
+            "the exporter's only.",
             "timestamp": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
         }
         RESULTS.mkdir(parents=True, exist_ok=True)

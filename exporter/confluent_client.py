@@ -13,7 +13,7 @@ import logging
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from confluent_kafka import IsolationLevel, KafkaError, KafkaException
+from confluent_kafka import IsolationLevel
 from confluent_kafka import TopicPartition as CkTopicPartition
 from confluent_kafka.admin import AdminClient, ConfigResource, ResourceType
 from confluent_kafka.admin import OffsetSpec as CkOffsetSpec
@@ -21,7 +21,7 @@ from kafka.admin import KafkaAdminClient
 
 from kafka_obs.config.clusters import Cluster
 from kafka_obs.exporter.client import KafkaUnavailable, OffsetSpec
-from kafka_obs.exporter.coordinators import CoordinatorRouter
+from kafka_obs.exporter.coordinators import CoordinatorRouter, is_coordinator_problem
 from kafka_obs.exporter.model import (
     Broker,
     ClusterMetadata,
@@ -213,28 +213,29 @@ class ConfluentKafkaAdmin:
             )
         return [GroupListing(g.group_id, state_name(g.state), type_name(g.type)) for g in result.valid]
 
-    def _renew(self) -> None:
-        """Replace the AdminClient (same settings, same request log).
-
-        After a coordinator's broker goes away, librdkafka 2.16's AdminClient keeps waiting on it for group
-        requests (every OffsetFetch of the moved groups times out, cycle after cycle), while a new client finds the
-        new coordinator at once. So group requests that time out are retried once on a fresh client.
-        """
-        log.info("renewing the admin client after group request timeouts", extra={"cluster": self.cluster.name})
-        self._poll()
-        self._admin = AdminClient(self._client_props)
-
     def describe_groups(self, group_ids: Sequence[str]) -> dict[str, GroupDescription | Exception]:
-        result = self._describe_groups(group_ids)
-        retry = [g for g, answer in result.items() if _timed_out(answer)]
-        if retry:
-            self._renew()
-            result.update(self._describe_groups(retry))
-        return result
+        """DescribeGroups batched per coordinator (:class:`~kafka_obs.exporter.coordinators.CoordinatorRouter`).
 
-    def _describe_groups(self, group_ids: Sequence[str]) -> dict[str, GroupDescription | Exception]:
+        librdkafka 2.16 sends one DescribeGroups per group, each after a FindCoordinator of its own: ~5,000
+        requests per cycle for 2,000 groups, against one request per coordinator here. Groups the batch could not
+        describe for a reason other than their coordinator (a group error such as GROUP_ID_NOT_FOUND, which is
+        how Kafka 4 answers a classic DescribeGroups for a KIP-848 group) are asked again through librdkafka,
+        which speaks ConsumerGroupDescribe where the broker has it; so does every group when the kafka-python
+        client cannot be built (e.g. OAUTHBEARER).
+        """
         if not group_ids:
             return {}
+        try:
+            result: dict[str, GroupDescription | Exception] = dict(self._group_router().describe(group_ids))
+        except Exception as exc:
+            log.info("batched describe groups failed", extra={"cluster": self.cluster.name, "err": str(exc)})
+            result = dict.fromkeys(group_ids, exc)
+        fallback = [g for g, answer in result.items() if _needs_fallback(answer)]
+        if fallback:
+            result.update(self._describe_groups_librdkafka(fallback))
+        return result
+
+    def _describe_groups_librdkafka(self, group_ids: Sequence[str]) -> dict[str, GroupDescription | Exception]:
         futures = self._admin.describe_consumer_groups(list(group_ids), request_timeout=self.timeout)
         result: dict[str, GroupDescription | Exception] = {}
         for group_id, future in futures.items():
@@ -337,6 +338,10 @@ class ConfluentKafkaAdmin:
 def _count_requests(client: Any, requests: RequestLog) -> None:
     """Count kafka-python's requests at its one choke point (its connection manager's ``send``), per API.
 
+    A request whose future has already failed when ``send`` returns was never written (a node that is unknown,
+    not connected or in reconnect backoff) and is not counted; one queued on a connection that then fails to
+    open is (rare: a broker that stops while it is being connected to).
+
     This wraps an attribute of this one client instance only; if kafka-python ever moves it, requests of this
     client simply go uncounted (logged), nothing else changes.
     """
@@ -347,17 +352,19 @@ def _count_requests(client: Any, requests: RequestLog) -> None:
         return
 
     def counting_send(request: Any, *args: Any, **kwargs: Any) -> Any:
-        requests.add(type(request).__name__.removesuffix("Request"))
-        return send(request, *args, **kwargs)
+        future = send(request, *args, **kwargs)
+        # a request refused before it was written (node unknown, not connected, backing off) is not counted
+        if not (getattr(future, "is_done", False) and getattr(future, "exception", None) is not None):
+            requests.add(type(request).__name__.removesuffix("Request"))
+        return future
 
     manager.send = counting_send
 
 
-def _timed_out(answer: object) -> bool:
-    if not isinstance(answer, KafkaException) or not answer.args:
-        return False
-    error = answer.args[0]
-    return isinstance(error, KafkaError) and error.code() in (KafkaError._TIMED_OUT, KafkaError._TRANSPORT)
+def _needs_fallback(answer: object) -> bool:
+    """A group-level error answer; not a coordinator, connection or timeout problem, which librdkafka would only
+    repeat (more slowly)."""
+    return isinstance(answer, Exception) and not is_coordinator_problem(answer)
 
 
 def _log_dir(broker: int, entry: Mapping[str, Any]) -> LogDir:

@@ -30,6 +30,7 @@ from collections.abc import Callable, Iterable, Sequence
 from typing import Any, TypeVar
 
 import kafka.errors as Errors
+from kafka.future import Future
 from kafka.protocol.admin.groups import DescribeGroupsRequest
 from kafka.protocol.consumer.group import OffsetFetchRequest
 from kafka.protocol.metadata.find_coordinator import FindCoordinatorRequest
@@ -58,8 +59,22 @@ MAX_GROUPS_PER_REQUEST = 1000
 _GROUP = 0  # FindCoordinator key type
 
 
+_UNREACHABLE = (Errors.KafkaConnectionError, Errors.NodeNotReadyError, Errors.UnknownBrokerIdError)
+"""Send failures that mean the coordinator's broker is gone (refused, lost, or no longer in the metadata)."""
+
+
 class GroupRetry(Exception):
     """A group's request should be retried after re-resolving its coordinator (internal)."""
+
+
+def is_coordinator_problem(error: BaseException) -> bool:
+    """True for answers about *where* a group lives (unreachable, moved, loading) or a spent timeout, as opposed
+    to errors about the group itself."""
+    if isinstance(error, (GroupRetry, *_UNREACHABLE)):
+        return True
+    if isinstance(error, Errors.KafkaTimeoutError | Errors.RequestTimedOutError):
+        return True
+    return getattr(error, "errno", None) in RETRIABLE
 
 
 class CoordinatorRouter:
@@ -107,7 +122,7 @@ class CoordinatorRouter:
                     by_node[self._coordinators[group]].append(group)
             # every request is sent before any answer is awaited: coordinators are asked concurrently
             sent = [
-                (node, groups, self._manager.send(request, node_id=node))
+                (node, groups, self._send(request, node))
                 for node, all_groups in by_node.items()
                 for groups, request in _chunks(all_groups, build)
             ]
@@ -137,7 +152,7 @@ class CoordinatorRouter:
         """Files one coordinator's answer into ``result``; returns the groups to re-resolve and retry."""
         try:
             response = await future
-        except (Errors.KafkaConnectionError, Errors.NodeNotReadyError) as exc:
+        except _UNREACHABLE as exc:
             # refused, lost, or a node no longer in the metadata: the coordinator moved, ask again
             log.info("coordinator unreachable", extra={"node": node, "groups": len(groups), "err": str(exc)})
             for group in groups:
@@ -165,6 +180,13 @@ class CoordinatorRouter:
                 result[group] = Errors.KafkaError(f"no answer for group {group} from node {node}")
         return retry
 
+    def _send(self, request: Any, node: int | None = None) -> Any:
+        """``manager.send`` as a future always: it raises, rather than fails, for a node it no longer knows."""
+        try:
+            return self._manager.send(request, node_id=node)
+        except Exception as exc:
+            return Future().failure(exc)
+
     async def _resolve(self, groups: list[str], result: dict[str, Any], last_error: dict[str, Exception]) -> None:
         """FindCoordinator for ``groups``: one batched request (v4+), else one per group, sent concurrently."""
         if not groups:
@@ -174,9 +196,9 @@ class CoordinatorRouter:
         except Exception:
             batched = False
         if batched:
-            futures = [(groups, self._manager.send(FindCoordinatorRequest(key_type=_GROUP, coordinator_keys=groups)))]
+            futures = [(groups, self._send(FindCoordinatorRequest(key_type=_GROUP, coordinator_keys=groups)))]
         else:
-            futures = [([g], self._manager.send(FindCoordinatorRequest(key=g, key_type=_GROUP))) for g in groups]
+            futures = [([g], self._send(FindCoordinatorRequest(key=g, key_type=_GROUP))) for g in groups]
         for keys, future in futures:
             try:
                 response = await future

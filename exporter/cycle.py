@@ -4,7 +4,7 @@ Order of the stages (each a batched request or a few):
 
 1. Metadata — required; if it fails the cycle fails (``kafka_cluster_up 0``).
 2. Topic configs — on a slower cadence, cached in between (:mod:`.collectors.configs`).
-3. Groups: ListGroups, DescribeGroups in batches, OffsetFetch per group concurrently.
+3. Groups: ListGroups, then DescribeGroups and OffsetFetch, each one request per group coordinator.
 4. ListOffsets earliest and latest for all partitions — *after* the committed offsets, so lag ≥ 0 (plus, for
    partitions seen for the first time only, ListOffsets by timestamp to seed their lag-seconds history).
 5. DescribeLogDirs, one per broker.

@@ -1,4 +1,4 @@
-"""Consumer groups: list, describe in batches, fetch committed offsets concurrently, then lag and lag seconds.
+"""Consumer groups: list, describe, fetch committed offsets (batched per coordinator), then lag and lag seconds.
 
 Behaviour chosen for alerting (documented in docs/exporter.md):
 
@@ -29,8 +29,6 @@ from kafka_obs.exporter.model import GroupDescription, GroupListing, TopicPartit
 log = logging.getLogger(__name__)
 
 SKIPPED_WHEN_EMPTY = frozenset({"Empty", "Dead"})
-DESCRIBE_BATCH = 500
-"""Groups per DescribeGroups call: bounds the size of one request and of the futures held at once."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -59,19 +57,19 @@ def fetch_groups(
 
 
 def _describe(client: KafkaAdmin, ids: list[str], on_error: Callable[[str, int], None]) -> dict[str, GroupDescription]:
-    descriptions: dict[str, GroupDescription] = {}
-    for start in range(0, len(ids), DESCRIBE_BATCH):
-        try:
-            answers = client.describe_groups(ids[start : start + DESCRIBE_BATCH])
-        except Exception as exc:
-            log.warning("describe groups failed", extra={"err": str(exc)})
-            on_error("describe_groups", 1)
-            continue
-        failed = [g for g, answer in answers.items() if isinstance(answer, Exception)]
-        descriptions.update({g: a for g, a in answers.items() if isinstance(a, GroupDescription)})
-        if failed:
-            on_error("describe_groups", len(failed))
-    return descriptions
+    """All groups in one call: the client batches per coordinator (and bounds each request's size)."""
+    if not ids:
+        return {}
+    try:
+        answers = client.describe_groups(ids)
+    except Exception as exc:
+        log.warning("describe groups failed", extra={"err": str(exc)})
+        on_error("describe_groups", 1)
+        return {}
+    failed = [g for g, answer in answers.items() if isinstance(answer, Exception)]
+    if failed:
+        on_error("describe_groups", len(failed))
+    return {g: a for g, a in answers.items() if isinstance(a, GroupDescription)}
 
 
 def _committed(
