@@ -7,6 +7,7 @@ ManualClock and fakes, and drive cycles with :meth:`Exporter.collect_once` inste
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import Callable, Sequence
 
 from kafka_obs.clock import Clock
@@ -63,8 +64,20 @@ class Exporter:
         for worker in self.workers.values():
             worker.start()
 
-    def stop(self) -> None:
+    def stop(self, timeout: float = 10.0) -> list[str]:
+        """Stop serving, then every worker, within ``timeout`` seconds in all; returns the clusters still busy.
+
+        Every worker is signalled first and all are joined against one shared deadline, so shutdown waits for the
+        slowest cycle in progress (bounded by ``timeout``), not for the sum of them. A worker still inside a cycle
+        at the deadline (a cluster whose requests wait out their timeouts) is left to finish it: its thread is a
+        daemon, closes its own clients when the cycle ends, and never delays the process's exit.
+        """
         if self.server is not None:
             self.server.stop()
         for worker in self.workers.values():
-            worker.stop()
+            worker.request_stop()
+        deadline = time.monotonic() + timeout
+        busy = [name for name, worker in self.workers.items() if not worker.join(deadline)]
+        if busy:
+            log.warning("workers still in a cycle at shutdown, not waited for", extra={"clusters": ",".join(busy)})
+        return busy

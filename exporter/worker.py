@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 from collections.abc import Mapping
 
 from kafka_obs.clock import Clock
@@ -50,23 +51,42 @@ class ClusterWorker:
 
     def _loop(self) -> None:
         interval = self.collector.interval
-        while not self._stop.is_set():
-            started = self._clock.monotonic()
-            try:
-                self.run_once()
-            except Exception:  # a bug in one cycle must not end the worker: log it and try again next interval
-                log.exception("cycle crashed", extra={"cluster": self.name})
-            elapsed = self._clock.monotonic() - started
-            if elapsed > interval:
-                log.warning("cycle longer than the interval", extra={"cluster": self.name, "seconds": elapsed})
-            self._stop.wait(max(0.0, interval - elapsed))
+        try:
+            while not self._stop.is_set():
+                started = self._clock.monotonic()
+                try:
+                    self.run_once()
+                except Exception:  # a bug in one cycle must not end the worker: log it and try again next interval
+                    log.exception("cycle crashed", extra={"cluster": self.name})
+                elapsed = self._clock.monotonic() - started
+                if elapsed > interval:
+                    log.warning("cycle longer than the interval", extra={"cluster": self.name, "seconds": elapsed})
+                self._stop.wait(max(0.0, interval - elapsed))
+        finally:
+            # the thread that uses the clients closes them: never under a cycle still running, even when the
+            # exporter stopped waiting for this worker
+            self.collector.close()
 
     def start(self) -> None:
         self._thread = threading.Thread(target=self._loop, name=f"collect-{self.name}", daemon=True)
         self._thread.start()
 
-    def stop(self, timeout: float = 10.0) -> None:
+    def request_stop(self) -> None:
+        """Ask the loop to end after the cycle in progress (at once if it is waiting for the next one)."""
         self._stop.set()
-        if self._thread is not None:
-            self._thread.join(timeout)
-        self.collector.close()
+
+    def join(self, deadline: float) -> bool:
+        """Wait until ``deadline`` (``time.monotonic()``) for the loop to end; True when it has (or never ran).
+
+        A worker that never started (tests driving :meth:`run_once`) has its clients closed here instead. Real
+        time, not the injected clock: a ManualClock would never reach the deadline.
+        """
+        if self._thread is None:
+            self.collector.close()
+            return True
+        self._thread.join(max(0.0, deadline - time.monotonic()))
+        return not self._thread.is_alive()
+
+    def stop(self, timeout: float = 10.0) -> bool:
+        self.request_stop()
+        return self.join(time.monotonic() + timeout)
