@@ -53,7 +53,7 @@ test: tools $(STAMP) lint  ## what CI runs: lint, then every test
 	$(BIN)/pytest -q
 
 demo: tools $(STAMP)  ## run the platform on the embedded sandbox
-	$(BIN)/kafka-obs check-config examples/clusters.yaml
+	$(BIN)/kafka-obs demo
 
 generate: $(STAMP)  ## regenerate the committed rules and dashboards (commit the result)
 	$(BIN)/kafka-obs rules generate

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import logging
+import shutil
 import signal
 import threading
 import time
@@ -28,6 +29,12 @@ def configure(parser: argparse.ArgumentParser) -> None:
         help=f"control HTTP API address (default {DEFAULT_CONTROL}; port 0 picks a free one)",
     )
     parser.add_argument("--write-config", metavar="PATH", help="write an exporter clusters.yaml for this fleet here")
+    parser.add_argument(
+        "--jmx",
+        action=argparse.BooleanOptionalAction,
+        default=True,
+        help="serve broker JMX (one port per broker, in clusters.yaml) when java is on PATH (default: on)",
+    )
     logs.add_flags(parser)
 
 
@@ -46,7 +53,12 @@ def run(args: argparse.Namespace) -> int:
     signal.signal(signal.SIGINT, _stop)
     signal.signal(signal.SIGTERM, _stop)
     started = time.monotonic()
-    sandbox = Sandbox.start(args.fleet, control=args.control)
+    java = shutil.which("java") is not None
+    if args.jmx and not java:
+        log.warning("java is not on PATH: running without broker JMX (the JMX metrics and panels stay empty)")
+    sandbox = Sandbox.start(args.fleet, control=args.control, jmx=args.jmx and java)
+    if sandbox.jmx is not None:
+        log.info("broker JMX started (jmx_ports in the written clusters.yaml)")
     try:
         if args.write_config:
             sandbox.write_clusters_yaml(args.write_config)
