@@ -23,10 +23,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "webhook": ("kafka_obs.webhook.cli", "run the self-healing Alertmanager webhook receiver"),
     "exporter": ("kafka_obs.exporter.cli", "serve Kafka metrics of every cluster in clusters.yaml on /metrics"),
     "dashboards": ("kafka_obs.dashboards.cli", "build the Grafana dashboards from jsonnet into generated/"),
-    "demo": (
-        "kafka_obs.platform.cli",
-        "run the whole platform on the sandbox fleet (Prometheus, Alertmanager, webhook)",
-    ),
+    "demo": ("kafka_obs.platform.cli", "run the whole platform on the sandbox: Prometheus, Alertmanager, webhook"),
 }
 """Subcommand → (module, one-line help)."""
 
