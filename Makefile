@@ -49,7 +49,7 @@ typecheck: $(STAMP)  ## mypy over the package
 unit: $(STAMP)  ## only the fast tests (no real Prometheus, Alertmanager or e2e)
 	$(BIN)/pytest -q -m "not e2e"
 
-test: tools $(STAMP) lint  ## what CI runs: lint, then every test
+test: tools $(STAMP) lint typecheck  ## what CI runs: lint, types, then every test
 	$(BIN)/pytest -q
 
 demo: tools $(STAMP)  ## run the platform on the embedded sandbox

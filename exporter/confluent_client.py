@@ -347,7 +347,7 @@ def _count_requests(client: Any, requests: RequestLog) -> None:
     """
     manager = getattr(client, "_manager", None)
     send = getattr(manager, "send", None)
-    if send is None:
+    if manager is None or send is None:
         log.warning("cannot count kafka-python requests: no connection manager found")
         return
 

@@ -105,6 +105,7 @@ class ClusterCollector:
         plugins = self._collect_plugins(ClusterFacts(self.cluster, metadata, now))
         duration = self._clock.monotonic() - started
         previous = self._last
+        last_success: float | None
         if kafka is not None:
             up, last_success = True, self._clock.now()
         else:
