@@ -2,9 +2,14 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pytest
+
+if TYPE_CHECKING:
+    from kafka_obs.sandbox.jmx import JmxResponder
 
 REPO = Path(__file__).resolve().parent.parent
 
@@ -12,3 +17,16 @@ REPO = Path(__file__).resolve().parent.parent
 @pytest.fixture
 def repo() -> Path:
     return REPO
+
+
+@pytest.fixture(scope="module")
+def responder() -> Iterator[JmxResponder]:
+    """One sandbox JMX responder JVM per test module (a JVM start is the expensive part); skipped without Java."""
+    from kafka_obs.sandbox.jmx import JavaUnavailable, JmxResponder
+
+    try:
+        jmx = JmxResponder.start()
+    except JavaUnavailable as exc:
+        pytest.skip(str(exc))
+    with jmx:
+        yield jmx

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterator
 
 import pytest
 
@@ -12,7 +11,6 @@ from kafka_obs.exporter.collectors import ClusterFacts
 from kafka_obs.exporter.jmx import JmxCollector
 from kafka_obs.sandbox.jmx import (
     BrokerJmxState,
-    JavaUnavailable,
     JmxResponder,
     RequestLatency,
     TopicTraffic,
@@ -20,16 +18,6 @@ from kafka_obs.sandbox.jmx import (
 )
 
 PASSWORD = "jmx-s3cret"
-
-
-@pytest.fixture(scope="module")
-def responder() -> Iterator[JmxResponder]:
-    try:
-        jmx = JmxResponder.start()
-    except JavaUnavailable as exc:
-        pytest.skip(str(exc))
-    with jmx:
-        yield jmx
 
 
 def state(broker_id: int, **overrides: object) -> BrokerJmxState:

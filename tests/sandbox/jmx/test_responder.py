@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import socket
 import subprocess
-from collections.abc import Iterator
 
 import pytest
 from jmxquery import JMXConnection, JMXQuery
@@ -24,16 +23,6 @@ from kafka_obs.sandbox.jmx import (
 )
 from kafka_obs.sandbox.jmx.build import JavaTools, compiled_classes
 from kafka_obs.sandbox.runtime import Sandbox
-
-
-@pytest.fixture(scope="module")
-def responder() -> Iterator[JmxResponder]:
-    try:
-        jmx = JmxResponder.start()
-    except JavaUnavailable as exc:
-        pytest.skip(str(exc))
-    with jmx:
-        yield jmx
 
 
 def url(port: int) -> str:
