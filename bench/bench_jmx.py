@@ -12,13 +12,13 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
-import platform
 import resource
 import statistics
 import subprocess
 import time
 from pathlib import Path
+
+import machine  # bench/machine.py: load averages and a note measured, not asserted
 
 from kafka_obs.exporter.jmx.catalogue import batch_queries
 from kafka_obs.exporter.jmx.query import DEFAULT_JVM_OPTIONS, JmxQueryClient, service_url
@@ -95,6 +95,7 @@ def main() -> int:
     parser.add_argument("--runs", type=int, default=10)
     parser.add_argument("--out", default="bench/results/jmx-batch.json")
     args = parser.parse_args()
+    load_before = machine.snapshot()
     with JmxResponder.start() as responder:
         port = responder.open_broker("bench/1")
         beans = kafka_beans(broker_state())
@@ -105,7 +106,6 @@ def main() -> int:
         small_port = responder.open_broker("bench/small")
         responder.publish("bench/small", kafka_beans(broker_state(SMALL_TOPICS)))
         small = measure(JmxQueryClient(), service_url("127.0.0.1", small_port), args.runs)
-    load = os.getloadavg()
     result = {
         "benchmark": "one broker's JMX batch (jmxquery 0.6 jar, one JVM launch) against the sandbox JMX responder",
         "broker": {"topics": TOPICS, "partition_logs": TOPICS * PARTITIONS_PER_TOPIC, "mbeans": len(beans)},
@@ -121,14 +121,7 @@ def main() -> int:
             "collector_options": jvm_startup_only(DEFAULT_JVM_OPTIONS, args.runs),
             "default_options": jvm_startup_only((), args.runs),
         },
-        "machine": {
-            "cpus": os.cpu_count(),
-            "python": platform.python_version(),
-            "loadavg_1m_at_end": round(load[0], 2),
-            "note": "shared machine: other helpers were building and testing concurrently, so numbers were taken "
-            "under load",
-        },
-        "taken_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+        "machine": machine.describe(load_before, machine.snapshot()),
     }
     Path(args.out).parent.mkdir(parents=True, exist_ok=True)
     Path(args.out).write_text(json.dumps(result, indent=2) + "\n", encoding="utf-8")

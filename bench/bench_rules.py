@@ -17,8 +17,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
-import platform
 import shutil
 import socket
 import statistics
@@ -30,6 +28,8 @@ import urllib.parse
 import urllib.request
 from pathlib import Path
 from typing import Any
+
+import machine  # bench/machine.py: load averages and a note measured, not asserted
 
 from kafka_obs.rules import bundle
 from kafka_obs.rules.loading import fleet_environments, load_slos
@@ -188,19 +188,14 @@ def main() -> int:
     parser.add_argument("--fleet", default="acme")
     parser.add_argument("--out", default=str(REPO / "bench" / "results" / "rules-acme.json"))
     args = parser.parse_args()
-    load_before = os.getloadavg()
+    load_before = machine.snapshot()
     result = run(args.minutes, args.fleet)
     result["machine"] = {
-        "cpus": os.cpu_count(),
-        "platform": platform.platform(),
-        "loadavg_before": load_before,
-        "loadavg_after": os.getloadavg(),
+        **machine.describe(load_before, machine.snapshot()),
         "prometheus": subprocess.run(
             ["prometheus", "--version"], capture_output=True, text=True, check=False
         ).stdout.splitlines()[0],
-        "note": "shared 2-core machine: other helpers' builds and tests ran at the same time (numbers under load)",
     }
-    result["taken_at"] = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
     Path(args.out).parent.mkdir(parents=True, exist_ok=True)
     Path(args.out).write_text(json.dumps(result, indent=2) + "\n")
     print(json.dumps({k: result[k] for k in ("rules_total", "recorded_series_total", "alerts_firing")}, indent=2))

@@ -12,7 +12,6 @@ from __future__ import annotations
 import asyncio
 import json
 import os
-import platform
 import socket
 import sqlite3
 import statistics
@@ -23,6 +22,7 @@ import time
 from pathlib import Path
 
 import httpx
+import machine  # bench/machine.py: load averages and a note measured, not asserted
 
 NOTIFICATIONS = 1000
 SENDERS = 20
@@ -141,11 +141,11 @@ def main() -> int:
                 if time.monotonic() > deadline:
                     raise SystemExit("webhook did not start")
                 time.sleep(0.1)
-            load_before = os.getloadavg()
+            load_before = machine.snapshot()
             started = time.perf_counter()
             latencies, statuses = asyncio.run(burst(url))
             elapsed = time.perf_counter() - started
-            load_after = os.getloadavg()
+            load_after = machine.snapshot()
         finally:
             server.terminate()
             server.wait(30)
@@ -175,18 +175,10 @@ def main() -> int:
         "throughput_per_s": round(NOTIFICATIONS / elapsed, 1),
         "elapsed_s": round(elapsed, 3),
         "durability": "SQLite WAL, synchronous=FULL: every 2xx is committed and fsynced",
-        "machine": {
-            "cpus": os.cpu_count(),
-            "python": platform.python_version(),
-            "platform": platform.platform(),
-            "loadavg_before": [round(x, 2) for x in load_before],
-            "loadavg_after": [round(x, 2) for x in load_after],
-        },
-        "note": "taken on a shared 2-core build machine while other helpers were running builds and tests "
-        "(see loadavg); senders and server share the same CPUs",
+        "machine": {**machine.describe(load_before, load_after), "isolation": "senders and server share the CPUs"},
     }
     result["acknowledged_but_missing"] = len(acknowledged - stored)
-    out = REPO / "bench" / "results" / f"webhook-{time.strftime('%Y%m%dT%H%M%SZ', time.gmtime())}.json"
+    out = REPO / "bench" / "results" / "webhook-burst.json"
     out.write_text(json.dumps(result, indent=2) + "\n")
     print(json.dumps(result, indent=2))
     print(f"written to {out}")
