@@ -97,7 +97,10 @@ def test_the_service_verifies_each_alert_where_its_series_live(tmp_path: Path) -
     with regional.serving() as regional_url, global_.serving() as global_url:
         config = make_config(
             tmp_path,
-            prometheus={"url": global_url, "route_by": {"label": "prometheus", "urls": {"regional-east": regional_url}}},
+            prometheus={
+                "url": global_url,
+                "route_by": {"label": "prometheus", "urls": {"regional-east": regional_url}},
+            },
             guardrails={"grace_period": "1s", "cooldown": "1s"},
         )
         clock = ManualClock()
