@@ -3,7 +3,8 @@
 The stack is :class:`kafka_obs.platform.stack.Stack` — the demo's — built from the committed Prometheus and
 Alertmanager configs, with only test-sized timings changed: one-second scrapes and evaluations, 2-second SLO slices
 over a 6-hour period (tests/platform/slos.yaml, generated with `kafka-obs rules generate`), alert `for` capped at
-4 s, one-second Alertmanager grouping, a one-second webhook grace period and verification polled every second.
+4 s, Alertmanager group_wait 1 s and group_interval 5 s, a one-second webhook grace period and verification
+polled every second.
 The sandbox runs in this process so a test can inject faults directly and read the ground truth.
 """
 
@@ -33,7 +34,9 @@ ALERT_FOR_CAP = 4
 
 FAST = StackOptions(
     intervals=wiring.Intervals(scrape="1s", evaluation="1s"),
-    route_timings=wiring.RouteTimings(group_wait="1s", group_interval="1s", repeat_interval="1h"),
+    # group_interval 5s: a resolved notification waits for its group's next flush, as in production (5m there),
+    # so a verification polling every second still gets to see the recovery before the alert is over
+    route_timings=wiring.RouteTimings(group_wait="1s", group_interval="5s", repeat_interval="1h"),
     guardrails={"grace_period": "1s"},
     webhook_worker={"poll_interval": 0.2},
 )
