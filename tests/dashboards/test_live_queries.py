@@ -11,9 +11,6 @@ from __future__ import annotations
 
 import contextlib
 import math
-import socket
-import subprocess
-import sys
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -24,6 +21,7 @@ import pytest
 import yaml
 
 from kafka_obs.dashboards.build import SOURCE_DIR
+from kafka_obs.platform.processes import ManagedProcess, free_port, http_ok, kafka_obs_command
 from tests.dashboards.grafana import Query, load_all, queries, substitute
 
 pytestmark = pytest.mark.e2e
@@ -43,12 +41,6 @@ VALUES = {
     "__range": "1h",
 }
 STOPPED = ("alpha", 1)
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 def _wait(what: str, check: Callable[[], bool], timeout: float = 60.0) -> None:
@@ -92,17 +84,13 @@ def _fast_rule_files(tmp: Path) -> list[str]:
     return paths
 
 
-def _start(argv: list[str], log: Path) -> subprocess.Popen[bytes]:
-    return subprocess.Popen(argv, stdout=log.open("wb"), stderr=subprocess.STDOUT)
-
-
 @pytest.fixture(scope="module")
 def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Any, Prom]]:
     from kafka_obs.sandbox.jmx.feed import SandboxJmx
     from kafka_obs.sandbox.runtime import Sandbox
 
     tmp = tmp_path_factory.mktemp("live")
-    processes: list[subprocess.Popen[bytes]] = []
+    processes: list[ManagedProcess] = []
     sandbox = Sandbox.start("small")
     jmx = SandboxJmx.start(sandbox, refresh_interval=1.0)
     try:
@@ -110,13 +98,14 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Any, Prom]
         config = yaml.safe_load(clusters.read_text())
         config["intervals"] = {p: "1s" for p in ("critical", "high", "medium", "low")}
         clusters.write_text(yaml.safe_dump(config))
-        exporter = f"127.0.0.1:{_free_port()}"
-        exporter_bin = str(Path(sys.executable).with_name("kafka-obs"))
+        exporter = f"127.0.0.1:{free_port()}"
         processes.append(
-            _start(
-                [exporter_bin, "exporter", "--config.file", str(clusters), "--web.listen-address", exporter],
+            ManagedProcess(
+                "exporter",
+                [*kafka_obs_command(), "exporter", "--config.file", str(clusters), "--web.listen-address", exporter],
                 tmp / "exporter.log",
-            )
+                ready=lambda: http_ok(f"http://{exporter}/healthz"),
+            ).start()
         )
         prometheus_config = {
             "global": {"scrape_interval": "1s", "evaluation_interval": "1s"},
@@ -124,9 +113,10 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Any, Prom]
             "scrape_configs": [{"job_name": "kafka-obs", "static_configs": [{"targets": [exporter]}]}],
         }
         (tmp / "prometheus.yml").write_text(yaml.safe_dump(prometheus_config))
-        address = f"127.0.0.1:{_free_port()}"
+        address = f"127.0.0.1:{free_port()}"
         processes.append(
-            _start(
+            ManagedProcess(
+                "prometheus",
                 [
                     "prometheus",
                     f"--config.file={tmp / 'prometheus.yml'}",
@@ -134,7 +124,8 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Any, Prom]
                     f"--web.listen-address={address}",
                 ],
                 tmp / "prometheus.log",
-            )
+                ready=lambda: http_ok(f"http://{address}/-/ready"),
+            ).start()
         )
         prom = Prom(f"http://{address}")
         _wait("the exporter's first cycles", lambda: len(prom.query("kafka_cluster_up == 1")) == 2)
@@ -142,13 +133,8 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Any, Prom]
         _wait("the recording rules", lambda: len(prom.query("cluster:kafka_health_score:ratio")) == 2)
         yield sandbox, prom
     finally:
-        for process in processes:
-            process.terminate()
-        for process in processes:
-            try:
-                process.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                process.kill()
+        for process in reversed(processes):
+            process.stop()
         jmx.stop()
         sandbox.stop()
 

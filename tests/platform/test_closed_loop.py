@@ -281,11 +281,10 @@ def test_4_a_stopped_broker_shows_in_the_regional_and_the_global_prometheus(loop
         wait_for(lambda: loop.value(global_, "global:kafka_health_score:ratio") == 0.5, 30, "the global score")
         remaining = 'global:slo_error_budget_remaining_ratio:min{slo="broker-availability", environment="staging"}'
         wait_for(lambda: (loop.value(global_, remaining) or 1) < 1, 30, "the fleet-wide budget")
-        page = loop.alerts(regional, "KafkaSLOBurnRatePage", slo="broker-availability", cluster="beta")
         wait_for(
-            lambda: page or loop.alerts(regional, "KafkaSLOBurnRatePage", slo="broker-availability", cluster="beta"),
+            lambda: loop.alerts(regional, PAGE, slo="broker-availability", cluster="beta"),
             30,
-            "the broker-availability page",
+            "the broker-availability page in eu-west-1",
         )
     finally:
         loop.sandbox.start_broker("beta", 2)

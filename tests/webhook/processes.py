@@ -1,16 +1,12 @@
 """Real Prometheus and Alertmanager processes for the webhook's end-to-end tests, plus a tiny scrape target.
 
-Each binds 127.0.0.1 on a free port, keeps its data in a temporary directory, and is stopped (and waited for)
-by the fixture that started it.
+Each binds 127.0.0.1 on a free port, keeps its data in a temporary directory, and is started and stopped through
+kafka_obs.platform.processes (ready probe, own process group, log file), the project's one way to run a process.
 """
 
 from __future__ import annotations
 
-import shutil
-import socket
-import subprocess
 import threading
-import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -19,45 +15,16 @@ from pathlib import Path
 import httpx
 import pytest
 
+from kafka_obs.platform.processes import ManagedProcess, find_binary, free_port, http_ok, wait_until
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-def wait_until(check: Callable[[], bool], timeout: float, what: str, interval: float = 0.1) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        try:
-            if check():
-                return
-        except (httpx.HTTPError, OSError, ValueError, KeyError):
-            pass
-        time.sleep(interval)
-    raise AssertionError(f"timed out after {timeout}s waiting for {what}")
+__all__ = ["alertmanager", "free_port", "prometheus", "require", "scrape_target", "wait_until"]
 
 
 def require(binary: str) -> str:
-    path = shutil.which(binary)
+    path = find_binary(binary)
     if path is None:
         pytest.skip(f"{binary} is not on PATH (make tools installs it)")
     return path
-
-
-@contextmanager
-def running(args: list[str], log: Path) -> Iterator[subprocess.Popen[bytes]]:
-    with log.open("wb") as out:
-        proc = subprocess.Popen(args, stdout=out, stderr=subprocess.STDOUT)
-    try:
-        yield proc
-    finally:
-        proc.terminate()
-        try:
-            proc.wait(10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait(10)
 
 
 @contextmanager
@@ -99,7 +66,7 @@ def prometheus(tmp: Path, target_port: int) -> Iterator[str]:
     url = f"http://127.0.0.1:{port}"
     args = [binary, f"--config.file={config}", f"--storage.tsdb.path={tmp / 'prom-data'}",
             f"--web.listen-address=127.0.0.1:{port}"]  # fmt: skip
-    with running(args, tmp / "prometheus.log"):
+    with ManagedProcess("prometheus", args, tmp / "prometheus.log", ready=lambda: http_ok(f"{url}/-/ready")):
 
         def scraped() -> bool:
             body = httpx.get(f"{url}/api/v1/query", params={"query": "up == 1"}).json()
@@ -118,6 +85,5 @@ def alertmanager(tmp: Path) -> Iterator[str]:
     url = f"http://127.0.0.1:{port}"
     args = [binary, f"--config.file={config}", f"--storage.path={tmp / 'am-data'}",
             f"--web.listen-address=127.0.0.1:{port}", "--cluster.listen-address="]  # fmt: skip
-    with running(args, tmp / "alertmanager.log"):
-        wait_until(lambda: httpx.get(f"{url}/-/ready").status_code == 200, 30, "Alertmanager to be ready")
+    with ManagedProcess("alertmanager", args, tmp / "alertmanager.log", ready=lambda: http_ok(f"{url}/-/ready")):
         yield url
