@@ -27,6 +27,9 @@ def _seconds(value: Any) -> Any:
 Duration = Annotated[float, BeforeValidator(_seconds), Field(gt=0)]
 """``30s``, ``15m``, ``24h`` or a number of seconds."""
 
+DelayDuration = Annotated[float, BeforeValidator(_seconds), Field(ge=0)]
+"""A duration that may also be 0 (no delay)."""
+
 Regex = Annotated[str, Field(min_length=1)]
 
 

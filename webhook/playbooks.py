@@ -14,7 +14,7 @@ from typing import Annotated, Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from kafka_obs.config.loader import ConfigError, ConfigIssue, Document, load_model
-from kafka_obs.webhook.config import Duration
+from kafka_obs.webhook.config import DelayDuration, Duration
 
 TargetKind = Literal["deployment", "kafka_cluster"]
 
@@ -71,7 +71,7 @@ class Verification(_Strict):
     query: str = Field(min_length=1, description="PromQL; holds when it returns a non-empty, non-zero result")
     deadline: Duration = 30.0
     interval: Duration = 5.0
-    initial_delay: float = Field(default=0.0, ge=0.0, description="seconds to wait before the first query")
+    initial_delay: DelayDuration = Field(default=0.0, description="wait before the first query (e.g. 30s, or 0)")
 
 
 class Match(_Strict):

@@ -133,3 +133,32 @@ def test_kafka_cluster_without_any_connection_is_a_config_error(tmp_path: Path) 
     (tmp_path / "webhook.yaml").write_text("auth: {bearer_token: x}\nkafka: {clusters: {alpha: {}}}\n")
     with pytest.raises(ConfigError, match=r"kafka\.clusters\.alpha: needs bootstrap_servers"):
         load_config(tmp_path / "webhook.yaml")
+
+
+@pytest.mark.parametrize(("written", "seconds"), [("30s", 30.0), ("1m", 60.0), (0, 0.0), (2.5, 2.5)])
+def test_verification_times_all_take_durations(tmp_path: Path, written: object, seconds: float) -> None:
+    path = tmp_path / "playbooks.yaml"
+    path.write_text(
+        "playbooks:\n"
+        "  - name: x\n"
+        "    match: {alertname: A}\n"
+        "    target: deployment\n"
+        "    actions: [{type: scale_deployment, params: {factor: 2}}]\n"
+        f"    verify: {{query: up, deadline: 10m, interval: 15s, initial_delay: {written}}}\n"
+    )
+    (playbook,) = load_playbooks(path)
+    assert (playbook.verify.deadline, playbook.verify.interval, playbook.verify.initial_delay) == (600, 15, seconds)
+
+
+def test_a_negative_initial_delay_is_refused_with_its_path(tmp_path: Path) -> None:
+    path = tmp_path / "playbooks.yaml"
+    path.write_text(
+        "playbooks:\n"
+        "  - name: x\n"
+        "    match: {alertname: A}\n"
+        "    target: deployment\n"
+        "    actions: [{type: scale_deployment, params: {factor: 2}}]\n"
+        "    verify: {query: up, initial_delay: -1}\n"
+    )
+    with pytest.raises(ConfigError, match=r"playbooks\[0\]\.verify\.initial_delay"):
+        load_playbooks(path)
