@@ -2,11 +2,16 @@
 
 Counters are incremented where things happen; the gauges that describe the durable state (queue depth, in
 flight, paused) are read from the store at scrape time, so they are right after a restart too.
+
+Labelled counters are initialised at 0 before their first increment (Prometheus' instrumentation guidelines):
+``increase()`` cannot see a series that is born at 1, so a playbook's first remediation would never show on a
+dashboard. Action and escalation series are known from the configured playbooks at start-up; a remediation's
+result series are created when the remediation is stored, since its alert name is known only then.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 
 from prometheus_client import CollectorRegistry, Counter, Histogram
@@ -14,6 +19,8 @@ from prometheus_client.core import GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
 
 PREFIX = "kafka_obs_webhook"
+REMEDIATION_RESULTS = ("succeeded", "failed", "rolled_back", "cancelled", "refused", "dry_run", "interrupted")
+ACTION_RESULTS = ("applied", "failed", "rolled_back", "rollback_failed", "dry_run")
 
 
 @dataclass(frozen=True)
@@ -78,3 +85,16 @@ class WebhookMetrics:
             f"{PREFIX}_escalations", "RemediationFailed escalations sent, by playbook.", ["playbook"], registry=registry
         )
         registry.register(_StateCollector(snapshot))
+
+    def initialise(self, playbooks: Iterable[tuple[str, Iterable[str]]]) -> None:
+        """Create every (playbook, action, result) and escalation series at 0: ``(name, action types)`` pairs."""
+        for name, action_types in playbooks:
+            self.escalations.labels(name)
+            for action in action_types:
+                for result in ACTION_RESULTS:
+                    self.actions.labels(name, action, result)
+
+    def remediation_stored(self, playbook: str, alertname: str) -> None:
+        """Create the remediation's result series at 0, so its end state is an increase a dashboard can see."""
+        for result in REMEDIATION_RESULTS:
+            self.remediations.labels(playbook, alertname, result)

@@ -116,6 +116,7 @@ def build_service(
         )
 
     metrics = WebhookMetrics(registry or CollectorRegistry(), snapshot)
+    metrics.initialise((p.name, [a.type for a in p.actions]) for p in playbooks)
     if querier is not None:
         router = QueryRouter(querier)  # injected (tests): its owner closes it
     else:

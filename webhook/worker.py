@@ -39,6 +39,7 @@ MIN_DISPATCH_GAP = 0.2
 def record_enqueue(metrics: WebhookMetrics, result: EnqueueResult) -> None:
     """Count the end states a notification decided by itself (refusals at receipt, cancellations)."""
     for _, playbook, alertname, state in result.created:
+        metrics.remediation_stored(playbook, alertname)
         if state is State.refused:
             metrics.remediations.labels(playbook, alertname, "refused").inc()
     for _, playbook, alertname in result.cancelled:

@@ -3,8 +3,8 @@
 A panel whose query returns nothing is a bug, not a pass. The executive overview's numbers are compared with the
 sandbox's ground truth before and after a broker stop (active brokers per cluster, the health score drop).
 
-Not covered here: the panels that read only the self-healing webhook's metrics (they need a webhook that has run
-remediations; the webhook's own tests cover those counters) — they are listed by `_webhook_only`.
+Not covered here: the panels that read only the self-healing webhook's metrics (listed by `_webhook_only`): they
+need a webhook that has run remediations, so tests/platform/test_closed_loop.py checks them after its scenarios.
 """
 
 from __future__ import annotations

@@ -196,3 +196,19 @@ def test_credentials_are_checked_before_size_and_shape(harness_factory: Callable
     assert h.client.post("/alerts", content=b"x" * 5000).status_code == 401
     assert h.client.post("/alerts", content=b"{nope").status_code == 401
     assert h.metric("kafka_obs_webhook_notifications_total", status="unauthorized") == 2
+
+
+def test_counters_exist_at_zero_before_their_first_increment(harness: Harness) -> None:
+    """increase() cannot see a series born at 1: a dashboard would never show a playbook's first remediation."""
+    sample = harness.service.metrics.registry.get_sample_value
+    for playbook in harness.service.playbooks:
+        assert sample("kafka_obs_webhook_escalations_total", {"playbook": playbook.name}) == 0.0
+        for action in playbook.actions:
+            for result in ("applied", "failed", "rolled_back", "rollback_failed", "dry_run"):
+                labels = {"playbook": playbook.name, "action": action.type, "result": result}
+                assert sample("kafka_obs_webhook_actions_total", labels) == 0.0, labels
+    first = {"playbook": "high_consumer_lag", "alertname": "KafkaConsumerLagHigh"}
+    assert sample("kafka_obs_webhook_remediations_total", {**first, "result": "succeeded"}) is None
+    harness.post(alert())  # the alert name is known once a remediation is stored
+    for result in ("succeeded", "failed", "rolled_back", "cancelled", "refused", "dry_run", "interrupted"):
+        assert sample("kafka_obs_webhook_remediations_total", {**first, "result": result}) == 0.0, result
