@@ -6,11 +6,9 @@ from __future__ import annotations
 import json
 import shutil
 import subprocess
-import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
@@ -19,6 +17,7 @@ import pytest
 
 from kafka_obs.platform import wiring
 from kafka_obs.platform.processes import ManagedProcess, find_binary, free_port, http_ok, wait_until
+from tests.http_stub import StubHandler, serving
 
 SHIPPED = wiring.ShippedConfigs()
 TOKEN = "routing-test-token"
@@ -45,25 +44,14 @@ class Recorder:
     def serving(self) -> Iterator[str]:
         recorder = self
 
-        class Handler(BaseHTTPRequestHandler):
+        class Handler(StubHandler):
             def do_POST(self) -> None:
                 body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
                 recorder.received.append((self.headers.get("Authorization", ""), json.loads(body)))
-                self.send_response(202)
-                self.send_header("Content-Length", "0")
-                self.end_headers()
+                self.reply(202)
 
-            def log_message(self, *_args: object) -> None:
-                pass
-
-        server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        thread = threading.Thread(target=server.serve_forever, daemon=True)
-        thread.start()
-        try:
-            yield f"http://127.0.0.1:{server.server_address[1]}/alerts"
-        finally:
-            server.shutdown()
-            server.server_close()
+        with serving(Handler) as port:
+            yield f"http://127.0.0.1:{port}/alerts"
 
     def alertnames(self) -> set[str]:
         return {a["labels"]["alertname"] for _auth, body in self.received for a in body["alerts"]}

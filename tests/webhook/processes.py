@@ -6,16 +6,15 @@ kafka_obs.platform.processes (ready probe, own process group, log file), the pro
 
 from __future__ import annotations
 
-import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import httpx
 import pytest
 
 from kafka_obs.platform.processes import ManagedProcess, find_binary, free_port, http_ok, wait_until
+from tests.http_stub import StubHandler, serving
 
 __all__ = ["alertmanager", "free_port", "prometheus", "require", "scrape_target", "wait_until"]
 
@@ -31,26 +30,12 @@ def require(binary: str) -> str:
 def scrape_target(render: Callable[[], str]) -> Iterator[int]:
     """Serve ``render()`` as /metrics (text exposition) on a free port."""
 
-    class Handler(BaseHTTPRequestHandler):
+    class Handler(StubHandler):
         def do_GET(self) -> None:
-            body = render().encode()
-            self.send_response(200)
-            self.send_header("Content-Type", "text/plain; version=0.0.4")
-            self.send_header("Content-Length", str(len(body)))
-            self.end_headers()
-            self.wfile.write(body)
+            self.reply(200, render().encode(), "text/plain; version=0.0.4")
 
-        def log_message(self, *_args: object) -> None:
-            pass
-
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield int(server.server_address[1])
-    finally:
-        server.shutdown()
-        server.server_close()
+    with serving(Handler) as port:
+        yield port
 
 
 @contextmanager

@@ -4,10 +4,8 @@ of its labels (the external label every Prometheus attaches to the alerts it sen
 from __future__ import annotations
 
 import json
-import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from urllib.parse import parse_qs, urlparse
 
@@ -19,6 +17,7 @@ from kafka_obs.config.loader import ConfigError
 from kafka_obs.webhook.config import load_config
 from kafka_obs.webhook.service import build_service
 from kafka_obs.webhook.verification import QueryOutcome, QueryRouter
+from tests.http_stub import StubHandler, serving
 
 from .conftest import AUTH, FakeScaler, RecordingEscalator, alert, enabled_playbooks, make_config, notification
 
@@ -66,28 +65,16 @@ class FakePrometheus:
     def serving(self) -> Iterator[str]:
         fake = self
 
-        class Handler(BaseHTTPRequestHandler):
+        class Handler(StubHandler):
             def do_GET(self) -> None:
                 fake.queries.extend(parse_qs(urlparse(self.path).query).get("query", []))
                 result = [{"metric": {}, "value": [0, "1"]}] if fake.holds else []
-                body = json.dumps({"status": "success", "data": {"resultType": "vector", "result": result}}).encode()
-                self.send_response(200)
-                self.send_header("Content-Type", "application/json")
-                self.send_header("Content-Length", str(len(body)))
-                self.end_headers()
-                self.wfile.write(body)
+                self.reply(
+                    200, json.dumps({"status": "success", "data": {"resultType": "vector", "result": result}}).encode()
+                )
 
-            def log_message(self, *_args: object) -> None:
-                pass
-
-        server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        thread = threading.Thread(target=server.serve_forever, daemon=True)
-        thread.start()
-        try:
-            yield f"http://127.0.0.1:{server.server_address[1]}"
-        finally:
-            server.shutdown()
-            server.server_close()
+        with serving(Handler) as port:
+            yield f"http://127.0.0.1:{port}"
 
 
 def test_the_service_verifies_each_alert_where_its_series_live(tmp_path: Path) -> None:
