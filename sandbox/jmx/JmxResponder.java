@@ -218,6 +218,32 @@ public final class JmxResponder {
             } finally {
                 connector = null;
                 unexport();
+                // RMI's listening socket is closed by its accept thread, a moment after the unexport returns (the
+                // JDK defers the close of a socket another thread is blocked on): wait until the port is really
+                // free, so that it is gone when "close" is acknowledged, as a stopped broker's is.
+                awaitReleased(port);
+            }
+        }
+
+        /** Returns once nothing listens on {@code port}: Linux refuses a bind while a listener remains. */
+        private static void awaitReleased(int port) throws IOException {
+            long deadline = System.nanoTime() + 5_000_000_000L;
+            while (true) {
+                try (ServerSocket probe = new ServerSocket()) {
+                    probe.setReuseAddress(true);
+                    probe.bind(new java.net.InetSocketAddress(InetAddress.getLoopbackAddress(), port), 1);
+                    return;
+                } catch (java.net.BindException stillListening) {
+                    if (System.nanoTime() > deadline) {
+                        throw new IOException("port " + port + " still in use 5 s after closing the broker");
+                    }
+                    try {
+                        Thread.sleep(1);
+                    } catch (InterruptedException interrupted) {
+                        Thread.currentThread().interrupt();
+                        throw new IOException("interrupted while closing port " + port);
+                    }
+                }
             }
         }
 
