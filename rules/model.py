@@ -20,6 +20,9 @@ MAX_BURN_FACTOR = 14.4
 
 _SELECTOR = re.compile(r"^[a-zA-Z_:][a-zA-Z0-9_:]*(\{.*\})?$", re.DOTALL)
 _LABEL = re.compile(r"^[a-zA-Z_][a-zA-Z0-9_]*$")
+LOOKBACK_SECONDS = 300.0
+"""Prometheus' default lookback delta (``--query.lookback-delta``, 5m)."""
+
 _SLUG = r"^[a-z0-9]([a-z0-9-]*[a-z0-9])?$"
 RESERVED_GROUP_LABELS = frozenset({"slo", "environment", "window", "__name__"})
 
@@ -127,7 +130,18 @@ class SLO(_Strict):
     targets: dict[str, Target] = Field(min_length=1)
     group_by: list[str] = Field(default_factory=lambda: ["cluster"])
     slice: Seconds = 60.0
-    """Evaluation step of the SLO's rules: one time slice of a threshold SLI."""
+    """Evaluation step of the SLO's rules: one time slice of a threshold SLI. At most Prometheus's 5-minute
+    lookback: the period ratio reads each bucket's last sample, which a longer step could leave out of reach."""
+
+    @field_validator("slice")
+    @classmethod
+    def _within_lookback(cls, seconds: float) -> float:
+        if seconds > LOOKBACK_SECONDS:
+            raise ValueError(
+                "must be at most 5m, Prometheus' lookback: the period ratio reads each bucket's last sample, "
+                "which a longer step could leave out of reach"
+            )
+        return seconds
 
     @field_validator("group_by")
     @classmethod

@@ -105,3 +105,14 @@ def test_environments_must_exist_in_the_fleet(tmp_path: Path, capsys: pytest.Cap
 def test_window_must_be_whole_slices(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     assert generate(tmp_path, GOOD_SLO.replace("window: 30d", "window: 90s")) == 2
     assert "window: must be a whole number of at least 12 slices of 1m" in capsys.readouterr().err
+
+
+def test_a_slice_longer_than_the_lookback_is_refused(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """The period ratio reads each bucket's last sample; with a step over 5m it could fall out of the lookback."""
+
+    def with_slice(step: str) -> str:
+        return GOOD_SLO.replace("  - name: lag\n", f"  - name: lag\n    slice: {step}\n")
+
+    assert generate(tmp_path, with_slice("10m")) == 2
+    assert "slos[0].slice: must be at most 5m, Prometheus' lookback" in capsys.readouterr().err
+    assert generate(tmp_path, with_slice("5m")) == 0
