@@ -20,6 +20,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
+from typing import TypeVar
 
 from kafka_obs.exporter.client import KafkaAdmin
 from kafka_obs.exporter.families import FamilyBuilder
@@ -27,6 +28,8 @@ from kafka_obs.exporter.lag_seconds import LagSecondsEstimator
 from kafka_obs.exporter.model import GroupDescription, GroupListing, TopicPartition
 
 log = logging.getLogger(__name__)
+
+Answer = TypeVar("Answer")
 
 SKIPPED_WHEN_EMPTY = frozenset({"Empty", "Dead"})
 
@@ -51,40 +54,34 @@ def fetch_groups(
     listings.sort(key=lambda g: g.group_id)
     ids = [g.group_id for g in listings]
 
-    descriptions = _describe(client, ids, on_error)
-    committed = _committed(client, ids, on_error) if ids else {}
+    descriptions = _per_group("describe_groups", client.describe_groups, ids, on_error)
+    committed = _per_group("committed_offsets", client.committed_offsets, ids, on_error)
     return GroupFacts(tuple(listings), descriptions, committed)
 
 
-def _describe(client: KafkaAdmin, ids: list[str], on_error: Callable[[str, int], None]) -> dict[str, GroupDescription]:
-    """All groups in one call: the client batches per coordinator (and bounds each request's size)."""
+def _per_group(
+    stage: str,
+    call: Callable[[list[str]], Mapping[str, Answer | Exception]],
+    ids: list[str],
+    on_error: Callable[[str, int], None],
+) -> dict[str, Answer]:
+    """One batched call for all groups (the client batches per coordinator). A failure of the whole call, or of
+    single groups, is logged and counted as errors of ``stage``; only the groups that answered are returned, so a
+    failing group loses its own series and nothing else."""
     if not ids:
         return {}
     try:
-        answers = client.describe_groups(ids)
+        answers = call(ids)
     except Exception as exc:
-        log.warning("describe groups failed", extra={"err": str(exc)})
-        on_error("describe_groups", 1)
+        log.warning("group request failed", extra={"stage": stage, "err": str(exc)})
+        on_error(stage, 1)
         return {}
     failed = [g for g, answer in answers.items() if isinstance(answer, Exception)]
     if failed:
-        on_error("describe_groups", len(failed))
-    return {g: a for g, a in answers.items() if isinstance(a, GroupDescription)}
-
-
-def _committed(
-    client: KafkaAdmin, ids: list[str], on_error: Callable[[str, int], None]
-) -> dict[str, Mapping[TopicPartition, int]]:
-    try:
-        answers = client.committed_offsets(ids)
-    except Exception as exc:
-        log.warning("committed offsets failed", extra={"err": str(exc)})
-        on_error("committed_offsets", 1)
-        return {}
-    failed = [g for g, answer in answers.items() if isinstance(answer, Exception)]
-    if failed:
-        log.warning("committed offsets failed for some groups", extra={"failed": len(failed), "example": failed[0]})
-        on_error("committed_offsets", len(failed))
+        log.warning(
+            "group request failed for some groups", extra={"stage": stage, "failed": len(failed), "example": failed[0]}
+        )
+        on_error(stage, len(failed))
     return {g: a for g, a in answers.items() if not isinstance(a, Exception)}
 
 
