@@ -6,14 +6,16 @@ RUN apt-get update \
  && rm -rf /var/lib/apt/lists/*
 
 WORKDIR /src
-COPY pyproject.toml setup.py README.md ./
+COPY pyproject.toml setup.py README.md constraints.txt ./
 COPY kafka_obs kafka_obs
 COPY exporter exporter
 COPY sandbox sandbox
 COPY rules rules
 COPY dashboards dashboards
 COPY webhook webhook
-RUN pip install --no-cache-dir . && rm -rf /src
+COPY prometheus prometheus
+COPY alertmanager alertmanager
+RUN pip install --no-cache-dir -c constraints.txt . && rm -rf /src
 
 RUN useradd --system --uid 10001 kafka-obs
 USER kafka-obs

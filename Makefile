@@ -8,15 +8,15 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 SYSTEM_TOOLS := prometheus promtool prometheus-alertmanager amtool
 
-.PHONY: help demo test lint format typecheck unit tools venv generate bench clean
+.PHONY: help demo test lint format typecheck unit tools venv generate bench clean lock
 
 help:  ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-16s %s\n", $$1, $$2}'
 
-$(STAMP): pyproject.toml setup.py
+$(STAMP): pyproject.toml setup.py constraints.txt
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -e '.[test]'
+	$(BIN)/python -m pip install --quiet -c constraints.txt -e '.[test]'
 	@touch $@
 
 venv: $(STAMP)  ## create .venv and install kafka-obs with its test extras
@@ -44,7 +44,7 @@ format: $(STAMP)  ## apply ruff's formatting and safe fixes
 	$(BIN)/ruff check --fix .
 
 typecheck: $(STAMP)  ## mypy over the package
-	$(BIN)/mypy kafka_obs exporter sandbox rules dashboards webhook
+	$(BIN)/mypy kafka_obs
 
 unit: $(STAMP)  ## only the fast tests (no real Prometheus, Alertmanager or e2e)
 	$(BIN)/pytest -q -m "not e2e"
@@ -62,6 +62,14 @@ generate: $(STAMP)  ## regenerate the committed rules and dashboards (commit the
 bench: tools $(STAMP)  ## benchmarks; results go to bench/results/*.json (never run in CI)
 	@ls bench/*.py >/dev/null 2>&1 || { echo "no benchmarks yet"; exit 0; }; \
 	for b in bench/bench_*.py; do echo "== $$b"; $(BIN)/python $$b || exit 1; done
+
+lock:  ## re-resolve pyproject.toml's dependency ranges into constraints.txt (then run make test and commit)
+	@scratch=$$(mktemp -d) && trap 'rm -rf "$$scratch"' EXIT && \
+	$(PYTHON) -m venv "$$scratch/venv" && "$$scratch/venv/bin/pip" install --quiet --upgrade pip && \
+	"$$scratch/venv/bin/pip" install --quiet '.[test]' && \
+	{ sed -n '1,2p' constraints.txt; "$$scratch/venv/bin/pip" freeze --exclude-editable | grep -v '^kafka-obs'; } \
+	  > constraints.txt.new && mv constraints.txt.new constraints.txt
+	@git diff --stat constraints.txt
 
 clean:  ## remove the virtualenv and caches
 	rm -rf $(VENV) build dist *.egg-info .pytest_cache .ruff_cache .mypy_cache

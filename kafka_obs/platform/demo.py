@@ -110,7 +110,7 @@ def start(fleet: str, workdir: Path, *, log_level: str = "info", options: StackO
     shipped = (options or StackOptions()).shipped
     if missing := shipped.missing():
         raise DemoError(
-            "the shipped configs are not here (the demo runs from a source checkout): "
+            "the shipped configs are missing from the installed package (reinstall kafka-obs): "
             + ", ".join(str(p) for p in missing)
         )
     sandbox, control_url, written = sandbox_process(fleet, workdir, log_level)

@@ -11,6 +11,7 @@ here except :func:`load_yaml` / :func:`dump_yaml`, which the callers use at the 
 from __future__ import annotations
 
 import copy
+import importlib.resources
 import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
@@ -23,12 +24,21 @@ from kafka_obs.durations import parse_duration
 
 Doc = dict[str, Any]
 
-REPO = Path(__file__).resolve().parents[2]
-"""The source tree: prometheus/ and alertmanager/ are configs for users, not Python package data."""
-
 
 class WiringError(ValueError):
     """A committed config no longer has the shape the wiring relies on (a job renamed, a receiver removed)."""
+
+
+def _package_root() -> Path:
+    """The installed ``kafka_obs`` package on disk: in a checkout its links lead to the top-level folders (so edits
+    show up), in a wheel the same paths are real files shipped as package data."""
+    root = importlib.resources.files("kafka_obs")
+    if not isinstance(root, Path):  # a zip import: the demo hands these files to other processes by path
+        raise WiringError("kafka-obs must be installed as files on disk, not imported from a zip archive")
+    return root
+
+
+PACKAGE = _package_root()
 
 
 def load_yaml(path: Path) -> Doc:
@@ -48,11 +58,11 @@ def dump_yaml(document: Mapping[str, Any], path: Path) -> Path:
 class ShippedConfigs:
     """Where the committed documents are; tests point this at a copy to prove a broken file is caught."""
 
-    regional_prometheus: Path = REPO / "prometheus" / "regional.yml"
-    global_prometheus: Path = REPO / "prometheus" / "global.yml"
-    alertmanager: Path = REPO / "alertmanager" / "alertmanager.yml"
-    rules: Path = REPO / "rules" / "generated"
-    playbooks: Path = REPO / "webhook" / "playbooks.yaml"
+    regional_prometheus: Path = PACKAGE / "shipped" / "prometheus" / "regional.yml"
+    global_prometheus: Path = PACKAGE / "shipped" / "prometheus" / "global.yml"
+    alertmanager: Path = PACKAGE / "shipped" / "alertmanager" / "alertmanager.yml"
+    rules: Path = PACKAGE / "rules" / "generated"
+    playbooks: Path = PACKAGE / "webhook" / "playbooks.yaml"
 
     def missing(self) -> list[Path]:
         files = (self.regional_prometheus, self.global_prometheus, self.alertmanager, self.playbooks, self.rules)

@@ -35,7 +35,8 @@ LATENCY_MS = {
 
 
 class _Model(Protocol):
-    brokers: Mapping[int, Any]
+    @property
+    def brokers(self) -> Mapping[int, Any]: ...
 
     def broker_stats(self, broker_id: int) -> Any: ...
 

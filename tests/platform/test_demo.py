@@ -34,6 +34,22 @@ def descendants(pid: int) -> list[psutil.Process]:
     return psutil.Process(pid).children(recursive=True)
 
 
+def command_line(process: psutil.Process) -> str | None:
+    """The first words of a child's command line, or None for one that already ended (the list is taken once, and
+    short-lived children such as a JVM started for one request come and go)."""
+    try:
+        return " ".join(process.cmdline()[:3])
+    except (psutil.NoSuchProcess, psutil.ZombieProcess):
+        return None
+
+
+def still_running(process: psutil.Process) -> bool:
+    try:
+        return process.is_running() and process.status() != psutil.STATUS_ZOMBIE
+    except psutil.NoSuchProcess:
+        return False
+
+
 @pytest.mark.skipif(not (find_binary("prometheus") and find_binary("prometheus-alertmanager")), reason="make tools")
 def test_demo_runs_the_federated_platform_and_stops_cleanly_on_ctrl_c(tmp_path: Path) -> None:
     workdir = tmp_path / "demo"
@@ -82,7 +98,7 @@ def test_demo_runs_the_federated_platform_and_stops_cleanly_on_ctrl_c(tmp_path: 
         )
         assert httpx.get(f"{urls['Alertmanager']}/-/ready", timeout=5).status_code == 200
         assert httpx.get(f"{urls['Webhook']}/healthz", timeout=5).status_code == 200
-        names = [" ".join(p.cmdline()[:3]) for p in children]
+        names = [name for name in map(command_line, children) if name is not None]
         assert any("prometheus-alertmanager" in n for n in names)
         assert sum("kafka-obs" in n and "exporter" in n for n in names) == 3
     finally:
@@ -91,8 +107,8 @@ def test_demo_runs_the_federated_platform_and_stops_cleanly_on_ctrl_c(tmp_path: 
     assert demo.stop() == 0, demo.tail(40)
     assert "kafka-obs demo: stopped" in log.read_text()
     assert len(children) >= 10  # sandbox (+ its JVM), webhook, alertmanager, 3 exporters, 4 Prometheus
-    left = [p for p in children if p.is_running() and p.status() != psutil.STATUS_ZOMBIE]
-    assert left == [], [p.cmdline() for p in left]
+    left = [p for p in children if still_running(p)]
+    assert left == [], [command_line(p) for p in left]
     assert not workdir.exists()
 
 

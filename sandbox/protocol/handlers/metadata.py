@@ -40,7 +40,7 @@ def _all_topics(ctx: RequestContext) -> list[Any]:
     """Built once per metadata version: the sweep of a 2,500-partition cluster asks for it repeatedly."""
     key = ("metadata-all", ctx.cluster.version)
     cached = ctx.cache.get(key)
-    if cached is None:
+    if not isinstance(cached, list):
         cached = [_topic_entry(ctx, name) for name in ctx.cluster.topics]
         ctx.cache.clear()
         ctx.cache[key] = cached
