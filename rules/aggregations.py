@@ -20,6 +20,8 @@ from kafka_obs.rules.promql import number
 from kafka_obs.rules.ruleset import Rule, RuleGroup
 
 CLUSTER = "cluster, region, environment"
+HEALTH_MEMORY = "1h"
+"""How long a cluster that stops reporting keeps counting (as unhealthy) in the health score."""
 SECONDS_PER_DAY = 86400
 DAYS_PER_MONTH = 365.25 / 12
 """30.4375: the average month, which is what a "per GB-month" price means."""
@@ -84,10 +86,13 @@ def health(weights: dict[str, float]) -> Aggregation:
         Rule(record=weight, expr=f"max by ({CLUSTER}) (\n{weight_expr}\n)\n"),
         Rule(
             record=score,
-            # 1 when reachable with no under-replicated partition, 0 otherwise (an unreachable cluster scores 0).
+            # 1 when reachable with no under-replicated partition, 0 otherwise: an unreachable cluster scores 0, and so
+            # does a cluster seen in the last hour that reports nothing now (its exporter missed a scrape or is down),
+            # so the score never goes blank exactly when an outage makes people look at it.
             expr=f"max by ({CLUSTER}) (kafka_cluster_under_replicated_partitions == bool 0)\n"
             "  and on (cluster) (kafka_cluster_up == 1)\n"
-            f"or\n0 * max by ({CLUSTER}) (kafka_cluster_up == 0)\n",
+            f"or\n0 * max by ({CLUSTER}) (kafka_cluster_up == 0)\n"
+            f"or\n0 * max by ({CLUSTER}) (last_over_time(kafka_cluster_info[{HEALTH_MEMORY}]))\n",
         ),
     ]
     rollups = [
