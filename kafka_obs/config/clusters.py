@@ -230,9 +230,15 @@ class FleetConfig(_Strict):
         return self.model_copy(update={"clusters": chosen})
 
 
+def _broker_key(broker: str) -> str:
+    """Host names are case-insensitive; ``[::1]:9092`` and ``[0:0::1]:9092`` are left distinct (rare, harmless)."""
+    return broker.lower()
+
+
 def _cross_checks(document: Document, fleet: FleetConfig) -> list[ConfigIssue]:
     issues = []
     seen: dict[str, int] = {}
+    brokers: dict[str, tuple[int, int]] = {}
     for index, cluster in enumerate(fleet.clusters):
         if cluster.name in seen:
             issues.append(
@@ -242,6 +248,17 @@ def _cross_checks(document: Document, fleet: FleetConfig) -> list[ConfigIssue]:
                 )
             )
         seen.setdefault(cluster.name, index)
+        for position, broker in enumerate(cluster.brokers):
+            first = brokers.setdefault(_broker_key(broker), (index, position))
+            if first[0] != index:
+                # one cluster described twice: every fleet aggregate (brokers, partitions, lag) would count it twice
+                issues.append(
+                    document.issue(
+                        ("clusters", index, "brokers", position),
+                        f"broker {broker!r} is also clusters[{first[0]}].brokers[{first[1]}]: two entries for one "
+                        "cluster would be counted twice in every fleet aggregate",
+                    )
+                )
     return issues
 
 

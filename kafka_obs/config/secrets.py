@@ -3,13 +3,17 @@
 Secrets never sit in config files; they are resolved while the file is validated, so that an unset variable is
 reported with its field path like any other mistake. Resolved values are wrapped in :class:`pydantic.SecretStr`,
 whose ``repr`` and ``str`` print asterisks, so a model can be logged without leaking them. Error messages name
-the variable or the file, never a value.
+the variable or the file, never a value nor any byte of it.
+
+A ``file:`` secret must be a regular file of at most :data:`MAX_SECRET_BYTES` (so ``file:/dev/zero`` or a FIFO
+cannot hang or exhaust the process) and UTF-8.
 """
 
 from __future__ import annotations
 
 import os
 import re
+import stat
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Annotated, Any
@@ -19,13 +23,16 @@ from pydantic.functional_validators import BeforeValidator
 
 _REF = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
 FILE_PREFIX = "file:"
+MAX_SECRET_BYTES = 64 * 1024
+"""Largest secret file accepted: keys, certificates and tokens are a few KiB."""
 
 
 def environment_from(info: ValidationInfo | None) -> Mapping[str, str]:
     """The environment to resolve against: injected by tests through the validation context, else the process's."""
     context = info.context if info is not None else None
     if isinstance(context, dict) and "environ" in context:
-        return context["environ"]
+        environ: Mapping[str, str] = context["environ"]
+        return environ
     return os.environ
 
 
@@ -33,14 +40,37 @@ def is_reference(value: str) -> bool:
     return value.startswith(FILE_PREFIX) or bool(_REF.search(value))
 
 
+def read_secret_file(path: Path) -> str:
+    """The file's text without its final newline; raises ``ValueError`` naming the file, never a byte of it."""
+    try:
+        fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK)  # O_NONBLOCK: opening a FIFO must not wait for a writer
+    except OSError as exc:
+        raise ValueError(f"cannot read secret file {path}: {exc.strerror or 'unreadable'}") from None
+    info = os.fstat(fd)
+    if not stat.S_ISREG(info.st_mode):
+        os.close(fd)
+        raise ValueError(f"secret file {path} is not a regular file")
+    with os.fdopen(fd, "rb") as file:
+        if info.st_size > MAX_SECRET_BYTES:
+            raise ValueError(f"secret file {path} is larger than {MAX_SECRET_BYTES:,} bytes")
+        try:
+            data = file.read(MAX_SECRET_BYTES + 1)
+        except OSError as exc:
+            raise ValueError(f"cannot read secret file {path}: {exc.strerror or 'unreadable'}") from None
+    if len(data) > MAX_SECRET_BYTES:
+        raise ValueError(f"secret file {path} is larger than {MAX_SECRET_BYTES:,} bytes")
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError:
+        # the decoder's message quotes the offending byte and its position: part of the secret
+        raise ValueError(f"secret file {path} is not UTF-8 text") from None
+    return text.rstrip("\r\n")
+
+
 def resolve(value: str, environ: Mapping[str, str]) -> str:
     """The value with references replaced; raises ``ValueError`` naming what is missing."""
     if value.startswith(FILE_PREFIX):
-        path = Path(value[len(FILE_PREFIX) :])
-        try:
-            return path.read_text(encoding="utf-8").rstrip("\r\n")
-        except OSError as exc:
-            raise ValueError(f"cannot read secret file {path}: {exc.strerror or 'unreadable'}") from None
+        return read_secret_file(Path(value[len(FILE_PREFIX) :]))
 
     def substitute(match: re.Match[str]) -> str:
         name = match.group(1)

@@ -203,7 +203,7 @@ def test_secrets_never_appear_in_errors_summaries_or_reprs(tmp_path: Path, capsy
             brokers: ["h:1"]
             kafka: {{sasl.username: svc, sasl.password: "{secret}", security.protocol: SASL_SSL}}
             jmx: {{username: admin, password: "{secret}"}}
-          - {{name: b, region: r, environment: e, brokers: ["h:1"], kafka: {{sasl.password: "{secret}"}}, bogus: 1}}
+          - {{name: b, region: r, environment: e, brokers: ["h:2"], kafka: {{sasl.password: "{secret}"}}, bogus: 1}}
         """,
     )
     assert main(["check-config", str(file)]) == 2
