@@ -13,16 +13,18 @@ from pathlib import Path
 from typing import Annotated, Any, Literal
 
 from pydantic import (
+    AfterValidator,
     BaseModel,
     ConfigDict,
     Field,
     SecretStr,
     StringConstraints,
+    ValidationInfo,
     field_validator,
     model_validator,
 )
 
-from kafka_obs.config.loader import ConfigIssue, Document, load_model
+from kafka_obs.config.loader import ConfigIssue, Document, load_model, relative_to_config
 from kafka_obs.config.secrets import Secret
 from kafka_obs.durations import format_duration, parse_duration
 
@@ -54,6 +56,32 @@ Name = Annotated[str, StringConstraints(pattern=r"^[a-z0-9]([a-z0-9._-]*[a-z0-9]
 """Cluster names double as Kubernetes namespaces in the sandbox and as label values: DNS-label style."""
 
 LabelValue = Annotated[str, StringConstraints(min_length=1, max_length=128)]
+
+
+_PATH_PROPERTY = re.compile(r"\.(location|file|keytab)$")
+"""librdkafka properties naming a file: ``ssl.ca.location``, ``ssl.key.location``, ``ssl.certificate.location``,
+``ssl.crl.location``, ``ssl.keystore.location``, ``ssl.engine.location``, ``sasl.kerberos.keytab``,
+``sasl.oauthbearer.assertion.*.file``."""
+_NOT_A_PATH = {"probe"}
+"""``ssl.ca.location: probe`` asks librdkafka to look in the system's usual places."""
+
+
+def _client_paths(props: dict[str, SecretStr], info: ValidationInfo) -> dict[str, SecretStr]:
+    """File properties relative to the config file's directory, as every path of every config is.
+
+    librdkafka would open them relative to the process's working directory: the same file would work from one
+    directory and fail, or pick another CA, from another (an exporter started by systemd runs in ``/``).
+    """
+    out = dict(props)
+    for key, value in props.items():
+        text = value.get_secret_value()
+        if _PATH_PROPERTY.search(key) and text and text not in _NOT_A_PATH:
+            out[key] = SecretStr(str(relative_to_config(Path(text), info)))
+    return out
+
+
+ClientProperties = Annotated[dict[str, Secret], AfterValidator(_client_paths)]
+"""librdkafka properties: values may reference secrets; file properties resolve against the config's directory."""
 
 
 class _Strict(BaseModel):
@@ -128,7 +156,7 @@ class Cluster(_Strict):
     priority: Priority = Priority.medium
     interval: float | None = Field(default=None, description="overrides the priority's interval for this cluster")
     labels: dict[str, LabelValue] = Field(default_factory=dict)
-    kafka: dict[str, Secret] = Field(default_factory=dict)
+    kafka: ClientProperties = Field(default_factory=dict)
     jmx: JmxSettings = Field(default_factory=JmxSettings)
     topics: NameFilter = Field(default_factory=NameFilter)
     groups: GroupFilter = Field(default_factory=GroupFilter)

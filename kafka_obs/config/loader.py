@@ -9,17 +9,22 @@ bounds what a file may cost before anything is built from it: its size, its nest
 once YAML aliases are expanded (a "billion laughs" file is a few hundred bytes that expand to 10^9 nodes). Those
 limits are far above any real config and are checked in one streaming pass over PyYAML's events, before PyYAML's
 recursive composer or pydantic ever see the document.
+
+Relative paths inside a config (secret files, TLS files, other configs) are relative to the directory of the file
+that names them, never to the working directory: :func:`load_model` puts that directory in the validation context
+and :func:`config_dir` reads it back.
 """
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TypeVar
 
 import yaml
-from pydantic import BaseModel, ValidationError
+from pydantic import BaseModel, ValidationError, ValidationInfo
 
 Loc = tuple[str | int, ...]
 M = TypeVar("M", bound=BaseModel)
@@ -34,6 +39,9 @@ MAX_NODES = 200_000
 _TOO_DEEP = f"nested more than {MAX_DEPTH} levels deep"
 _FAST_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 """libyaml's parser when PyYAML was built with it: the size check reads events only, ~30 times faster."""
+
+CONFIG_DIR = "config_dir"
+"""Validation-context key of the directory relative paths in the file are resolved against."""
 
 
 def format_path(loc: Iterable[str | int]) -> str:
@@ -212,6 +220,20 @@ def read_document(path: str | Path) -> Document:
     return parse_yaml(text, str(path))
 
 
+def config_dir(info: ValidationInfo | None) -> Path | None:
+    """The directory of the file being validated (from :func:`load_model`'s context), or None for in-memory data."""
+    context = info.context if info is not None else None
+    if isinstance(context, dict) and isinstance(context.get(CONFIG_DIR), Path):
+        return context[CONFIG_DIR]
+    return None
+
+
+def relative_to_config(path: Path, info: ValidationInfo | None) -> Path:
+    """``path`` made absolute against the config file's directory; absolute paths and in-memory data unchanged."""
+    base = config_dir(info)
+    return path if path.is_absolute() or base is None else base / path
+
+
 def _describe(error: dict[str, Any]) -> str:
     kind = error.get("type", "")
     message = str(error.get("msg", "invalid value"))
@@ -243,8 +265,14 @@ def load_model(
     context: dict[str, Any] | None = None,
     check: Callable[[Document, M], list[ConfigIssue]] | None = None,
 ) -> M:
-    """Read, parse and validate ``path`` into ``model``; ``check`` adds cross-field checks with their own paths."""
+    """Read, parse and validate ``path`` into ``model``; ``check`` adds cross-field checks with their own paths.
+
+    Relative paths in the file resolve against its directory: the directory (absolute and normalised, symlinks
+    kept as named, so a Kubernetes ConfigMap mount's files stay together) is passed to validators in the context
+    as ``config_dir``.
+    """
     document = read_document(path)
+    context = {**(context or {}), CONFIG_DIR: Path(os.path.abspath(path)).parent}
     result = validate(document, model, context)
     if check is not None:
         issues = check(document, result)

@@ -5,7 +5,8 @@ reported with its field path like any other mistake. Resolved values are wrapped
 whose ``repr`` and ``str`` print asterisks, so a model can be logged without leaking them. Error messages name
 the variable or the file, never a value nor any byte of it.
 
-A ``file:`` secret must be a regular file of at most :data:`MAX_SECRET_BYTES` (so ``file:/dev/zero`` or a FIFO
+A ``file:`` path that is relative resolves against the directory of the config file naming it. The file must be a
+regular file of at most :data:`MAX_SECRET_BYTES` (so ``file:/dev/zero`` or a FIFO
 cannot hang or exhaust the process) and UTF-8.
 """
 
@@ -20,6 +21,8 @@ from typing import Annotated, Any
 
 from pydantic import SecretStr, ValidationInfo
 from pydantic.functional_validators import BeforeValidator
+
+from kafka_obs.config.loader import relative_to_config
 
 _REF = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
 FILE_PREFIX = "file:"
@@ -67,10 +70,10 @@ def read_secret_file(path: Path) -> str:
     return text.rstrip("\r\n")
 
 
-def resolve(value: str, environ: Mapping[str, str]) -> str:
+def resolve(value: str, environ: Mapping[str, str], info: ValidationInfo | None = None) -> str:
     """The value with references replaced; raises ``ValueError`` naming what is missing."""
     if value.startswith(FILE_PREFIX):
-        return read_secret_file(Path(value[len(FILE_PREFIX) :]))
+        return read_secret_file(relative_to_config(Path(value[len(FILE_PREFIX) :]), info))
 
     def substitute(match: re.Match[str]) -> str:
         name = match.group(1)
@@ -90,7 +93,7 @@ def _to_secret(value: Any, info: ValidationInfo) -> Any:
         return SecretStr(str(value))
     if not isinstance(value, str):
         raise ValueError("expected a string, a number or a boolean")
-    return SecretStr(resolve(value, environment_from(info)))
+    return SecretStr(resolve(value, environment_from(info), info))
 
 
 Secret = Annotated[SecretStr, BeforeValidator(_to_secret)]
