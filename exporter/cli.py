@@ -12,6 +12,19 @@ import argparse
 DEFAULT_LISTEN = ":9308"
 
 
+def _timeout(text: str) -> float:
+    """A finite number of seconds in (0, 300]: NaN or inf would reach librdkafka as a nonsense millisecond count."""
+    import math
+
+    try:
+        seconds = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected seconds, got {text!r}") from None
+    if not math.isfinite(seconds) or not 0 < seconds <= 300:
+        raise argparse.ArgumentTypeError(f"expected seconds greater than 0 and at most 300, got {text!r}")
+    return seconds
+
+
 def configure(parser: argparse.ArgumentParser) -> None:
     from kafka_obs import logs
 
@@ -31,9 +44,9 @@ def configure(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--kafka.timeout",
         dest="kafka_timeout",
-        type=float,
+        type=_timeout,
         default=10.0,
-        help="seconds one Kafka admin request may take before its stage fails (default 10)",
+        help="seconds one Kafka admin request may take before its stage fails (default 10, at most 300)",
     )
     logs.add_flags(parser)
 

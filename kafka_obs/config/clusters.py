@@ -7,6 +7,7 @@ credentials, topic and group filters, and the per-priority collection intervals.
 
 from __future__ import annotations
 
+import math
 import re
 from enum import StrEnum
 from pathlib import Path
@@ -15,6 +16,7 @@ from typing import Annotated, Any, Literal
 from pydantic import (
     AfterValidator,
     BaseModel,
+    BeforeValidator,
     ConfigDict,
     Field,
     SecretStr,
@@ -43,6 +45,34 @@ DEFAULT_INTERVALS: dict[Priority, float] = {
     Priority.low: 300.0,
 }
 """The seed's collection intervals, in seconds."""
+
+MIN_INTERVAL = 1.0
+MAX_INTERVAL = 86400.0
+"""Bounds of a collection interval: below a second a cycle is a request storm (``interval: 0`` sent thousands of
+requests a second); above a day the series would be stale nearly all the time, and much larger values overflow
+the worker's timer."""
+
+
+def _interval_seconds(value: Any) -> Any:
+    if isinstance(value, bool):  # pydantic would read true as 1.0
+        raise ValueError("expected a duration such as 30s or 5m")
+    return parse_duration(value) if isinstance(value, str) else value
+
+
+def _interval_bounds(seconds: float) -> float:
+    if not math.isfinite(seconds):
+        raise ValueError(f"must be a finite duration such as 30s, got {seconds}")
+    if seconds < MIN_INTERVAL:
+        raise ValueError(f"must be at least {format_duration(MIN_INTERVAL)}, got {seconds:g}s")
+    if seconds > MAX_INTERVAL:
+        raise ValueError(f"must be at most {format_duration(MAX_INTERVAL)}, got {seconds:g}s")
+    return seconds
+
+
+Interval = Annotated[float, BeforeValidator(_interval_seconds), AfterValidator(_interval_bounds)]
+"""A collection interval: a duration (``30s``) or seconds, finite, from :data:`MIN_INTERVAL` to
+:data:`MAX_INTERVAL`. The one check for ``check-config`` and the exporter, which both load through
+:func:`load_fleet`."""
 
 RESERVED_LABELS = frozenset(
     {"cluster", "region", "environment", "priority", "topic", "partition", "consumergroup", "broker", "job", "instance"}
@@ -154,7 +184,7 @@ class Cluster(_Strict):
     brokers: list[str] = Field(min_length=1)
     jmx_ports: list[Annotated[int, Field(ge=1, le=65535)]] | None = None
     priority: Priority = Priority.medium
-    interval: float | None = Field(default=None, description="overrides the priority's interval for this cluster")
+    interval: Interval | None = Field(default=None, description="overrides the priority's interval for this cluster")
     labels: dict[str, LabelValue] = Field(default_factory=dict)
     kafka: ClientProperties = Field(default_factory=dict)
     jmx: JmxSettings = Field(default_factory=JmxSettings)
@@ -182,11 +212,6 @@ class Cluster(_Strict):
                 f"expected one JMX port per broker, in the same order: {len(brokers)} brokers but {len(ports)} ports"
             )
         return ports
-
-    @field_validator("interval", mode="before")
-    @classmethod
-    def _duration(cls, value: Any) -> Any:
-        return parse_duration(value) if isinstance(value, str) else value
 
     @field_validator("labels")
     @classmethod
@@ -229,22 +254,7 @@ class Cluster(_Strict):
 
 class FleetConfig(_Strict):
     clusters: list[Cluster] = Field(min_length=1)
-    intervals: dict[Priority, float] = Field(default_factory=dict)
-
-    @field_validator("intervals", mode="before")
-    @classmethod
-    def _durations(cls, value: Any) -> Any:
-        if isinstance(value, dict):
-            return {k: parse_duration(v) if isinstance(v, str) else v for k, v in value.items()}
-        return value
-
-    @field_validator("intervals")
-    @classmethod
-    def _positive(cls, value: dict[Priority, float]) -> dict[Priority, float]:
-        for priority, seconds in value.items():
-            if seconds < 1:
-                raise ValueError(f"interval for {priority.value} must be at least 1s")
-        return value
+    intervals: dict[Priority, Interval] = Field(default_factory=dict)
 
     def interval_for(self, cluster: Cluster) -> float:
         """Seconds between two collection cycles of ``cluster``."""

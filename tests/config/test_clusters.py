@@ -122,9 +122,34 @@ BAD_INPUTS = [
     ),
     pytest.param(
         "intervals: {critical: soon}\nclusters:\n  - {name: a, region: r, environment: e, brokers: ['h:1']}\n",
-        "intervals",
+        "intervals.critical",
         "not a duration: 'soon'",
         id="bad-interval",
+    ),
+    *[
+        pytest.param(
+            f"clusters:\n  - {{name: a, region: r, environment: e, brokers: ['h:1'], interval: {interval}}}\n",
+            "clusters[0].interval",
+            message,
+            id=f"interval-{interval}",
+        )
+        for interval, message in [
+            ("0", "must be at least 1s, got 0s"),
+            ("-30", "must be at least 1s, got -30s"),
+            ("0.5", "must be at least 1s, got 0.5s"),
+            (".nan", "must be a finite duration"),
+            (".inf", "must be a finite duration"),
+            ("-.inf", "must be a finite duration"),
+            ("1.0e+300", "must be at most 1d, got 1e+300s"),
+            ("25h", "must be at most 1d, got 90000s"),
+            ("true", "expected a duration"),
+        ]
+    ],
+    pytest.param(
+        "intervals: {low: 0}\nclusters:\n  - {name: a, region: r, environment: e, brokers: ['h:1']}\n",
+        "intervals.low",
+        "must be at least 1s, got 0s",
+        id="priority-interval-0",
     ),
     pytest.param(
         "clusters:\n  - {name: a, region: r, environment: e, brokers: ['h:1'], labels: {cluster: x}}\n",
