@@ -11,6 +11,7 @@ import html
 import logging
 import socket
 import threading
+from collections.abc import Callable
 from http import HTTPStatus
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
@@ -30,7 +31,8 @@ def parse_listen_address(address: str) -> tuple[str, int]:
     return host.strip("[]") or "0.0.0.0", int(port)  # noqa: S104 - binding every interface is what ':9308' means
 
 
-def landing_page(store: SnapshotStore, clock: Clock) -> bytes:
+def landing_page(store: SnapshotStore, clock: Clock, redact: Callable[[str], str]) -> bytes:
+    """The state of every cluster; a cycle's error is a client library's text, so it is redacted before shown."""
     now = clock.now()
     rows = []
     snapshots = store.snapshots()
@@ -43,7 +45,7 @@ def landing_page(store: SnapshotStore, clock: Clock) -> bytes:
             age = now - snap.last_success if snap.last_success is not None else None
             detail = f"last success {age:.0f}s ago" if age is not None else "never succeeded"
             if snap.error:
-                detail += f"; {snap.error}"
+                detail += f"; {redact(snap.error)}"
         rows.append(f"<tr><td>{html.escape(name)}</td><td>{state}</td><td>{html.escape(detail)}</td></tr>")
     page = f"""<!doctype html>
 <html><head><meta charset="utf-8"><title>kafka-obs exporter</title></head>
@@ -81,7 +83,8 @@ class _Handler(BaseHTTPRequestHandler):
                     HTTPStatus.SERVICE_UNAVAILABLE, b"waiting for the first cycle\n", "text/plain; charset=utf-8"
                 )
         elif path == "/":
-            self._send(HTTPStatus.OK, landing_page(store, self.server.clock), "text/html; charset=utf-8")
+            page = landing_page(store, self.server.clock, self.server.redact)
+            self._send(HTTPStatus.OK, page, "text/html; charset=utf-8")
         else:
             self._send(HTTPStatus.NOT_FOUND, b"not found\n", "text/plain; charset=utf-8")
 
@@ -102,9 +105,12 @@ class ExporterHTTPServer(ThreadingHTTPServer):
     daemon_threads = True
     request_queue_size = 128  # the default backlog of 5 drops SYNs of concurrent scrapers: 1 s retransmit stalls
 
-    def __init__(self, address: tuple[str, int], store: SnapshotStore, clock: Clock):
+    def __init__(
+        self, address: tuple[str, int], store: SnapshotStore, clock: Clock, redact: Callable[[str], str] = str
+    ):
         self.store = store
         self.clock = clock
+        self.redact = redact
         if ":" in address[0]:
             self.address_family = socket.AF_INET6
         super().__init__(address, _Handler)

@@ -27,7 +27,7 @@ from pydantic import (
 )
 
 from kafka_obs.config.loader import ConfigIssue, Document, load_model, relative_to_config
-from kafka_obs.config.secrets import Secret
+from kafka_obs.config.secrets import ResolvedSecret, Secret
 from kafka_obs.durations import format_duration, parse_duration
 
 
@@ -106,7 +106,8 @@ def _client_paths(props: dict[str, SecretStr], info: ValidationInfo) -> dict[str
     for key, value in props.items():
         text = value.get_secret_value()
         if _PATH_PROPERTY.search(key) and text and text not in _NOT_A_PATH:
-            out[key] = SecretStr(str(relative_to_config(Path(text), info)))
+            path = str(relative_to_config(Path(text), info))
+            out[key] = ResolvedSecret(path, value.sensitive) if isinstance(value, ResolvedSecret) else SecretStr(path)
     return out
 
 
