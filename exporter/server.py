@@ -30,7 +30,7 @@ from http import HTTPStatus
 
 from kafka_obs import __version__
 from kafka_obs.clock import Clock
-from kafka_obs.exporter.exposition import OPENMETRICS_CONTENT_TYPE, TEXT_CONTENT_TYPE, wants_openmetrics
+from kafka_obs.exporter.exposition import OPENMETRICS_CONTENT_TYPE, TEXT_CONTENT_TYPE, negotiate
 from kafka_obs.exporter.store import SnapshotStore
 
 log = logging.getLogger(__name__)
@@ -276,11 +276,12 @@ class ExporterHTTPServer:
         return _error(HTTPStatus.NOT_FOUND, "not found")
 
     def _metrics(self, headers: http.client.HTTPMessage) -> Response:
-        openmetrics = wants_openmetrics(headers.get("Accept"))
-        gzipped = "gzip" in (headers.get("Accept-Encoding") or "")
-        body = self.store.body(openmetrics=openmetrics, gzipped=gzipped)
-        content_type = OPENMETRICS_CONTENT_TYPE if openmetrics else TEXT_CONTENT_TYPE
-        extra = (("Content-Encoding", "gzip"),) if gzipped else ()
+        choice = negotiate(headers.get("Accept"), headers.get("Accept-Encoding"))
+        if choice is None:
+            return _error(HTTPStatus.NOT_ACCEPTABLE, "no acceptable format or encoding")
+        body = self.store.body(openmetrics=choice.openmetrics, gzipped=choice.gzip)
+        content_type = OPENMETRICS_CONTENT_TYPE if choice.openmetrics else TEXT_CONTENT_TYPE
+        extra = (("Content-Encoding", "gzip"),) if choice.gzip else ()
         return Response(HTTPStatus.OK, body, content_type, (*extra, ("Vary", "Accept, Accept-Encoding")))
 
 

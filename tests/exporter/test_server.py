@@ -193,3 +193,16 @@ def test_head_answers_like_get_without_a_body(served) -> None:  # type: ignore[n
             assert head.headers["content-type"] == get.headers["content-type"]
             assert head.headers["content-length"] == str(len(get.content))
             assert head.content == b""
+
+
+def test_metrics_honours_q_zero_over_http(served) -> None:  # type: ignore[no-untyped-def]
+    exporter, url = served
+    exporter.collect_once()
+    with httpx.Client(base_url=url, timeout=5) as http:
+        refused_gzip = http.get("/metrics", headers={"Accept-Encoding": "gzip;q=0"})
+        assert "content-encoding" not in refused_gzip.headers
+        assert value(parse(refused_gzip.content), "kafka_cluster_up") == 1
+        refused_om = http.get("/metrics", headers={"Accept": "application/openmetrics-text;version=1.0.0;q=0"})
+        assert refused_om.headers["content-type"].startswith("text/plain; version=0.0.4")
+        nothing = http.get("/metrics", headers={"Accept": "text/plain;q=0, application/openmetrics-text;q=0"})
+        assert nothing.status_code == 406
