@@ -12,6 +12,7 @@ from collections.abc import Callable, Sequence
 
 from kafka_obs.clock import Clock
 from kafka_obs.config.clusters import Cluster, FleetConfig
+from kafka_obs.config.secrets import Redactor
 from kafka_obs.exporter.client import KafkaAdmin
 from kafka_obs.exporter.collectors import Collector
 from kafka_obs.exporter.cycle import ClusterCollector
@@ -32,9 +33,12 @@ class Exporter:
         clock: Clock,
         client_factory: Callable[[Cluster], KafkaAdmin],
         plugin_factories: Sequence[PluginFactory] = (),
+        redact: Callable[[str], str] | None = None,
     ):
         self.fleet = fleet
         self.clock = clock
+        self.redact = redact if redact is not None else Redactor.for_configs(fleet)
+        """Hides the fleet's secrets in what is served (client errors on the landing page)."""
         self.store = SnapshotStore([c.name for c in fleet.clusters], clock)
         self.workers: dict[str, ClusterWorker] = {}
         for cluster in fleet.clusters:
@@ -55,7 +59,7 @@ class Exporter:
             worker.run_once()
 
     def serve(self, host: str, port: int) -> ExporterHTTPServer:
-        self.server = ExporterHTTPServer((host, port), self.store, self.clock)
+        self.server = ExporterHTTPServer((host, port), self.store, self.clock, self.redact)
         self.server.start()
         log.info("listening", extra={"address": f"{host}:{self.server.port}"})
         return self.server

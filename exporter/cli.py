@@ -12,6 +12,19 @@ import argparse
 DEFAULT_LISTEN = ":9308"
 
 
+def _timeout(text: str) -> float:
+    """A finite number of seconds in (0, 300]: NaN or inf would reach librdkafka as a nonsense millisecond count."""
+    import math
+
+    try:
+        seconds = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected seconds, got {text!r}") from None
+    if not math.isfinite(seconds) or not 0 < seconds <= 300:
+        raise argparse.ArgumentTypeError(f"expected seconds greater than 0 and at most 300, got {text!r}")
+    return seconds
+
+
 def configure(parser: argparse.ArgumentParser) -> None:
     from kafka_obs import logs
 
@@ -31,9 +44,9 @@ def configure(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--kafka.timeout",
         dest="kafka_timeout",
-        type=float,
+        type=_timeout,
         default=10.0,
-        help="seconds one Kafka admin request may take before its stage fails (default 10)",
+        help="seconds one Kafka admin request may take before its stage fails (default 10, at most 300)",
     )
     logs.add_flags(parser)
 
@@ -46,15 +59,18 @@ def run(args: argparse.Namespace) -> int:
     from kafka_obs import logs
     from kafka_obs.clock import SystemClock
     from kafka_obs.config.clusters import load_fleet
+    from kafka_obs.config.secrets import Redactor
     from kafka_obs.exporter.app import Exporter
     from kafka_obs.exporter.confluent_client import ConfluentKafkaAdmin
     from kafka_obs.exporter.jmx import jmx_collectors
     from kafka_obs.exporter.server import parse_listen_address
 
-    logs.setup(args)
-    log = logging.getLogger("kafka_obs.exporter")
     host, port = parse_listen_address(args.listen_address)
-    fleet = load_fleet(args.config_file).select(regions=args.regions, names=args.clusters)
+    loaded = load_fleet(args.config_file)
+    redact = Redactor.for_configs(loaded)  # every secret of the file, also of clusters this shard does not serve
+    logs.setup(args, redact=redact)
+    log = logging.getLogger("kafka_obs.exporter")
+    fleet = loaded.select(regions=args.regions, names=args.clusters)
     if not fleet.clusters:
         log.error("no cluster matches --region/--cluster", extra={"regions": args.regions, "clusters": args.clusters})
         return 2
@@ -64,6 +80,7 @@ def run(args: argparse.Namespace) -> int:
         clock=SystemClock(),
         client_factory=lambda cluster: ConfluentKafkaAdmin(cluster, timeout=timeout),
         plugin_factories=[jmx_collectors],
+        redact=redact,
     )
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())

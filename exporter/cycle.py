@@ -11,7 +11,8 @@ Order of the stages (each a batched request or a few):
 6. Plug-in collectors (JMX), each isolated.
 
 A failure of stage 2, 3 or 5 (or of one item in it) is counted in ``kafka_exporter_errors_total{stage}`` and only
-that stage's series are missing; stages 1 and 4 failing fails the cycle.
+that stage's series are missing; stages 1 and 4 failing fails the cycle. A crash of the worker running the cycles
+is counted as stage ``worker`` and published as a failed cycle (:meth:`ClusterCollector.failed`).
 """
 
 from __future__ import annotations
@@ -44,6 +45,7 @@ STAGES = (
     "offsets",
     "lag_history",
     "log_dirs",
+    "worker",
 )
 """Stage names of ``kafka_exporter_errors_total``; all start at 0 so ``rate()`` works from the first scrape."""
 
@@ -103,7 +105,22 @@ class ClusterCollector:
             error = f"{type(exc).__name__}: {exc}"
             log.warning("collection cycle failed", extra={"cluster": self.cluster.name, "err": error})
         plugins = self._collect_plugins(ClusterFacts(self.cluster, metadata, now))
-        duration = self._clock.monotonic() - started
+        return self._snapshot(kafka, plugins, error, self._clock.monotonic() - started)
+
+    def failed(self, error: str) -> ClusterSnapshot:
+        """A snapshot that says the cluster is not being collected (``kafka_cluster_up 0``), without asking Kafka.
+
+        Published when the worker itself crashed, so a dead worker never leaves its last ``up 1`` behind: the
+        Kafka series age out as after any failed cycle, and ``errors_total{stage="worker"}`` counts the crash.
+        """
+        self._count_error("worker")
+        self._sequence += 1
+        previous = self._last
+        return self._snapshot(None, previous.plugins if previous else (), error, 0.0)
+
+    def _snapshot(
+        self, kafka: tuple[Family, ...] | None, plugins: tuple[Family, ...], error: str | None, duration: float
+    ) -> ClusterSnapshot:
         previous = self._last
         last_success: float | None
         if kafka is not None:

@@ -10,6 +10,7 @@ prometheus_client's own parsers, so the format is checked by the reference imple
 from __future__ import annotations
 
 import math
+import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 
@@ -88,6 +89,92 @@ def assemble(parts: Sequence[RenderedFamilies], *, openmetrics: bool) -> bytes:
     return b"".join(out)
 
 
-def wants_openmetrics(accept: str | None) -> bool:
-    """Prometheus asks for OpenMetrics first when it can take it; anything else gets the classic text format."""
-    return bool(accept) and "application/openmetrics-text" in (accept or "")
+@dataclass(frozen=True, slots=True)
+class Negotiated:
+    openmetrics: bool
+    gzip: bool
+
+
+_ELEMENT = re.compile(r'(?:[^,"]|"[^"]*")+')
+_OFFERS: tuple[tuple[str, frozenset[str]], ...] = (
+    ("text/plain", frozenset({"0.0.4"})),
+    ("application/openmetrics-text", frozenset({"1.0.0", "0.0.1"})),
+)
+"""What /metrics can produce: the media type and the ``version`` parameters each answers to (OpenMetrics 0.0.1 is
+the same format's pre-1.0 name, which Prometheus still asks for). The first is the default."""
+
+
+def _weighted(header: str) -> list[tuple[str, dict[str, str], float]]:
+    """The elements of an ``Accept``-style header: (value, parameters, q), in the client's order.
+
+    RFC 9110 §12.4.2: ``q`` is 0 to 1 with up to three decimals, default 1; an element whose ``q`` is not valid is
+    ignored (not treated as 1, which would turn a malformed refusal into a preference).
+    """
+    out = []
+    for element in _ELEMENT.findall(header):
+        value, *params = (part.strip() for part in element.split(";"))
+        if not value:
+            continue
+        parameters: dict[str, str] = {}
+        for param in params:
+            name, _, raw = param.partition("=")
+            parameters[name.strip().lower()] = raw.strip().strip('"')
+        q = parameters.pop("q", "1")
+        if not re.fullmatch(r"0(\.\d{0,3})?|1(\.0{0,3})?", q):
+            continue
+        out.append((value.lower(), parameters, float(q)))
+    return out
+
+
+def _media_quality(
+    accept: list[tuple[str, dict[str, str], float]], media: str, versions: frozenset[str]
+) -> tuple[float, int, int] | None:
+    """(q, specificity, -position) of the most specific range of ``accept`` that matches the offer; None if none."""
+    major = media.partition("/")[0]
+    best: tuple[float, int, int] | None = None
+    for position, (value, params, q) in enumerate(accept):
+        if value == media:
+            version = params.get("version")
+            if version is not None and version not in versions:
+                continue
+            specificity = 3 if version is not None else 2
+        elif value == f"{major}/*":
+            specificity = 1
+        elif value == "*/*":
+            specificity = 0
+        else:
+            continue
+        if best is None or specificity > best[1]:
+            best = (q, specificity, -position)
+    return best
+
+
+def negotiate(accept: str | None, accept_encoding: str | None) -> Negotiated | None:
+    """The format and encoding to answer a scrape with, honouring q-values; None when nothing we have is acceptable.
+
+    Format: the offer whose most specific matching media range has the highest q > 0 (ties: the more specific
+    range, then the client's order, then the classic text format). No ``Accept``, or one that matches neither
+    format (``application/json``), gets the text format, as Prometheus' own client libraries do; only an
+    explicit refusal of it (``text/plain;q=0``, ``*/*;q=0``) with OpenMetrics not acceptable either is a 406.
+
+    Encoding (RFC 9110 §12.5.3): gzip when its q (or ``*``'s) is above 0 and not below an explicitly listed
+    ``identity``; ``identity`` is acceptable unless refused by ``identity;q=0`` or ``*;q=0``.
+    """
+    ranges = _weighted(accept or "*/*") or [("*/*", {}, 1.0)]
+    rated = [(_media_quality(ranges, media, versions), index) for index, (media, versions) in enumerate(_OFFERS)]
+    acceptable = [(quality, index) for quality, index in rated if quality is not None and quality[0] > 0]
+    if acceptable:
+        _, index = max(acceptable, key=lambda item: (*item[0], -item[1]))
+    elif rated[0][0] is None:
+        index = 0  # nothing we make was asked for: the default, not a 406
+    else:
+        return None
+    codings = {value: q for value, _, q in _weighted(accept_encoding or "")}
+    star = codings.get("*")
+    gzip_q = codings.get("gzip", codings.get("x-gzip", star if star is not None else 0.0))
+    identity_q = codings.get("identity", star if star is not None else 1.0)
+    if gzip_q > 0 and ("identity" not in codings or gzip_q >= identity_q):
+        return Negotiated(openmetrics=index == 1, gzip=True)
+    if identity_q > 0:
+        return Negotiated(openmetrics=index == 1, gzip=False)
+    return None

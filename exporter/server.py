@@ -1,25 +1,47 @@
 """The HTTP side: ``/metrics``, ``/healthz``, ``/ready`` and a small landing page at ``/``.
 
 It only reads the :class:`~kafka_obs.exporter.store.SnapshotStore` and never touches Kafka, so a scrape costs the
-same whether clusters are fast, slow or down. The standard library's threading server is enough: a scrape is a
-cached-bytes write (gzip when the scraper accepts it, which Prometheus does).
+same whether clusters are fast, slow or down.
+
+The port is reachable by anyone who can reach a scrape target, so the server is built to survive clients that
+do not behave: one asyncio event loop (one thread) owns every socket, so an idle or trickling connection costs a
+file descriptor and a few KiB, never a thread. A request's headers must arrive within ``header_timeout`` of its
+first byte (a slowloris client trickling a byte a second is cut off), an idle keep-alive connection is closed
+after ``idle_timeout``, a response must be taken by the client within ``write_timeout``, and headers are limited
+in size. At most ``max_connections`` are open; when a new one arrives at the cap, the connection that has waited
+longest for its next request is closed to make room, so a flood of idle clients cannot lock scrapers out. The
+responses themselves (a cached body, or its assembly when a snapshot changed) are produced by a small fixed pool
+of worker threads, so the event loop never waits on them.
 """
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import html
+import http.client
 import logging
 import socket
 import threading
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
 from http import HTTPStatus
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 from kafka_obs import __version__
 from kafka_obs.clock import Clock
-from kafka_obs.exporter.exposition import OPENMETRICS_CONTENT_TYPE, TEXT_CONTENT_TYPE, wants_openmetrics
+from kafka_obs.exporter.exposition import OPENMETRICS_CONTENT_TYPE, TEXT_CONTENT_TYPE, negotiate
 from kafka_obs.exporter.store import SnapshotStore
 
 log = logging.getLogger(__name__)
+
+MAX_HEADER_BYTES = 16 * 1024
+"""Request line plus headers; Prometheus sends well under 1 KiB."""
+WRITE_CHUNK = 64 * 1024
+"""A body is written in chunks of this size, each waited for: a client that reads slowly holds one chunk of
+buffer, not a copy of the whole body."""
+_PLAIN = "text/plain; charset=utf-8"
+_READY = {True: b"ready\n", False: b"waiting for the first cycle\n"}
 
 
 def parse_listen_address(address: str) -> tuple[str, int]:
@@ -30,7 +52,8 @@ def parse_listen_address(address: str) -> tuple[str, int]:
     return host.strip("[]") or "0.0.0.0", int(port)  # noqa: S104 - binding every interface is what ':9308' means
 
 
-def landing_page(store: SnapshotStore, clock: Clock) -> bytes:
+def landing_page(store: SnapshotStore, clock: Clock, redact: Callable[[str], str]) -> bytes:
+    """The state of every cluster; a cycle's error is a client library's text, so it is redacted before shown."""
     now = clock.now()
     rows = []
     snapshots = store.snapshots()
@@ -43,7 +66,7 @@ def landing_page(store: SnapshotStore, clock: Clock) -> bytes:
             age = now - snap.last_success if snap.last_success is not None else None
             detail = f"last success {age:.0f}s ago" if age is not None else "never succeeded"
             if snap.error:
-                detail += f"; {snap.error}"
+                detail += f"; {redact(snap.error)}"
         rows.append(f"<tr><td>{html.escape(name)}</td><td>{state}</td><td>{html.escape(detail)}</td></tr>")
     page = f"""<!doctype html>
 <html><head><meta charset="utf-8"><title>kafka-obs exporter</title></head>
@@ -57,69 +80,238 @@ def landing_page(store: SnapshotStore, clock: Clock) -> bytes:
     return page.encode()
 
 
-class _Handler(BaseHTTPRequestHandler):
-    server: ExporterHTTPServer
-    protocol_version = "HTTP/1.1"
-    disable_nagle_algorithm = True  # headers and body are two writes: without this, delayed ACKs add ~40 ms
-
-    def do_GET(self) -> None:
-        path = self.path.split("?", 1)[0]
-        store = self.server.store
-        if path == "/metrics":
-            openmetrics = wants_openmetrics(self.headers.get("Accept"))
-            gzipped = "gzip" in (self.headers.get("Accept-Encoding") or "")
-            body = store.body(openmetrics=openmetrics, gzipped=gzipped)
-            content_type = OPENMETRICS_CONTENT_TYPE if openmetrics else TEXT_CONTENT_TYPE
-            self._send(HTTPStatus.OK, body, content_type, gzipped=gzipped)
-        elif path == "/healthz":
-            self._send(HTTPStatus.OK, b"ok\n", "text/plain; charset=utf-8")
-        elif path == "/ready":
-            if store.ready():
-                self._send(HTTPStatus.OK, b"ready\n", "text/plain; charset=utf-8")
-            else:
-                self._send(
-                    HTTPStatus.SERVICE_UNAVAILABLE, b"waiting for the first cycle\n", "text/plain; charset=utf-8"
-                )
-        elif path == "/":
-            self._send(HTTPStatus.OK, landing_page(store, self.server.clock), "text/html; charset=utf-8")
-        else:
-            self._send(HTTPStatus.NOT_FOUND, b"not found\n", "text/plain; charset=utf-8")
-
-    def _send(self, status: HTTPStatus, body: bytes, content_type: str, *, gzipped: bool = False) -> None:
-        self.send_response(status)
-        self.send_header("Content-Type", content_type)
-        self.send_header("Content-Length", str(len(body)))
-        if gzipped:
-            self.send_header("Content-Encoding", "gzip")
-        self.end_headers()
-        self.wfile.write(body)
-
-    def log_message(self, format: str, *args: object) -> None:
-        log.debug("http " + format, *args)
+@dataclass(frozen=True)
+class Response:
+    status: HTTPStatus
+    body: bytes
+    content_type: str = _PLAIN
+    headers: tuple[tuple[str, str], ...] = ()
 
 
-class ExporterHTTPServer(ThreadingHTTPServer):
-    daemon_threads = True
-    request_queue_size = 128  # the default backlog of 5 drops SYNs of concurrent scrapers: 1 s retransmit stalls
+@dataclass(frozen=True)
+class ServerLimits:
+    """How much a client may cost; the defaults suit Prometheus scraping every few seconds to minutes."""
 
-    def __init__(self, address: tuple[str, int], store: SnapshotStore, clock: Clock):
+    max_connections: int = 512
+    header_timeout: float = 10.0
+    idle_timeout: float = 60.0
+    write_timeout: float = 30.0
+    workers: int = 4
+
+
+@dataclass(eq=False)
+class _Connection:
+    writer: asyncio.StreamWriter
+    waiting_since: float | None = None
+    """Loop time since when the connection waits for a request (None while one is being answered)."""
+    task: asyncio.Task[None] | None = field(default=None, repr=False)
+
+
+class _BadRequest(Exception):
+    def __init__(self, status: HTTPStatus, reason: str):
+        super().__init__(reason)
+        self.status = status
+
+
+class ExporterHTTPServer:
+    """Serves the store on ``address``; :meth:`start` runs the event loop in a background thread."""
+
+    def __init__(
+        self,
+        address: tuple[str, int],
+        store: SnapshotStore,
+        clock: Clock,
+        redact: Callable[[str], str] = str,
+        limits: ServerLimits | None = None,
+    ):
         self.store = store
         self.clock = clock
-        if ":" in address[0]:
-            self.address_family = socket.AF_INET6
-        super().__init__(address, _Handler)
+        self.redact = redact
+        self.limits = limits or ServerLimits()
+        family = socket.AF_INET6 if ":" in address[0] else socket.AF_INET
+        # bound here, so a port in use fails the command at once, and port 0 is known before start()
+        self._socket = socket.create_server(address, family=family, backlog=128, reuse_port=False)
+        self._pool = ThreadPoolExecutor(self.limits.workers, thread_name_prefix="http-worker")
+        self._loop = asyncio.new_event_loop()
         self._thread: threading.Thread | None = None
+        self._connections: set[_Connection] = set()
+        self._server: asyncio.Server | None = None
+        self._started = threading.Event()
 
     @property
     def port(self) -> int:
-        return int(self.server_address[1])
+        return int(self._socket.getsockname()[1])
 
     def start(self) -> None:
-        self._thread = threading.Thread(target=self.serve_forever, name="http", daemon=True)
+        self._thread = threading.Thread(target=self._run, name="http", daemon=True)
         self._thread.start()
+        self._started.wait(10)
 
     def stop(self) -> None:
-        self.shutdown()
-        self.server_close()
-        if self._thread is not None:
+        if self._thread is not None and self._thread.is_alive():
+            future = asyncio.run_coroutine_threadsafe(self._shutdown(), self._loop)
+            with contextlib.suppress(Exception):
+                future.result(5)
+            self._loop.call_soon_threadsafe(self._loop.stop)
             self._thread.join(5)
+        else:
+            self._socket.close()
+        self._pool.shutdown(wait=False, cancel_futures=True)
+
+    def _run(self) -> None:
+        asyncio.set_event_loop(self._loop)
+        self._server = self._loop.run_until_complete(
+            asyncio.start_server(self._serve, sock=self._socket, limit=MAX_HEADER_BYTES)
+        )
+        self._started.set()
+        try:
+            self._loop.run_forever()
+        finally:
+            self._loop.close()
+
+    async def _shutdown(self) -> None:
+        if self._server is not None:
+            self._server.close()
+        for connection in list(self._connections):
+            connection.writer.close()
+        tasks = [c.task for c in self._connections if c.task is not None]
+        if tasks:
+            await asyncio.wait(tasks, timeout=2)
+
+    # -- connections ---------------------------------------------------------------------------------------------
+
+    def _make_room(self) -> bool:
+        """At the cap, close the connection that has waited longest for a request; False if all are busy."""
+        if len(self._connections) < self.limits.max_connections:
+            return True
+        waiting = [c for c in self._connections if c.waiting_since is not None]
+        if not waiting:
+            return False
+        oldest = min(waiting, key=lambda c: c.waiting_since or 0.0)
+        self._close(oldest)
+        return True
+
+    def _close(self, connection: _Connection) -> None:
+        self._connections.discard(connection)
+        connection.writer.close()
+        if connection.task is not None and connection.task is not asyncio.current_task():
+            connection.task.cancel()
+
+    async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        if not self._make_room():
+            writer.close()
+            return
+        connection = _Connection(writer, task=asyncio.current_task())
+        self._connections.add(connection)
+        try:
+            while await self._one_request(reader, connection):
+                pass
+        except (ConnectionError, asyncio.IncompleteReadError, TimeoutError, asyncio.CancelledError):
+            pass  # the client went away, was too slow, or was evicted: nothing to answer, nothing worth a log line
+        finally:
+            self._connections.discard(connection)
+            writer.close()
+
+    async def _one_request(self, reader: asyncio.StreamReader, connection: _Connection) -> bool:
+        """Read and answer one request; False when the connection is to be closed."""
+        loop = asyncio.get_running_loop()
+        connection.waiting_since = loop.time()
+        first = await asyncio.wait_for(reader.read(1), self.limits.idle_timeout)
+        if not first:
+            return False
+        try:
+            head = first + await asyncio.wait_for(reader.readuntil(b"\r\n\r\n"), self.limits.header_timeout)
+        except (asyncio.LimitOverrunError, ValueError):
+            too_large = _error(HTTPStatus.REQUEST_HEADER_FIELDS_TOO_LARGE, "headers too large")
+            await self._write(connection, "GET", too_large)
+            return False
+        connection.waiting_since = None
+        try:
+            method, target, keep_alive, headers = _parse(head)
+        except _BadRequest as exc:
+            await self._write(connection, "GET", _error(exc.status, str(exc)))
+            return False
+        try:
+            response = await loop.run_in_executor(self._pool, self.respond, method, target, headers)
+        except Exception:  # a bug: the client gets a 500 and the log a traceback, the server goes on
+            log.exception("request failed", extra={"method": method, "path": target[:200]})
+            response = _error(HTTPStatus.INTERNAL_SERVER_ERROR, "internal error")
+        await self._write(connection, method, response, keep_alive=keep_alive)
+        return keep_alive
+
+    async def _write(
+        self, connection: _Connection, method: str, response: Response, *, keep_alive: bool = False
+    ) -> None:
+        lines = [f"HTTP/1.1 {response.status.value} {response.status.phrase}"]
+        lines.append(f"Content-Type: {response.content_type}")
+        lines.append(f"Content-Length: {len(response.body)}")
+        lines.extend(f"{name}: {value}" for name, value in response.headers)
+        if not keep_alive:
+            lines.append("Connection: close")
+        writer = connection.writer
+        writer.write(("\r\n".join(lines) + "\r\n\r\n").encode("latin-1"))
+        if method != "HEAD":
+            view = memoryview(response.body)
+            for start in range(0, len(view), WRITE_CHUNK):
+                writer.write(view[start : start + WRITE_CHUNK])
+                await asyncio.wait_for(writer.drain(), self.limits.write_timeout)
+        await asyncio.wait_for(writer.drain(), self.limits.write_timeout)
+
+    # -- routing (runs on a worker thread) -----------------------------------------------------------------------
+
+    def respond(self, method: str, target: str, headers: http.client.HTTPMessage) -> Response:
+        path = target.split("?", 1)[0]
+        if method not in ("GET", "HEAD"):
+            return _error(HTTPStatus.METHOD_NOT_ALLOWED, "only GET and HEAD", (("Allow", "GET, HEAD"),))
+        if path == "/metrics":
+            return self._metrics(headers)
+        if path == "/healthz":
+            return Response(HTTPStatus.OK, b"ok\n")
+        if path == "/ready":
+            ready = self.store.ready()
+            return Response(HTTPStatus.OK if ready else HTTPStatus.SERVICE_UNAVAILABLE, _READY[ready])
+        if path == "/":
+            page = landing_page(self.store, self.clock, self.redact)
+            return Response(HTTPStatus.OK, page, "text/html; charset=utf-8")
+        return _error(HTTPStatus.NOT_FOUND, "not found")
+
+    def _metrics(self, headers: http.client.HTTPMessage) -> Response:
+        choice = negotiate(headers.get("Accept"), headers.get("Accept-Encoding"))
+        if choice is None:
+            return _error(HTTPStatus.NOT_ACCEPTABLE, "no acceptable format or encoding")
+        body = self.store.body(openmetrics=choice.openmetrics, gzipped=choice.gzip)
+        content_type = OPENMETRICS_CONTENT_TYPE if choice.openmetrics else TEXT_CONTENT_TYPE
+        extra = (("Content-Encoding", "gzip"),) if choice.gzip else ()
+        return Response(HTTPStatus.OK, body, content_type, (*extra, ("Vary", "Accept, Accept-Encoding")))
+
+
+def _error(status: HTTPStatus, reason: str, headers: tuple[tuple[str, str], ...] = ()) -> Response:
+    return Response(status, f"{reason}\n".encode(), _PLAIN, headers)
+
+
+def _parse(head: bytes) -> tuple[str, str, bool, http.client.HTTPMessage]:
+    """Request line and headers of one request; a request with a body is refused (no endpoint takes one)."""
+    line, _, rest = head.partition(b"\r\n")
+    parts = line.decode("latin-1").split(" ")
+    if len(parts) != 3 or not parts[2].startswith("HTTP/1."):
+        raise _BadRequest(HTTPStatus.BAD_REQUEST, "malformed request line")
+    method, target, version = parts
+    try:
+        headers = http.client.parse_headers(_Lines(rest))
+    except http.client.HTTPException as exc:
+        raise _BadRequest(HTTPStatus.REQUEST_HEADER_FIELDS_TOO_LARGE, f"bad headers: {exc}") from None
+    if headers.get("Transfer-Encoding") or (headers.get("Content-Length") or "0").strip() != "0":
+        raise _BadRequest(HTTPStatus.BAD_REQUEST, "a request body is not accepted")
+    connection = (headers.get("Connection") or "").lower()
+    keep_alive = "close" not in connection if version == "HTTP/1.1" else "keep-alive" in connection
+    return method, target, keep_alive, headers
+
+
+class _Lines:
+    """The ``readline`` that :func:`http.client.parse_headers` wants, over bytes already read."""
+
+    def __init__(self, data: bytes):
+        self._lines = data.splitlines(keepends=True)
+
+    def readline(self, limit: int = -1) -> bytes:
+        return self._lines.pop(0) if self._lines else b""

@@ -3,6 +3,11 @@
 Each cluster has its own thread, so a slow or unreachable cluster (whose requests wait for their timeouts) never
 delays another. The Kafka client libraries are synchronous (confluent-kafka futures, kafka-python), so threads
 are the honest model; the cycle itself issues its many requests concurrently through the client.
+
+A worker is supervised by its own thread: a crash anywhere in the loop (not only inside a cycle, which is already
+contained) publishes a failed snapshot at once, so the cluster shows ``kafka_cluster_up 0`` and never a frozen
+``up 1``, counts ``kafka_exporter_errors_total{stage="worker"}``, logs the traceback, and restarts the loop after a
+backoff that doubles from 1 s up to the cluster's interval (capped at a minute) and resets after a good cycle.
 """
 
 from __future__ import annotations
@@ -19,6 +24,15 @@ from kafka_obs.exporter.store import SnapshotStore
 
 log = logging.getLogger(__name__)
 
+RESTART_BACKOFF_MIN = 1.0
+RESTART_BACKOFF_MAX = 60.0
+
+
+def restart_backoff(crashes: int, interval: float) -> float:
+    """Seconds before restarting after the ``crashes``-th crash in a row: 1, 2, 4, … up to min(interval, 60)."""
+    ceiling = max(RESTART_BACKOFF_MIN, min(interval, RESTART_BACKOFF_MAX))
+    return min(ceiling, RESTART_BACKOFF_MIN * 2 ** min(crashes - 1, 16))
+
 
 class ClusterWorker:
     def __init__(self, collector: ClusterCollector, store: SnapshotStore, clock: Clock):
@@ -29,6 +43,8 @@ class ClusterWorker:
         self._thread: threading.Thread | None = None
         self._labels: Mapping[str, str] = collector.cluster.static_labels()
         self._rendered: RenderedSnapshot | None = None
+        self._crashes = 0
+        """Crashes of the loop since the last complete iteration."""
 
     @property
     def name(self) -> str:
@@ -49,23 +65,48 @@ class ClusterWorker:
         )
         return self._rendered
 
-    def _loop(self) -> None:
+    def _cycles(self) -> None:
         interval = self.collector.interval
+        while not self._stop.is_set():
+            started = self._clock.monotonic()
+            try:
+                self.run_once()
+            except Exception as exc:  # a bug in one cycle must not end the worker: log it, try again next interval
+                log.exception("cycle crashed", extra={"cluster": self.name})
+                self._publish_failure(f"cycle crashed: {type(exc).__name__}: {exc}")
+            elapsed = self._clock.monotonic() - started
+            if elapsed > interval:
+                log.warning("cycle longer than the interval", extra={"cluster": self.name, "seconds": elapsed})
+            self._crashes = 0
+            self._stop.wait(max(0.0, interval - elapsed))
+
+    def _loop(self) -> None:
         try:
             while not self._stop.is_set():
-                started = self._clock.monotonic()
                 try:
-                    self.run_once()
-                except Exception:  # a bug in one cycle must not end the worker: log it and try again next interval
-                    log.exception("cycle crashed", extra={"cluster": self.name})
-                elapsed = self._clock.monotonic() - started
-                if elapsed > interval:
-                    log.warning("cycle longer than the interval", extra={"cluster": self.name, "seconds": elapsed})
-                self._stop.wait(max(0.0, interval - elapsed))
+                    self._cycles()
+                except Exception as exc:
+                    self._crashes += 1
+                    delay = restart_backoff(self._crashes, self.collector.interval)
+                    log.exception(
+                        "worker crashed, restarting",
+                        extra={"cluster": self.name, "crashes": self._crashes, "restart_in": delay},
+                    )
+                    self._publish_failure(f"worker crashed: {type(exc).__name__}: {exc}")
+                    self._stop.wait(delay)
         finally:
+            if not self._stop.is_set():  # ended by something no handler may catch (e.g. SystemExit): say so
+                self._publish_failure("worker stopped unexpectedly")
             # the thread that uses the clients closes them: never under a cycle still running, even when the
             # exporter stopped waiting for this worker
             self.collector.close()
+
+    def _publish_failure(self, error: str) -> None:
+        try:
+            self._rendered = render_snapshot(self.collector.failed(error), self._labels, self._rendered)
+            self._store.publish(self._rendered)
+        except Exception:
+            log.exception("cannot publish the worker's failure", extra={"cluster": self.name})
 
     def start(self) -> None:
         self._thread = threading.Thread(target=self._loop, name=f"collect-{self.name}", daemon=True)

@@ -7,23 +7,27 @@ credentials, topic and group filters, and the per-priority collection intervals.
 
 from __future__ import annotations
 
+import math
 import re
 from enum import StrEnum
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
 from pydantic import (
+    AfterValidator,
     BaseModel,
+    BeforeValidator,
     ConfigDict,
     Field,
     SecretStr,
     StringConstraints,
+    ValidationInfo,
     field_validator,
     model_validator,
 )
 
-from kafka_obs.config.loader import ConfigIssue, Document, load_model
-from kafka_obs.config.secrets import Secret
+from kafka_obs.config.loader import ConfigIssue, Document, load_model, relative_to_config
+from kafka_obs.config.secrets import ResolvedSecret, Secret
 from kafka_obs.durations import format_duration, parse_duration
 
 
@@ -42,6 +46,34 @@ DEFAULT_INTERVALS: dict[Priority, float] = {
 }
 """The seed's collection intervals, in seconds."""
 
+MIN_INTERVAL = 1.0
+MAX_INTERVAL = 86400.0
+"""Bounds of a collection interval: below a second a cycle is a request storm (``interval: 0`` sent thousands of
+requests a second); above a day the series would be stale nearly all the time, and much larger values overflow
+the worker's timer."""
+
+
+def _interval_seconds(value: Any) -> Any:
+    if isinstance(value, bool):  # pydantic would read true as 1.0
+        raise ValueError("expected a duration such as 30s or 5m")
+    return parse_duration(value) if isinstance(value, str) else value
+
+
+def _interval_bounds(seconds: float) -> float:
+    if not math.isfinite(seconds):
+        raise ValueError(f"must be a finite duration such as 30s, got {seconds}")
+    if seconds < MIN_INTERVAL:
+        raise ValueError(f"must be at least {format_duration(MIN_INTERVAL)}, got {seconds:g}s")
+    if seconds > MAX_INTERVAL:
+        raise ValueError(f"must be at most {format_duration(MAX_INTERVAL)}, got {seconds:g}s")
+    return seconds
+
+
+Interval = Annotated[float, BeforeValidator(_interval_seconds), AfterValidator(_interval_bounds)]
+"""A collection interval: a duration (``30s``) or seconds, finite, from :data:`MIN_INTERVAL` to
+:data:`MAX_INTERVAL`. The one check for ``check-config`` and the exporter, which both load through
+:func:`load_fleet`."""
+
 RESERVED_LABELS = frozenset(
     {"cluster", "region", "environment", "priority", "topic", "partition", "consumergroup", "broker", "job", "instance"}
 )
@@ -54,6 +86,33 @@ Name = Annotated[str, StringConstraints(pattern=r"^[a-z0-9]([a-z0-9._-]*[a-z0-9]
 """Cluster names double as Kubernetes namespaces in the sandbox and as label values: DNS-label style."""
 
 LabelValue = Annotated[str, StringConstraints(min_length=1, max_length=128)]
+
+
+_PATH_PROPERTY = re.compile(r"\.(location|file|keytab)$")
+"""librdkafka properties naming a file: ``ssl.ca.location``, ``ssl.key.location``, ``ssl.certificate.location``,
+``ssl.crl.location``, ``ssl.keystore.location``, ``ssl.engine.location``, ``sasl.kerberos.keytab``,
+``sasl.oauthbearer.assertion.*.file``."""
+_NOT_A_PATH = {"probe"}
+"""``ssl.ca.location: probe`` asks librdkafka to look in the system's usual places."""
+
+
+def _client_paths(props: dict[str, SecretStr], info: ValidationInfo) -> dict[str, SecretStr]:
+    """File properties relative to the config file's directory, as every path of every config is.
+
+    librdkafka would open them relative to the process's working directory: the same file would work from one
+    directory and fail, or pick another CA, from another (an exporter started by systemd runs in ``/``).
+    """
+    out = dict(props)
+    for key, value in props.items():
+        text = value.get_secret_value()
+        if _PATH_PROPERTY.search(key) and text and text not in _NOT_A_PATH:
+            path = str(relative_to_config(Path(text), info))
+            out[key] = ResolvedSecret(path, value.sensitive) if isinstance(value, ResolvedSecret) else SecretStr(path)
+    return out
+
+
+ClientProperties = Annotated[dict[str, Secret], AfterValidator(_client_paths)]
+"""librdkafka properties: values may reference secrets; file properties resolve against the config's directory."""
 
 
 class _Strict(BaseModel):
@@ -126,9 +185,9 @@ class Cluster(_Strict):
     brokers: list[str] = Field(min_length=1)
     jmx_ports: list[Annotated[int, Field(ge=1, le=65535)]] | None = None
     priority: Priority = Priority.medium
-    interval: float | None = Field(default=None, description="overrides the priority's interval for this cluster")
+    interval: Interval | None = Field(default=None, description="overrides the priority's interval for this cluster")
     labels: dict[str, LabelValue] = Field(default_factory=dict)
-    kafka: dict[str, Secret] = Field(default_factory=dict)
+    kafka: ClientProperties = Field(default_factory=dict)
     jmx: JmxSettings = Field(default_factory=JmxSettings)
     topics: NameFilter = Field(default_factory=NameFilter)
     groups: GroupFilter = Field(default_factory=GroupFilter)
@@ -154,11 +213,6 @@ class Cluster(_Strict):
                 f"expected one JMX port per broker, in the same order: {len(brokers)} brokers but {len(ports)} ports"
             )
         return ports
-
-    @field_validator("interval", mode="before")
-    @classmethod
-    def _duration(cls, value: Any) -> Any:
-        return parse_duration(value) if isinstance(value, str) else value
 
     @field_validator("labels")
     @classmethod
@@ -201,22 +255,7 @@ class Cluster(_Strict):
 
 class FleetConfig(_Strict):
     clusters: list[Cluster] = Field(min_length=1)
-    intervals: dict[Priority, float] = Field(default_factory=dict)
-
-    @field_validator("intervals", mode="before")
-    @classmethod
-    def _durations(cls, value: Any) -> Any:
-        if isinstance(value, dict):
-            return {k: parse_duration(v) if isinstance(v, str) else v for k, v in value.items()}
-        return value
-
-    @field_validator("intervals")
-    @classmethod
-    def _positive(cls, value: dict[Priority, float]) -> dict[Priority, float]:
-        for priority, seconds in value.items():
-            if seconds < 1:
-                raise ValueError(f"interval for {priority.value} must be at least 1s")
-        return value
+    intervals: dict[Priority, Interval] = Field(default_factory=dict)
 
     def interval_for(self, cluster: Cluster) -> float:
         """Seconds between two collection cycles of ``cluster``."""
@@ -230,9 +269,15 @@ class FleetConfig(_Strict):
         return self.model_copy(update={"clusters": chosen})
 
 
+def _broker_key(broker: str) -> str:
+    """Host names are case-insensitive; ``[::1]:9092`` and ``[0:0::1]:9092`` are left distinct (rare, harmless)."""
+    return broker.lower()
+
+
 def _cross_checks(document: Document, fleet: FleetConfig) -> list[ConfigIssue]:
     issues = []
     seen: dict[str, int] = {}
+    brokers: dict[str, tuple[int, int]] = {}
     for index, cluster in enumerate(fleet.clusters):
         if cluster.name in seen:
             issues.append(
@@ -242,6 +287,17 @@ def _cross_checks(document: Document, fleet: FleetConfig) -> list[ConfigIssue]:
                 )
             )
         seen.setdefault(cluster.name, index)
+        for position, broker in enumerate(cluster.brokers):
+            first = brokers.setdefault(_broker_key(broker), (index, position))
+            if first[0] != index:
+                # one cluster described twice: every fleet aggregate (brokers, partitions, lag) would count it twice
+                issues.append(
+                    document.issue(
+                        ("clusters", index, "brokers", position),
+                        f"broker {broker!r} is also clusters[{first[0]}].brokers[{first[1]}]: two entries for one "
+                        "cluster would be counted twice in every fleet aggregate",
+                    )
+                )
     return issues
 
 

@@ -122,9 +122,34 @@ BAD_INPUTS = [
     ),
     pytest.param(
         "intervals: {critical: soon}\nclusters:\n  - {name: a, region: r, environment: e, brokers: ['h:1']}\n",
-        "intervals",
+        "intervals.critical",
         "not a duration: 'soon'",
         id="bad-interval",
+    ),
+    *[
+        pytest.param(
+            f"clusters:\n  - {{name: a, region: r, environment: e, brokers: ['h:1'], interval: {interval}}}\n",
+            "clusters[0].interval",
+            message,
+            id=f"interval-{interval}",
+        )
+        for interval, message in [
+            ("0", "must be at least 1s, got 0s"),
+            ("-30", "must be at least 1s, got -30s"),
+            ("0.5", "must be at least 1s, got 0.5s"),
+            (".nan", "must be a finite duration"),
+            (".inf", "must be a finite duration"),
+            ("-.inf", "must be a finite duration"),
+            ("1.0e+300", "must be at most 1d, got 1e+300s"),
+            ("25h", "must be at most 1d, got 90000s"),
+            ("true", "expected a duration"),
+        ]
+    ],
+    pytest.param(
+        "intervals: {low: 0}\nclusters:\n  - {name: a, region: r, environment: e, brokers: ['h:1']}\n",
+        "intervals.low",
+        "must be at least 1s, got 0s",
+        id="priority-interval-0",
     ),
     pytest.param(
         "clusters:\n  - {name: a, region: r, environment: e, brokers: ['h:1'], labels: {cluster: x}}\n",
@@ -203,7 +228,7 @@ def test_secrets_never_appear_in_errors_summaries_or_reprs(tmp_path: Path, capsy
             brokers: ["h:1"]
             kafka: {{sasl.username: svc, sasl.password: "{secret}", security.protocol: SASL_SSL}}
             jmx: {{username: admin, password: "{secret}"}}
-          - {{name: b, region: r, environment: e, brokers: ["h:1"], kafka: {{sasl.password: "{secret}"}}, bogus: 1}}
+          - {{name: b, region: r, environment: e, brokers: ["h:2"], kafka: {{sasl.password: "{secret}"}}, bogus: 1}}
         """,
     )
     assert main(["check-config", str(file)]) == 2
@@ -263,3 +288,73 @@ def test_name_filters_fullmatch_allow_then_deny(tmp_path: Path) -> None:
         "orders",
         "payments",
     ]
+
+
+def test_relative_paths_resolve_against_the_config_directory_not_the_working_directory(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Started from ``/`` (as systemd starts the exporter), the files next to the config are the ones used."""
+    config_dir = tmp_path / "etc" / "kafka-obs"
+    (config_dir / "secrets").mkdir(parents=True)
+    (config_dir / "tls").mkdir()
+    (config_dir / "secrets" / "sasl").write_text("next-to-the-config\n")
+    (config_dir / "secrets" / "jmx").write_text("jmx-pw\n")
+    file = config_dir / "clusters.yaml"
+    file.write_text(
+        textwrap.dedent(
+            """
+            clusters:
+              - name: a
+                region: r
+                environment: e
+                brokers: ["h:1"]
+                kafka:
+                  security.protocol: SASL_SSL
+                  sasl.password: file:secrets/sasl
+                  ssl.ca.location: tls/ca.pem
+                  ssl.certificate.location: ./tls/client.pem
+                  ssl.key.location: ../kafka-obs/tls/client.key
+                  ssl.crl.location: /etc/ssl/crl.pem
+                  sasl.kerberos.keytab: tls/kafka.keytab
+                  ssl.endpoint.identification.algorithm: https
+                jmx: {username: u, password: "file:secrets/jmx"}
+              - name: b
+                region: r
+                environment: e
+                brokers: ["h:2"]
+                kafka: {ssl.ca.location: probe}
+            """
+        )
+    )
+    monkeypatch.chdir("/")
+    for path in (file, Path(*[".."] * len(Path.cwd().parts), *file.parts[1:])):  # absolute, and relative to /
+        fleet = load_fleet(path)
+        props = fleet.clusters[0].client_properties()
+        assert props["sasl.password"] == "next-to-the-config"
+        assert props["ssl.ca.location"] == str(config_dir / "tls/ca.pem")
+        assert props["ssl.certificate.location"] == str(config_dir / "tls/client.pem")
+        assert Path(props["ssl.key.location"]).resolve() == config_dir / "tls/client.key"
+        assert props["ssl.crl.location"] == "/etc/ssl/crl.pem"
+        assert props["sasl.kerberos.keytab"] == str(config_dir / "tls/kafka.keytab")
+        assert props["ssl.endpoint.identification.algorithm"] == "https"
+        assert fleet.clusters[0].jmx.password is not None
+        assert fleet.clusters[0].jmx.password.get_secret_value() == "jmx-pw"
+        assert fleet.clusters[1].client_properties()["ssl.ca.location"] == "probe"
+    monkeypatch.chdir(tmp_path / "etc")
+    assert main(["check-config", "kafka-obs/clusters.yaml"]) == 0
+    assert "ok, 2 clusters" in capsys.readouterr().out
+
+
+def test_kafka_python_gets_the_resolved_tls_paths(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from kafka_obs.exporter.confluent_client import kafka_python_config
+
+    file = write(
+        tmp_path,
+        """
+        clusters:
+          - {name: a, region: r, environment: e, brokers: ["h:1"], kafka: {ssl.ca.location: ca.pem}}
+        """,
+    )
+    monkeypatch.chdir("/")
+    config = kafka_python_config(load_fleet(file).clusters[0].client_properties(), timeout=1)
+    assert config["ssl_cafile"] == str(tmp_path / "ca.pem")

@@ -42,3 +42,25 @@ def test_bad_config_exits_2_with_the_field_path(tmp_path: Path, capsys: pytest.C
 
 def test_selection_matching_nothing_exits_2(repo: Path) -> None:
     assert main(["exporter", "--config.file", str(repo / "examples/clusters.yaml"), "--region", "mars-1"]) == 2
+
+
+@pytest.mark.parametrize("interval", ["0", "-1", ".nan", "1.0e+300"])
+def test_bad_interval_stops_the_exporter_before_it_starts(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], interval: str
+) -> None:
+    """The same validation as check-config: exit 2 with file:line: path, and no worker or server is started."""
+    bad = tmp_path / "clusters.yaml"
+    bad.write_text(
+        f"clusters:\n  - name: a\n    region: r\n    environment: e\n    brokers: [h:1]\n    interval: {interval}\n"
+    )
+    assert main(["exporter", "--config.file", str(bad), "--web.listen-address", "127.0.0.1:0"]) == 2
+    (line,) = capsys.readouterr().err.strip().splitlines()
+    assert line.startswith(f"{bad}:6: clusters[0].interval: must be ")
+
+
+@pytest.mark.parametrize("timeout", ["0", "-1", "nan", "inf", "301", "soon"])
+def test_bad_kafka_timeout_is_a_usage_error(timeout: str, capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit) as info:
+        build_parser().parse_args(["exporter", "--kafka.timeout", timeout])
+    assert info.value.code == 2
+    assert "--kafka.timeout" in capsys.readouterr().err

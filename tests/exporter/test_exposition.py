@@ -3,12 +3,22 @@
 from __future__ import annotations
 
 import math
+from collections.abc import Iterable, Iterator
 
+import pytest
+from prometheus_client import CollectorRegistry, generate_latest
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
+from prometheus_client.openmetrics.exposition import generate_latest as generate_openmetrics
 from prometheus_client.openmetrics.parser import text_string_to_metric_families as parse_openmetrics
 from prometheus_client.parser import text_string_to_metric_families as parse_text
+from prometheus_client.registry import Collector
 
-from kafka_obs.exporter.exposition import assemble, format_value, render_samples, wants_openmetrics
-from kafka_obs.exporter.families import FamilyBuilder
+from kafka_obs.clock import ManualClock
+from kafka_obs.exporter.app import Exporter
+from kafka_obs.exporter.exposition import assemble, format_value, negotiate, render_samples
+from kafka_obs.exporter.families import Family, FamilyBuilder
+from tests.exporter.conftest import cluster_config, fleet
+from tests.exporter.fakes import FakeGroup, FakeKafka
 
 
 def two_clusters() -> list:  # type: ignore[type-arg]
@@ -43,12 +53,123 @@ def test_openmetrics_parses_strictly() -> None:
     assert [s.value for s in counter.samples if s.name.endswith("_total")] == [7, 7]
 
 
-def test_values_and_negotiation() -> None:
+def test_values() -> None:
     assert format_value(3.0) == "3"
     assert format_value(-1) == "-1"
     assert format_value(0.5) == "0.5"
     assert format_value(math.nan) == "NaN"
     assert format_value(math.inf) == "+Inf"
-    assert wants_openmetrics("application/openmetrics-text;version=1.0.0,text/plain;q=0.5")
-    assert not wants_openmetrics("text/plain")
-    assert not wants_openmetrics(None)
+
+
+PROMETHEUS_2 = (
+    "application/openmetrics-text;version=1.0.0,application/openmetrics-text;version=0.0.1;q=0.75,"
+    "text/plain;version=0.0.4;q=0.5,*/*;q=0.1"
+)
+
+
+@pytest.mark.parametrize(
+    ("accept", "encoding", "expected"),
+    [
+        (None, None, (False, False)),
+        ("", "", (False, False)),
+        (PROMETHEUS_2, "gzip", (True, True)),
+        ("text/plain;version=0.0.4;q=1,application/openmetrics-text;version=1.0.0;q=0.5", "gzip", (False, True)),
+        ("application/openmetrics-text; version=1.0.0", None, (True, False)),
+        ("application/openmetrics-text;version=1.0.0;q=0,text/plain;q=0.5", None, (False, False)),
+        ("application/openmetrics-text;q=0", None, (False, False)),  # refused: the default text format instead
+        ("application/openmetrics-text;version=2.0.0", None, (False, False)),  # a version we do not make
+        ("application/openmetrics-text;version=0.0.1", None, (True, False)),
+        ("application/*;q=0.9,text/plain;q=0.8", None, (True, False)),
+        ("*/*", None, (False, False)),
+        ("application/json", None, (False, False)),  # nothing we make: the default, as client libraries do
+        ("application/openmetrics-text,text/plain", None, (True, False)),  # a tie: the client's order
+        ("text/plain,application/openmetrics-text", None, (False, False)),
+        ("application/openmetrics-text;q=bogus,text/plain;q=0.1", None, (False, False)),  # bad q: element ignored
+        (None, "gzip;q=0", (False, False)),
+        (None, "gzip;q=0, identity", (False, False)),
+        (None, "GZIP", (False, True)),
+        (None, "x-gzip", (False, True)),
+        (None, "*", (False, True)),
+        (None, "*;q=0.5, identity;q=1", (False, False)),
+        (None, "gzip;q=0.2, identity;q=0.8", (False, False)),
+        (None, "deflate, br", (False, False)),
+        (None, "identity", (False, False)),
+        (None, "gzip;q=0.5", (False, True)),
+        (None, "br, gzip;q=0.001", (False, True)),
+    ],
+)
+def test_negotiation_honours_q_values(accept: str | None, encoding: str | None, expected: tuple[bool, bool]) -> None:
+    choice = negotiate(accept, encoding)
+    assert choice is not None
+    assert (choice.openmetrics, choice.gzip) == expected
+
+
+@pytest.mark.parametrize(
+    ("accept", "encoding"),
+    [
+        ("text/plain;q=0,application/openmetrics-text;q=0", None),
+        ("*/*;q=0", None),
+        (None, "identity;q=0"),
+        (None, "*;q=0"),
+        (None, "gzip;q=0, *;q=0"),
+    ],
+)
+def test_nothing_acceptable_is_none(accept: str | None, encoding: str | None) -> None:
+    assert negotiate(accept, encoding) is None
+
+
+def _reference_registry(families: list[Family], static: dict[str, str]) -> CollectorRegistry:
+    """The same families through prometheus_client's own metric classes (its collector API)."""
+
+    class Same(Collector):
+        def collect(self) -> Iterator[Metric]:
+            for family in families:
+                metric = family.metric
+                names = [*static, *metric.labels]
+                cls = CounterMetricFamily if metric.type == "counter" else GaugeMetricFamily
+                out = cls(metric.family, metric.help, labels=names)
+                for labels, sample in family.samples:
+                    out.add_metric([*static.values(), *labels], sample)
+                yield out
+
+    registry = CollectorRegistry(auto_describe=False)
+    registry.register(Same())
+    return registry
+
+
+def _normalised(families: Iterable[Metric]) -> dict[str, tuple[str, str, set[tuple[str, frozenset, float]]]]:
+    out = {}
+    for family in families:
+        samples = {
+            (s.name, frozenset(s.labels.items()), s.value) for s in family.samples if not s.name.endswith("_created")
+        }
+        out[family.name] = (family.type, family.documentation, samples)
+    return out
+
+
+def test_conformance_with_prometheus_clients_own_output(clock: ManualClock, kafka: FakeKafka) -> None:
+    """Every family of a real cycle, rendered by us and by prometheus_client: both formats parse to the same
+    families, types, help texts, label sets and values, and every HELP/TYPE line is byte for byte the same."""
+    kafka.produce("orders", 0, 120)
+    kafka.groups["billing"] = FakeGroup(members=2, committed={("orders", 0): 100})
+    exporter = Exporter(fleet(cluster_config("alpha")), clock=clock, client_factory=lambda c: kafka)
+    exporter.collect_once()
+    snapshot = exporter.store.latest("alpha")
+    assert snapshot is not None
+    families = [f for f in snapshot.snapshot.families(clock.now()) if f.samples]
+    static = exporter.workers["alpha"].collector.cluster.static_labels()
+    registry = _reference_registry(families, static)
+    assert len(families) > 20
+
+    ours_text = exporter.store.body(openmetrics=False).decode()
+    reference_text = generate_latest(registry).decode()
+    assert _normalised(parse_text(ours_text)) == _normalised(parse_text(reference_text))
+    ours_om = exporter.store.body(openmetrics=True).decode()
+    reference_om = generate_openmetrics(registry).decode()
+    assert _normalised(parse_openmetrics(ours_om)) == _normalised(parse_openmetrics(reference_om))
+
+    def headers(body: str) -> set[str]:
+        return {line for line in body.splitlines() if line.startswith(("# HELP", "# TYPE"))}
+
+    assert headers(ours_text) == headers(reference_text)
+    assert headers(ours_om) == headers(reference_om)

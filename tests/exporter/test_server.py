@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 import gzip
+import socket
+import threading
+import time
 
 import httpx
 import pytest
 
 from kafka_obs.clock import ManualClock
 from kafka_obs.exporter.app import Exporter
-from kafka_obs.exporter.server import parse_listen_address
+from kafka_obs.exporter.server import ExporterHTTPServer, ServerLimits, parse_listen_address
 from tests.exporter.conftest import cluster_config, fleet
 from tests.exporter.fakes import FakeKafka
 from tests.exporter.scrape import parse, value
@@ -65,3 +68,141 @@ def test_listen_address() -> None:
     assert parse_listen_address("[::1]:9308") == ("::1", 9308)
     with pytest.raises(ValueError, match="listen-address"):
         parse_listen_address("localhost")
+
+
+class Tricklers:
+    """``n`` connections sending a request's header one byte at a time, all driven by one thread (a slowloris)."""
+
+    def __init__(self, port: int, n: int, every: float = 0.2):
+        self.sockets = [socket.create_connection(("127.0.0.1", port), timeout=5) for _ in range(n)]
+        self.every = every
+        self.closed_by_server = 0
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+        self._thread.start()
+
+    def _run(self) -> None:
+        request = b"GET /metrics HTTP/1.1\r\nHost: exporter\r\nX-Padding: " + b"x" * 10_000
+        position = 0
+        while not self._stop.wait(self.every):
+            for sock in list(self.sockets):
+                try:
+                    sock.send(request[position % len(request) : position % len(request) + 1])
+                except OSError:
+                    self.sockets.remove(sock)
+                    self.closed_by_server += 1
+            position += 1
+
+    def close(self) -> None:
+        self._stop.set()
+        self._thread.join(5)
+        for sock in self.sockets:
+            sock.close()
+
+
+def serve_store(kafka: FakeKafka, clock: ManualClock, limits: ServerLimits) -> tuple[Exporter, ExporterHTTPServer]:
+    exporter = Exporter(fleet(cluster_config("alpha")), clock=clock, client_factory=lambda c: kafka)
+    exporter.collect_once()
+    server = ExporterHTTPServer(("127.0.0.1", 0), exporter.store, clock, limits=limits)
+    server.start()
+    return exporter, server
+
+
+def test_200_trickling_connections_neither_stop_scrapes_nor_grow_threads(clock: ManualClock, kafka: FakeKafka) -> None:
+    threads_before = threading.active_count()
+    exporter, server = serve_store(kafka, clock, ServerLimits())
+    tricklers = Tricklers(server.port, 200)
+    try:
+        time.sleep(1.0)  # every trickler connected and sending
+        with httpx.Client(base_url=f"http://127.0.0.1:{server.port}", timeout=5) as http:
+            for _ in range(5):
+                started = time.monotonic()
+                assert http.get("/healthz").status_code == 200
+                metrics = http.get("/metrics")
+                assert metrics.status_code == 200
+                assert value(parse(metrics.content), "kafka_cluster_up") == 1
+                assert time.monotonic() - started < 2.0
+        # the server: one event-loop thread and at most `workers` pool threads; the tricklers: one thread
+        assert threading.active_count() <= threads_before + 1 + ServerLimits().workers + 1
+        assert len(tricklers.sockets) == 200  # still connected: within the header timeout
+    finally:
+        tricklers.close()
+        server.stop()
+        exporter.stop()
+
+
+def test_a_trickler_is_cut_off_at_the_header_timeout(clock: ManualClock, kafka: FakeKafka) -> None:
+    exporter, server = serve_store(kafka, clock, ServerLimits(header_timeout=1.0))
+    tricklers = Tricklers(server.port, 20, every=0.1)
+    try:
+        deadline = time.monotonic() + 10
+        while tricklers.closed_by_server < 20 and time.monotonic() < deadline:
+            time.sleep(0.1)
+        assert tricklers.closed_by_server == 20
+    finally:
+        tricklers.close()
+        server.stop()
+        exporter.stop()
+
+
+def test_at_the_connection_cap_the_longest_waiting_connection_makes_room(clock: ManualClock, kafka: FakeKafka) -> None:
+    exporter, server = serve_store(kafka, clock, ServerLimits(max_connections=50))
+    tricklers = Tricklers(server.port, 200)
+    try:
+        time.sleep(0.5)
+        with httpx.Client(base_url=f"http://127.0.0.1:{server.port}", timeout=5) as http:
+            for _ in range(5):
+                assert http.get("/metrics").status_code == 200
+                assert http.get("/healthz").status_code == 200
+        time.sleep(0.5)  # the tricklers notice their closed sockets on their next byte
+        assert tricklers.closed_by_server >= 150
+    finally:
+        tricklers.close()
+        server.stop()
+        exporter.stop()
+
+
+@pytest.mark.parametrize(
+    ("request_bytes", "status"),
+    [
+        (b"GET /metrics HTTP/1.1\r\nHost: x\r\nX-Big: " + b"a" * 20_000 + b"\r\n\r\n", 431),
+        (b"NONSENSE\r\n\r\n", 400),
+        (b"POST /metrics HTTP/1.1\r\nHost: x\r\nContent-Length: 2\r\n\r\n{}", 400),
+        (b"DELETE /metrics HTTP/1.1\r\nHost: x\r\n\r\n", 405),
+        (b"GET /metrics HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n", 400),
+    ],
+    ids=["huge-header", "bad-request-line", "body", "method", "chunked"],
+)
+def test_bad_requests_get_a_4xx_with_the_reason(served, request_bytes: bytes, status: int) -> None:  # type: ignore[no-untyped-def]
+    _, url = served
+    port = int(url.rsplit(":", 1)[1])
+    with socket.create_connection(("127.0.0.1", port), timeout=5) as sock:
+        sock.sendall(request_bytes)
+        answer = sock.recv(65536)
+    assert answer.startswith(f"HTTP/1.1 {status} ".encode()), answer[:80]
+
+
+def test_head_answers_like_get_without_a_body(served) -> None:  # type: ignore[no-untyped-def]
+    exporter, url = served
+    exporter.collect_once()
+    with httpx.Client(base_url=url, timeout=5) as http:
+        for path in ("/metrics", "/healthz", "/"):
+            get = http.get(path, headers={"Accept-Encoding": "identity"})
+            head = http.head(path, headers={"Accept-Encoding": "identity"})
+            assert head.status_code == get.status_code == 200
+            assert head.headers["content-type"] == get.headers["content-type"]
+            assert head.headers["content-length"] == str(len(get.content))
+            assert head.content == b""
+
+
+def test_metrics_honours_q_zero_over_http(served) -> None:  # type: ignore[no-untyped-def]
+    exporter, url = served
+    exporter.collect_once()
+    with httpx.Client(base_url=url, timeout=5) as http:
+        refused_gzip = http.get("/metrics", headers={"Accept-Encoding": "gzip;q=0"})
+        assert "content-encoding" not in refused_gzip.headers
+        assert value(parse(refused_gzip.content), "kafka_cluster_up") == 1
+        refused_om = http.get("/metrics", headers={"Accept": "application/openmetrics-text;version=1.0.0;q=0"})
+        assert refused_om.headers["content-type"].startswith("text/plain; version=0.0.4")
+        nothing = http.get("/metrics", headers={"Accept": "text/plain;q=0, application/openmetrics-text;q=0"})
+        assert nothing.status_code == 406
