@@ -7,10 +7,21 @@ so a mistake is reported as ``file:line: field.path: message`` and the command e
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, model_validator
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    SecretStr,
+    ValidationInfo,
+    field_validator,
+    model_validator,
+)
 
 from kafka_obs.config.clusters import Name, NameMatcher, load_fleet
 from kafka_obs.config.loader import ConfigIssue, Document, load_model
@@ -31,6 +42,29 @@ DelayDuration = Annotated[float, BeforeValidator(_seconds), Field(ge=0)]
 """A duration that may also be 0 (no delay)."""
 
 Regex = Annotated[str, Field(min_length=1)]
+
+CONFIG_DIR = "config_dir"
+"""Validation-context key: the directory of the config file being loaded (see :func:`load_config`)."""
+
+
+def _against_config_dir(path: Path, info: ValidationInfo) -> Path:
+    """A relative path is relative to the config file, never to the process's working directory.
+
+    A pause file that resolves against the CWD silently disables the kill switch when the service is started from
+    another directory (``/`` under systemd); so every path field of this file is resolved here, at validation, by
+    one rule. Without a file (a config built in code) the path is kept as given.
+    """
+    base = info.context.get(CONFIG_DIR) if isinstance(info.context, dict) else None
+    if base is None or path.is_absolute():
+        return path
+    return Path(base) / path
+
+
+ConfigPath = Annotated[Path, AfterValidator(_against_config_dir)]
+"""A file path in the webhook config: relative to the config file's directory."""
+
+_LIBRDKAFKA_PATHS = re.compile(r"^(ssl\.(ca|certificate|key|keystore|crl|engine)\.location|sasl\.kerberos\.keytab)$")
+"""librdkafka properties that name files: resolved like every other path of the file."""
 
 
 class _Strict(BaseModel):
@@ -59,13 +93,15 @@ class AuthConfig(_Strict):
 
 
 class TlsConfig(_Strict):
-    cert_file: Path
-    key_file: Path
-    client_ca_file: Path | None = Field(default=None, description="require client certificates signed by this CA")
+    cert_file: ConfigPath
+    key_file: ConfigPath
+    client_ca_file: ConfigPath | None = Field(default=None, description="require client certificates signed by this CA")
 
 
 class StoreConfig(_Strict):
-    path: Path = Path("kafka-obs-webhook.db")
+    model_config = ConfigDict(extra="forbid", frozen=True, validate_default=True)
+
+    path: ConfigPath = Path("kafka-obs-webhook.db")
     synchronous: Literal["full", "normal"] = Field(
         default="full", description="full: an acknowledged notification survives power loss; normal: only a crash"
     )
@@ -116,7 +152,7 @@ class DeploymentTarget(_Strict):
 class KubernetesConfig(_Strict):
     mode: Literal["host", "in_cluster", "kubeconfig"] = "host"
     host: str | None = Field(default=None, description="API server base URL (mode: host), e.g. the sandbox's")
-    kubeconfig: Path | None = None
+    kubeconfig: ConfigPath | None = None
     context: str | None = None
     token: Secret | None = None
     verify_ssl: bool = True
@@ -145,9 +181,20 @@ class KafkaClusterTarget(_Strict):
     properties: dict[str, Secret] = Field(default_factory=dict, description="librdkafka properties (SASL, TLS)")
     topics: TopicAllowlist = Field(default_factory=TopicAllowlist)
 
+    @field_validator("properties")
+    @classmethod
+    def _file_properties(cls, value: dict[str, SecretStr], info: ValidationInfo) -> dict[str, SecretStr]:
+        """librdkafka opens ``ssl.ca.location`` and friends itself, relative to its CWD: resolve them here."""
+        return {
+            key: SecretStr(str(_against_config_dir(Path(v.get_secret_value()), info)))
+            if _LIBRDKAFKA_PATHS.match(key)
+            else v
+            for key, v in value.items()
+        }
+
 
 class KafkaConfig(_Strict):
-    clusters_file: Path | None = Field(default=None, description="a clusters.yaml to take connections from")
+    clusters_file: ConfigPath | None = Field(default=None, description="a clusters.yaml to take connections from")
     timeout: Duration = 10.0
     clusters: dict[Name, KafkaClusterTarget] = Field(default_factory=dict)
 
@@ -162,12 +209,14 @@ class Guardrails(_Strict):
     max_targets_per_notification: int = Field(default=3, ge=1, description="blast radius")
     retention_floor: Duration = 3600.0
     max_replicas: int = Field(default=20, ge=1, description="ceiling for any scale action")
-    pause_file: Path | None = Field(default=None, description="while this file exists, no new action starts")
+    pause_file: ConfigPath | None = Field(default=None, description="while this file exists, no new action starts")
     autoscaled_annotation: str = "kafka-obs.io/autoscaled"
 
 
 class PlaybooksRef(_Strict):
-    file: Path = Path("playbooks.yaml")
+    model_config = ConfigDict(extra="forbid", frozen=True, validate_default=True)
+
+    file: ConfigPath = Path("playbooks.yaml")
     enable: list[str] = Field(default_factory=list, description="playbooks to enable in addition to the file's")
 
 
@@ -211,10 +260,6 @@ class WebhookConfig(_Strict):
         return None
 
 
-def _relative_to(base: Path, path: Path) -> Path:
-    return path if path.is_absolute() else base / path
-
-
 def _checks(document: Document, config: WebhookConfig) -> list[ConfigIssue]:
     issues = []
     for name, entry in config.kafka.clusters.items():
@@ -229,16 +274,10 @@ def _checks(document: Document, config: WebhookConfig) -> list[ConfigIssue]:
 
 
 def load_config(path: str | Path, *, environ: dict[str, str] | None = None) -> WebhookConfig:
-    """Load the webhook config; relative paths inside it are relative to the file, so examples run from anywhere."""
-    context = {"environ": environ} if environ is not None else None
-    config = load_model(path, WebhookConfig, context=context, check=_checks)
-    base = Path(path).resolve().parent
-    updates: dict[str, Any] = {
-        "store": config.store.model_copy(update={"path": _relative_to(base, config.store.path)}),
-        "playbooks": config.playbooks.model_copy(update={"file": _relative_to(base, config.playbooks.file)}),
-    }
-    if config.kafka.clusters_file is not None:
-        updates["kafka"] = config.kafka.model_copy(
-            update={"clusters_file": _relative_to(base, config.kafka.clusters_file)}
-        )
-    return config.model_copy(update=updates)
+    """Load the webhook config; every relative path inside it (store, playbooks, pause file, TLS files, kubeconfig,
+    clusters file, ``file:`` secrets, librdkafka file properties) is relative to the file, so the service behaves
+    the same whatever directory it is started from."""
+    context: dict[str, Any] = {CONFIG_DIR: Path(path).resolve().parent}
+    if environ is not None:
+        context["environ"] = environ
+    return load_model(path, WebhookConfig, context=context, check=_checks)

@@ -16,6 +16,7 @@ import logging
 import threading
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
 from typing import Any
 
 from kafka_obs.clock import Clock
@@ -34,6 +35,21 @@ Job = Callable[[], None]
 HOUR = 3600.0
 MIN_DISPATCH_GAP = 0.2
 """Seconds between dispatch passes at most; a grace period is far longer, so nothing starts noticeably later."""
+
+
+def pause_file_reason(flag: Path) -> str | None:
+    """None when ``flag`` is certainly absent; a reason to hold otherwise.
+
+    A kill switch that cannot be checked (permission denied on the file or a parent directory, an I/O error) is
+    treated as pulled: refusing to act is the safe failure, acting while an operator may be trying to stop us is not.
+    """
+    try:
+        flag.stat()
+    except (FileNotFoundError, NotADirectoryError):
+        return None
+    except OSError as exc:
+        return f"paused: pause file {flag} cannot be checked ({exc.strerror or type(exc).__name__}); refusing to act"
+    return f"paused (pause file {flag} exists)"
 
 
 def record_enqueue(metrics: WebhookMetrics, result: EnqueueResult) -> None:
@@ -84,9 +100,15 @@ class Worker:
 
     # --- the kill switch ---------------------------------------------------------------------------------------
 
-    def paused(self) -> bool:
+    def pause_reason(self) -> str | None:
+        """Why no new action may start now (the API switch, the pause file, or a switch that cannot be read)."""
+        if self.store.paused():
+            return "paused (kill switch)"
         flag = self.guardrails.pause_file
-        return self.store.paused() or (flag is not None and flag.exists())
+        return None if flag is None else pause_file_reason(flag)
+
+    def paused(self) -> bool:
+        return self.pause_reason() is not None
 
     # --- lifecycle ---------------------------------------------------------------------------------------------
 
@@ -192,7 +214,7 @@ class Worker:
         if self.stop_event.is_set():
             return jobs
         now = self.clock.now()
-        paused = self.paused()
+        paused = self.pause_reason()
         for rem in self.store.remediations(states=ACTIVE, due_at=now):
             with self._lock:
                 if rem.id in self._running:
@@ -211,7 +233,7 @@ class Worker:
         return jobs
 
     def _dispatch_pending(
-        self, rem: Remediation, playbook: Playbook, now: float, *, paused: bool, busy: bool
+        self, rem: Remediation, playbook: Playbook, now: float, *, paused: str | None, busy: bool
     ) -> Job | None:
         if rem.state is State.queued:
             self.store.transition(rem.id, {State.queued}, State.grace, event="grace", data={"until": rem.not_before})
@@ -228,15 +250,15 @@ class Worker:
             return self._job(rem, self._act)
         return None
 
-    def _blocked(self, rem: Remediation, now: float, *, paused: bool, busy: bool) -> bool:
+    def _blocked(self, rem: Remediation, now: float, *, paused: str | None, busy: bool) -> bool:
         """True when the remediation must not start now (and was cancelled or held as the reason requires)."""
         if rem.incident_status is AlertStatus.resolved:
             self._finish(rem, {State.queued, State.grace}, State.cancelled, "alert resolved")
             return True
         if rem.not_before is not None and now < rem.not_before:
             return True
-        if paused:
-            self._hold(rem, "paused (kill switch)")
+        if paused is not None:
+            self._hold(rem, paused)
             return True
         if busy or (rem.target and self.store.in_flight_on(rem.target)):
             self._hold(rem, "waiting: another remediation is in flight on the target")
@@ -314,13 +336,14 @@ class Worker:
                 rem, {State.acting}, State.cancelled, "alert resolved before the action started", started_at=None
             )
             return
-        if self.paused():
+        paused = self.pause_reason()
+        if paused is not None:
             self.store.transition(
                 rem.id,
                 {State.acting},
                 State.grace,
                 event="held",
-                reason="paused (kill switch)",
+                reason=paused,
                 started_at=None,
                 before=None,
             )

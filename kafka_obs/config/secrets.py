@@ -33,10 +33,14 @@ def is_reference(value: str) -> bool:
     return value.startswith(FILE_PREFIX) or bool(_REF.search(value))
 
 
-def resolve(value: str, environ: Mapping[str, str]) -> str:
-    """The value with references replaced; raises ``ValueError`` naming what is missing."""
+def resolve(value: str, environ: Mapping[str, str], base: Path | None = None) -> str:
+    """The value with references replaced; raises ``ValueError`` naming what is missing.
+
+    A relative ``file:`` path is relative to ``base`` (the config file's directory) when one is given."""
     if value.startswith(FILE_PREFIX):
         path = Path(value[len(FILE_PREFIX) :])
+        if base is not None and not path.is_absolute():
+            path = base / path
         try:
             return path.read_text(encoding="utf-8").rstrip("\r\n")
         except OSError as exc:
@@ -60,7 +64,9 @@ def _to_secret(value: Any, info: ValidationInfo) -> Any:
         return SecretStr(str(value))
     if not isinstance(value, str):
         raise ValueError("expected a string, a number or a boolean")
-    return SecretStr(resolve(value, environment_from(info)))
+    context = info.context if isinstance(info.context, dict) else {}
+    base = context.get("config_dir")
+    return SecretStr(resolve(value, environment_from(info), Path(base) if base is not None else None))
 
 
 Secret = Annotated[SecretStr, BeforeValidator(_to_secret)]

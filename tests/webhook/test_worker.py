@@ -2,11 +2,17 @@
 
 from __future__ import annotations
 
+import json
+import os
 from collections.abc import Callable
+from pathlib import Path
 
+import pytest
+
+from kafka_obs.webhook.config import load_config
 from kafka_obs.webhook.store import State
 
-from .conftest import Harness, alert
+from .conftest import AUTH, TOKEN, Harness, alert, enabled_playbooks, make_config
 
 
 def events(h: Harness, remediation_id: int) -> list[str]:
@@ -302,3 +308,47 @@ def test_verification_resumes_after_restart(harness: Harness) -> None:
     harness.worker.run_until_idle()
     assert harness.states() == ["succeeded"]
     assert harness.scaler.applied == [("orders-processor", 6)]  # acted once
+
+
+def _from_root_with_pause_file(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, pause: str) -> Harness:
+    """A webhook whose config names a relative pause file, loaded the way the service is started: from ``/``."""
+    config_file = tmp_path / "webhook.yaml"
+    raw = make_config(tmp_path).model_dump(mode="json", exclude_none=True)
+    raw["auth"] = {"bearer_token": TOKEN}
+    raw["store"] = {"path": "webhook.db"}
+    raw["guardrails"]["pause_file"] = pause
+    config_file.write_text(json.dumps(raw))
+    monkeypatch.chdir("/")
+    config = load_config(config_file)
+    return Harness(tmp_path, enabled_playbooks("high_consumer_lag"), config)
+
+
+def test_a_relative_pause_file_next_to_the_config_stops_actions_when_started_from_root(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    (tmp_path / "pause").touch()
+    h = _from_root_with_pause_file(tmp_path, monkeypatch, "pause")
+    h.post(alert())
+    h.run()
+    assert h.scaler.applied == []
+    [rem] = h.store.remediations()
+    assert rem.state is State.grace
+    assert f"pause file {tmp_path / 'pause'} exists" in (rem.reason or "")
+    assert h.client.get("/admin/status", headers=AUTH).json()["paused"] is True
+    (tmp_path / "pause").unlink()
+    h.run()
+    assert h.scaler.applied == [("orders-processor", 6)]
+    h.close()
+
+
+def test_a_pause_file_that_cannot_be_checked_refuses_to_act(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    # a symlink loop: stat() fails with ELOOP, as it would with EACCES on an unreadable parent (we may be root here)
+    os.symlink(tmp_path / "loop", tmp_path / "loop")
+    h = _from_root_with_pause_file(tmp_path, monkeypatch, "loop/pause")
+    h.post(alert())
+    h.run()
+    assert h.scaler.applied == []
+    [rem] = h.store.remediations()
+    assert rem.state is State.grace
+    assert "cannot be checked" in (rem.reason or "")
+    h.close()
