@@ -31,6 +31,7 @@ class State(StrEnum):
     grace = "grace"
     acting = "acting"
     verifying = "verifying"
+    rolling_back = "rolling_back"
     succeeded = "succeeded"
     rolled_back = "rolled_back"
     failed = "failed"
@@ -41,7 +42,7 @@ class State(StrEnum):
 
 
 PENDING = frozenset({State.queued, State.grace})
-IN_FLIGHT = frozenset({State.acting, State.verifying})
+IN_FLIGHT = frozenset({State.acting, State.verifying, State.rolling_back})
 ACTIVE = PENDING | IN_FLIGHT
 CANCELLABLE = frozenset({State.queued, State.grace, State.verifying})
 """A resolved alert cancels these; an action already running finishes and is then cancelled by the worker."""
@@ -439,7 +440,8 @@ class Store:
     def in_flight_on(self, target: str) -> int:
         with self._read() as conn:
             row = conn.execute(
-                "SELECT COUNT(*) AS n FROM remediations WHERE target = ? AND state IN ('acting', 'verifying')",
+                "SELECT COUNT(*) AS n FROM remediations WHERE target = ?"
+                " AND state IN ('acting', 'verifying', 'rolling_back')",
                 (target,),
             ).fetchone()
         return int(row["n"])

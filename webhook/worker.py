@@ -1,17 +1,25 @@
 """The worker: moves stored remediations through their state machine, one at a time per target.
 
-    queued → grace → acting → verifying → succeeded | rolled_back | failed | cancelled | interrupted
-    (and refused / dry_run, decided before anything changes)
+    queued → grace → acting → verifying → succeeded | cancelled
+                       acting | verifying → rolling_back → rolled_back | failed
+    (and refused / dry_run, decided before anything changes; interrupted when a restart finds an action half done)
 
 Every transition is a compare-and-set in the store with its audit record, so the database — not this process's
 memory — is the truth: a resolved notification can cancel work concurrently, and a restart finds every
 remediation where it was. The guardrails are checked by the single dispatcher thread right before a remediation
 enters ``acting``, so two dispatch decisions never race each other; the actions themselves run in a small thread
 pool and never block the HTTP handler.
+
+Write-ahead, both ways: the plan (the before-state) is stored before an action changes anything, and the intent
+to roll back (state ``rolling_back``, the reason and how many actions to undo) is stored before a rollback
+changes anything. A restart therefore never mistakes a half-done rollback for a verification still running: it
+finishes the rollback — backends' rollbacks restore absolute before-values, so repeating one is harmless — and
+escalates.
 """
 
 from __future__ import annotations
 
+import json
 import logging
 import threading
 from collections.abc import Callable
@@ -26,7 +34,7 @@ from kafka_obs.webhook.escalation import Escalator, escalation_alert
 from kafka_obs.webhook.metrics import WebhookMetrics
 from kafka_obs.webhook.models import AlertStatus
 from kafka_obs.webhook.playbooks import Playbook, render_query
-from kafka_obs.webhook.store import ACTIVE, EnqueueResult, Remediation, State, Store
+from kafka_obs.webhook.store import ACTIVE, IN_FLIGHT, EnqueueResult, Remediation, State, Store
 from kafka_obs.webhook.verification import Verifier
 
 log = logging.getLogger(__name__)
@@ -177,6 +185,9 @@ class Worker:
                 self._escalate(rem, "interrupted", reason)
         for rem in self.store.remediations(states={State.verifying}):
             self.store.audit("verification_resumed", rem, data={"deadline": rem.deadline})
+        for rem in self.store.remediations(states={State.rolling_back}):
+            # The dispatcher finishes it (_resume_rollback); the record says why it happens twice.
+            self.store.audit("rollback_resumed", rem, data={"reason": rem.reason})
 
     # --- dispatch ----------------------------------------------------------------------------------------------
 
@@ -191,7 +202,7 @@ class Worker:
                 body(rem)
             except Exception:
                 log.exception("remediation crashed", extra={"remediation": rem.id})
-                self._finish(rem, {State.acting, State.verifying, State.grace}, State.failed, "internal error")
+                self._finish(rem, IN_FLIGHT | {State.grace}, State.failed, "internal error")
             finally:
                 with self._lock:
                     self._running.discard(rem.id)
@@ -226,6 +237,9 @@ class Worker:
             elif rem.state is State.verifying:
                 if not busy:
                     jobs.append(self._job(rem, self._verify))
+            elif rem.state is State.rolling_back:
+                if not busy:  # only after a restart: in this process the rollback runs inside its own job
+                    jobs.append(self._job(rem, self._resume_rollback))
             elif rem.state is not State.acting:  # acting belongs to a running job, or to recover() after a restart
                 job = self._dispatch_pending(rem, playbook, now, paused=paused, busy=busy)
                 if job is not None:
@@ -356,7 +370,7 @@ class Worker:
             except Exception as exc:
                 self.store.audit("action_failed", rem, action=action.type, data={"error": str(exc)})
                 self.metrics.actions.labels(playbook.name, action.type, "failed").inc()
-                self._rollback(rem, playbook, plans[: index + 1], State.acting, f"action {action.type} failed: {exc}")
+                self._rollback(rem, playbook, index + 1, State.acting, f"action {action.type} failed: {exc}")
                 return
             afters.append(after)
             self.store.audit(
@@ -385,9 +399,17 @@ class Worker:
         self.store.audit(
             "verification_started", rem, data={"query": expr, "deadline": rem.deadline, "prometheus": source}
         )
+        deadline = rem.deadline or self.clock.now()
+        if self.clock.now() >= deadline:
+            # Resumed after a restart that outlasted the deadline: whatever the query says now, the change did not
+            # prove itself in time — a late pass must not turn into "succeeded". Fail, roll back, escalate.
+            late = f"the verification deadline passed before it could run ({self.clock.now() - deadline:.0f}s ago)"
+            self.store.audit("verification_failed", rem, data={"query": expr, "polls": 0, "last": late})
+            self._rollback(rem, playbook, len(playbook.actions), State.verifying, f"verification failed: {late}")
+            return
         result = self.verifier.verify(
             expr,
-            deadline=rem.deadline or self.clock.now(),
+            deadline=deadline,
             interval=playbook.verify.interval,
             initial_delay=initial_delay,
             still_wanted=lambda: self._still_verifying(rem.id),
@@ -405,30 +427,61 @@ class Worker:
             self._finish(rem, {State.verifying}, State.succeeded, "verification passed", data=detail)
             return
         self.store.audit("verification_failed", rem, data=detail)
-        plans = rem.before or []
         self._rollback(
-            rem, playbook, plans, State.verifying, f"verification failed: {expr} did not hold ({result.last})"
+            rem,
+            playbook,
+            len(playbook.actions),
+            State.verifying,
+            f"verification failed: {expr} did not hold ({result.last})",
         )
 
-    def _rollback(
-        self, rem: Remediation, playbook: Playbook, plans: list[dict[str, Any]], from_state: State, reason: str
-    ) -> None:
-        final = State.failed
-        if playbook.rollback:
-            ok = True
-            for action, plan in reversed(list(zip(playbook.actions, plans, strict=False))):
-                try:
-                    restored = self.backends[action.type].rollback(rem.spec, plan)
-                except Exception as exc:
-                    ok = False
-                    self.store.audit("rollback_failed", rem, action=action.type, data={"error": str(exc)})
-                    self.metrics.actions.labels(playbook.name, action.type, "rollback_failed").inc()
-                    continue
-                self.store.audit("rollback_applied", rem, action=action.type, data={"restored": restored})
-                self.metrics.actions.labels(playbook.name, action.type, "rolled_back").inc()
-            final = State.rolled_back if ok else State.failed
-        if self._finish(rem, {from_state}, final, reason) and playbook.escalate:
+    def _rollback(self, rem: Remediation, playbook: Playbook, actions: int, from_state: State, reason: str) -> None:
+        """Undo the first ``actions`` actions (newest first), then end rolled_back or failed and escalate.
+
+        The intent is committed first (``rolling_back``, with the reason and the count in its audit record), so a
+        crash anywhere below is resumed by :meth:`_resume_rollback` instead of being forgotten.
+        """
+        if not playbook.rollback:
+            if self._finish(rem, {from_state}, State.failed, reason) and playbook.escalate:
+                self._escalate(rem, str(State.failed), reason)
+            return
+        if not self.store.transition(
+            rem.id, {from_state}, State.rolling_back, reason=reason, data={"actions": actions, "from": str(from_state)}
+        ):
+            return  # moved on meanwhile (cancelled by a resolved alert): nothing to undo from here
+        self._complete_rollback(rem, playbook, actions, reason)
+
+    def _resume_rollback(self, rem: Remediation) -> None:
+        """After a restart: repeat the recorded rollback (idempotent: it restores absolute before-values)."""
+        playbook = self.playbooks[rem.playbook]
+        [intent] = self.store.audit_records(remediation_id=rem.id, event=str(State.rolling_back))[-1:] or [None]
+        actions = int(json.loads(intent["data"]).get("actions", len(playbook.actions))) if intent else 0
+        reason = f"{rem.reason or 'rollback'}; the rollback was finished after a restart"
+        self._complete_rollback(rem, playbook, actions, reason)
+
+    def _complete_rollback(self, rem: Remediation, playbook: Playbook, actions: int, reason: str) -> None:
+        rem = self.store.remediation(rem.id) or rem  # the plans as stored (the caller's copy may predate them)
+        plans: list[dict[str, Any]] = list(rem.before or [])[:actions]
+        ok = len(plans) == actions
+        if not ok:
+            self.store.audit("rollback_failed", rem, data={"error": "the stored plan does not cover every action"})
+        for action, plan in reversed(list(zip(playbook.actions, plans, strict=False))):
+            self.store.audit("rollback_started", rem, action=action.type, data={"to": plan.get("before")})
+            try:
+                restored = self.backends[action.type].rollback(rem.spec, plan)
+            except Exception as exc:
+                ok = False
+                self.store.audit("rollback_failed", rem, action=action.type, data={"error": str(exc)})
+                self.metrics.actions.labels(playbook.name, action.type, "rollback_failed").inc()
+                continue
+            self.store.audit("rollback_applied", rem, action=action.type, data={"restored": restored})
+            self.metrics.actions.labels(playbook.name, action.type, "rolled_back").inc()
+        final = State.rolled_back if ok else State.failed
+        # Escalate before the final state is stored: a crash in between repeats an escalation (Alertmanager
+        # deduplicates the identical alert) rather than losing it.
+        if playbook.escalate:
             self._escalate(rem, str(final), reason)
+        self._finish(rem, {State.rolling_back}, final, reason)
 
     def _escalate(self, rem: Remediation, outcome: str, reason: str) -> None:
         alert = escalation_alert(

@@ -6,6 +6,7 @@ import json
 import os
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -352,3 +353,59 @@ def test_a_pause_file_that_cannot_be_checked_refuses_to_act(tmp_path: Path, monk
     assert rem.state is State.grace
     assert "cannot be checked" in (rem.reason or "")
     h.close()
+
+
+class Crash(BaseException):
+    """Stands for the process dying (not an Exception: the worker's error handling must not see it)."""
+
+
+def test_a_verification_whose_deadline_passed_while_down_fails_and_rolls_back(harness: Harness) -> None:
+    def die(_expr: str) -> bool:
+        raise Crash
+
+    harness.prometheus.holds = die
+    harness.post(alert())
+    with pytest.raises(Crash):
+        harness.run()
+    assert harness.states() == ["verifying"]
+    harness.clock.advance(3600)  # down for an hour: far past the 30s deadline
+    harness.prometheus.holds = lambda _expr: True  # a late "pass" must not count
+    harness.prometheus.queries.clear()
+    harness.restart()
+    harness.run(0)
+    [rem] = harness.store.remediations()
+    assert rem.state is State.rolled_back
+    assert "deadline passed before it could run" in (rem.reason or "")
+    assert harness.prometheus.queries == []  # never queried after the restart
+    assert harness.scaler.replicas["orders-processor"] == 3
+    assert [a["labels"]["outcome"] for a in harness.escalator.alerts] == ["rolled_back"]
+
+
+def test_a_crash_during_rollback_is_finished_after_restart_never_recorded_as_success(harness: Harness) -> None:
+    harness.prometheus.holds = lambda _expr: False
+    real_rollback = harness.scaler.rollback
+
+    def rollback_then_die(spec: dict[str, Any], plan: dict[str, Any]) -> dict[str, Any]:
+        real_rollback(spec, plan)  # the target is changed, the answer is never stored
+        raise Crash
+
+    harness.scaler.rollback = rollback_then_die  # type: ignore[method-assign]
+    harness.post(alert())
+    with pytest.raises(Crash):
+        harness.run()
+    assert harness.states() == ["rolling_back"]  # the intent was stored before the rollback started
+    assert harness.scaler.replicas["orders-processor"] == 3
+    harness.scaler.rollback = real_rollback  # type: ignore[method-assign]
+    harness.prometheus.holds = lambda _expr: True
+    harness.restart()
+    harness.run(0)
+    [rem] = harness.store.remediations()
+    assert rem.state is State.rolled_back
+    assert "finished after a restart" in (rem.reason or "")
+    assert harness.scaler.replicas["orders-processor"] == 3
+    log = events(harness, rem.id)
+    assert log.count("rolling_back") == 1
+    assert "rollback_resumed" in log
+    assert log[-3:] == ["rollback_applied", "escalated", "rolled_back"]
+    assert [a["labels"]["outcome"] for a in harness.escalator.alerts] == ["rolled_back"]
+    assert harness.store.verify_audit().ok
