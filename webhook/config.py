@@ -27,6 +27,7 @@ from kafka_obs.config.clusters import Name, NameMatcher, load_fleet
 from kafka_obs.config.loader import ConfigIssue, Document, load_model
 from kafka_obs.config.secrets import Secret
 from kafka_obs.durations import parse_duration
+from kafka_obs.webhook.audit import load_or_create_key
 
 
 def _seconds(value: Any) -> Any:
@@ -105,6 +106,31 @@ class StoreConfig(_Strict):
     synchronous: Literal["full", "normal"] = Field(
         default="full", description="full: an acknowledged notification survives power loss; normal: only a crash"
     )
+    notification_body_retention: Duration = Field(
+        default=7 * 86400.0,
+        description="raw notification bodies are blanked after this (metadata, incidents and the audit log stay)",
+    )
+
+
+class AuditConfig(_Strict):
+    """The key that MACs the audit chain. It must live outside the database: whoever holds it can rewrite history."""
+
+    key: Secret | None = Field(
+        default=None, description="${ENV} or file:/path (at least 16 characters); the production choice"
+    )
+    key_file: ConfigPath | None = Field(
+        default=None,
+        description="created (32 random bytes, mode 0600) when missing; default: the store path + .audit-key",
+    )
+    verify_interval: Duration = Field(default=60.0, description="how often the chain metric re-verifies the chain")
+
+    @model_validator(mode="after")
+    def _one_key(self) -> AuditConfig:
+        if self.key is not None and self.key_file is not None:
+            raise ValueError("set key or key_file, not both")
+        if self.key is not None and len(self.key.get_secret_value()) < 16:
+            raise ValueError("key: at least 16 characters")
+        return self
 
 
 class PrometheusRoutes(_Strict):
@@ -234,6 +260,7 @@ class WebhookConfig(_Strict):
     tls: TlsConfig | None = None
     limits: Limits = Field(default_factory=Limits)
     store: StoreConfig = Field(default_factory=StoreConfig)
+    audit: AuditConfig = Field(default_factory=AuditConfig)
     playbooks: PlaybooksRef = Field(default_factory=PlaybooksRef)
     prometheus: PrometheusConfig = Field(default_factory=PrometheusConfig)
     alertmanager: AlertmanagerConfig = Field(default_factory=AlertmanagerConfig)
@@ -242,6 +269,13 @@ class WebhookConfig(_Strict):
     guardrails: Guardrails = Field(default_factory=Guardrails)
     worker: WorkerConfig = Field(default_factory=WorkerConfig)
     external_url: str = Field(default="", description="this webhook's URL, used as generatorURL of escalations")
+
+    def audit_key(self) -> bytes:
+        """The audit chain's key: ``audit.key``, else the key file (created on first use)."""
+        if self.audit.key is not None:
+            return self.audit.key.get_secret_value().encode()
+        path = self.audit.key_file or self.store.path.with_name(self.store.path.name + ".audit-key")
+        return load_or_create_key(path)
 
     def kafka_properties(self, cluster: str) -> dict[str, str] | None:
         """librdkafka properties for ``cluster`` (secrets revealed: for the client only), or None if unknown."""

@@ -24,6 +24,7 @@ import logging
 import threading
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -34,7 +35,7 @@ from kafka_obs.webhook.escalation import Escalator, escalation_alert
 from kafka_obs.webhook.metrics import WebhookMetrics
 from kafka_obs.webhook.models import AlertStatus
 from kafka_obs.webhook.playbooks import Playbook, render_query
-from kafka_obs.webhook.store import ACTIVE, IN_FLIGHT, EnqueueResult, Remediation, State, Store
+from kafka_obs.webhook.store import ACTIVE, IN_FLIGHT, TERMINAL, EnqueueResult, Remediation, State, Store
 from kafka_obs.webhook.verification import Verifier
 
 log = logging.getLogger(__name__)
@@ -86,6 +87,8 @@ class Worker:
         concurrency: int = 4,
         poll_interval: float = 1.0,
         source_url: str = "",
+        body_retention: float | None = None,
+        chain_max_age: float = 60.0,
     ):
         self.store = store
         self.playbooks = {p.name: p for p in playbooks}
@@ -99,6 +102,9 @@ class Worker:
         self.concurrency = concurrency
         self.poll_interval = poll_interval
         self.source_url = source_url
+        self.body_retention = body_retention
+        self.chain_max_age = chain_max_age
+        self._pruned_at: float | None = None
         self._lock = threading.Lock()
         self._running: set[int] = set()
         self._busy: set[str] = set()
@@ -225,6 +231,7 @@ class Worker:
         if self.stop_event.is_set():
             return jobs
         now = self.clock.now()
+        self._prune(now)
         paused = self.pause_reason()
         for rem in self.store.remediations(states=ACTIVE, due_at=now):
             with self._lock:
@@ -235,10 +242,11 @@ class Worker:
             if playbook is None:
                 self._finish(rem, ACTIVE, State.refused, "playbook no longer defined")
             elif rem.state is State.verifying:
-                if not busy:
+                if not busy and not self._history_forbids(rem, acting=False):
                     jobs.append(self._job(rem, self._verify))
             elif rem.state is State.rolling_back:
-                if not busy:  # only after a restart: in this process the rollback runs inside its own job
+                # only after a restart: in this process the rollback runs inside its own job
+                if not busy and not self._history_forbids(rem, acting=False):
                     jobs.append(self._job(rem, self._resume_rollback))
             elif rem.state is not State.acting:  # acting belongs to a running job, or to recover() after a restart
                 job = self._dispatch_pending(rem, playbook, now, paused=paused, busy=busy)
@@ -249,8 +257,10 @@ class Worker:
     def _dispatch_pending(
         self, rem: Remediation, playbook: Playbook, now: float, *, paused: str | None, busy: bool
     ) -> Job | None:
-        if rem.state is State.queued:
-            self.store.transition(rem.id, {State.queued}, State.grace, event="grace", data={"until": rem.not_before})
+        if rem.state is State.queued and self.store.transition(
+            rem.id, {State.queued}, State.grace, event="grace", data={"until": rem.not_before}
+        ):
+            rem = replace(rem, state=State.grace)
         if self._blocked(rem, now, paused=paused, busy=busy):
             return None
         refusal = self._guardrail_refusal(rem, playbook, now)
@@ -259,6 +269,8 @@ class Worker:
             return None
         if not playbook.enabled:
             return self._job(rem, self._dry_run)
+        if self._history_forbids(rem, acting=True):
+            return None
         if self.store.transition(rem.id, {State.grace}, State.acting, event="acting", started_at=now):
             log.info("remediation acting", extra={"remediation": rem.id, "target": rem.target})
             return self._job(rem, self._act)
@@ -278,6 +290,46 @@ class Worker:
             self._hold(rem, "waiting: another remediation is in flight on the target")
             return True
         return False
+
+    def _history_forbids(self, rem: Remediation, *, acting: bool) -> bool:
+        """True when the keyed audit log, not the editable state column, says this must not run (and handles it).
+
+        Right before anything changes a target: the whole chain must verify with the key (an audit log that cannot
+        be trusted is a safety control that cannot be checked: hold), and the log must not already record an end
+        state for this remediation — nor, before acting, an action — which only a database edit can contradict.
+        The chain walk is the one the metric does (at most ``chain_max_age`` old: 100,000 records take seconds),
+        the record lookup is fresh every time.
+        """
+        report = self.store.chain_status(self.chain_max_age)
+        if not report.ok:
+            reason = f"held: the audit log fails verification at seq {report.first_bad_seq} ({report.reason})"
+            if rem.reason != reason:
+                log.error("audit chain broken; no action starts", extra={"seq": report.first_bad_seq})
+                self.store.transition(rem.id, {rem.state}, rem.state, event="held", reason=reason)
+            return True
+        found = self.store.first_audit_event(rem.id, {str(state) for state in TERMINAL})
+        if found is None and acting:
+            found = self.store.first_audit_event(rem.id, {"action_started"})
+        if found is None:
+            return False
+        recorded = found["event"]
+        restored = State(recorded) if recorded in TERMINAL else State.interrupted
+        reason = (
+            f"the audit log records {recorded} at seq {found['seq']}, the database said {rem.state}:"
+            " the state was edited; not acting again"
+        )
+        log.error("remediation state contradicts the audit log", extra={"remediation": rem.id, "recorded": recorded})
+        self.store.transition(rem.id, {rem.state}, restored, event="state_contradicts_audit", reason=reason)
+        return True
+
+    def _prune(self, now: float) -> None:
+        """Blank raw notification bodies past their retention, at most once an hour."""
+        if self.body_retention is None or (self._pruned_at is not None and now - self._pruned_at < HOUR):
+            return
+        self._pruned_at = now
+        pruned = self.store.prune_notification_bodies(now - self.body_retention)
+        if pruned:
+            log.info("notification bodies pruned", extra={"count": pruned})
 
     def _guardrail_refusal(self, rem: Remediation, playbook: Playbook, now: float) -> str | None:
         guard = self.guardrails
