@@ -523,6 +523,24 @@ class Store:
             rows = conn.execute(_REMEDIATION_SELECT + clause + " ORDER BY r.id LIMIT ?", (*params, limit)).fetchall()
         return [_remediation(row) for row in rows]
 
+    def dispatchable(self, per_target: int) -> list[Remediation]:
+        """What one dispatch pass looks at: everything in flight, and the oldest ``per_target`` pending remediations
+        of *each* target, oldest first.
+
+        Fair by construction: a burst of 10,000 alerts for one target is 10,000 rows in its own queue, and another
+        target's remediation is still among the heads of the very next pass (a global "first N rows" would make it
+        wait for the whole burst to drain).
+        """
+        sql = (
+            _REMEDIATION_SELECT  # noqa: S608 (constant text, one bound parameter)
+            + " WHERE r.id IN (SELECT id FROM (SELECT id, ROW_NUMBER() OVER (PARTITION BY target ORDER BY id) AS n"
+            " FROM remediations WHERE state IN ('queued', 'grace')) WHERE n <= ?)"
+            " OR r.state IN ('acting', 'verifying', 'rolling_back') ORDER BY r.id"
+        )
+        with self._read() as conn:
+            rows = conn.execute(sql, (per_target,)).fetchall()
+        return [_remediation(row) for row in rows]
+
     def incident_status(self, incident_id: int) -> AlertStatus:
         with self._read() as conn:
             row = conn.execute("SELECT status FROM incidents WHERE id = ?", (incident_id,)).fetchone()

@@ -42,6 +42,9 @@ log = logging.getLogger(__name__)
 
 Job = Callable[[], None]
 HOUR = 3600.0
+PER_TARGET_PER_PASS = 16
+"""Pending remediations of one target looked at per dispatch pass (they run one at a time anyway; the rest of a
+burst is refused by the cooldown a few per pass, never ahead of other targets)."""
 MIN_DISPATCH_GAP = 0.2
 """Seconds between dispatch passes at most; a grace period is far longer, so nothing starts noticeably later."""
 
@@ -233,7 +236,7 @@ class Worker:
         now = self.clock.now()
         self._prune(now)
         paused = self.pause_reason()
-        for rem in self.store.remediations(states=ACTIVE, due_at=now):
+        for rem in self.store.dispatchable(PER_TARGET_PER_PASS):
             with self._lock:
                 if rem.id in self._running:
                     continue

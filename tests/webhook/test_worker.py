@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -409,3 +410,23 @@ def test_a_crash_during_rollback_is_finished_after_restart_never_recorded_as_suc
     assert log[-3:] == ["rollback_applied", "escalated", "rolled_back"]
     assert [a["labels"]["outcome"] for a in harness.escalator.alerts] == ["rolled_back"]
     assert harness.store.verify_audit().ok
+
+
+def test_a_burst_of_10000_alerts_for_one_target_does_not_delay_another_target(harness: Harness) -> None:
+    burst = [alert(fingerprint=f"b{n:015x}") for n in range(10_000)]  # one target: orders-processor
+    for start in range(0, len(burst), 1000):
+        assert harness.post(*burst[start : start + 1000], group_key=f"burst-{start}").status_code == 202
+    other = harness.post(alert(consumergroup="clicks-aggregator", topic="clicks")).json()
+    [(other_id, _, _, _)] = [tuple(r.values()) for r in other["remediations"]]
+    harness.clock.advance(31)  # the other target's grace period is over
+    started = time.perf_counter()
+    jobs = harness.worker.dispatch()  # ONE pass must already start it
+    took = time.perf_counter() - started
+    other_rem = harness.store.remediation(other_id)
+    assert other_rem is not None
+    assert other_rem.state is State.acting, other_rem.reason
+    assert len(jobs) == 2  # the burst's first remediation and the other target's
+    assert took < 10, f"one dispatch pass took {took:.1f}s"
+    for job in jobs:
+        job()
+    assert ("clicks-aggregator", 4) in harness.scaler.applied
