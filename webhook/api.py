@@ -25,7 +25,7 @@ from kafka_obs.config.loader import format_path
 from kafka_obs.webhook.models import Notification
 from kafka_obs.webhook.routing import route
 from kafka_obs.webhook.store import IN_FLIGHT, PENDING, Incoming, State
-from kafka_obs.webhook.worker import record_enqueue
+from kafka_obs.webhook.worker import pause_file_reason, record_enqueue
 
 if TYPE_CHECKING:
     from kafka_obs.webhook.service import Service
@@ -211,7 +211,7 @@ def create_app(service: Service) -> FastAPI:  # noqa: PLR0915 (one closure per e
             paused=worker.paused(),
             paused_by_api=store.paused(),
             pause_file=str(flag) if flag else None,
-            pause_file_present=bool(flag and flag.exists()),
+            pause_file_present=bool(flag and pause_file_reason(flag)),
             queue_depth=sum(counts.get(s, 0) for s in PENDING),
             in_flight=sum(counts.get(s, 0) for s in IN_FLIGHT),
         )

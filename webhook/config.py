@@ -10,12 +10,19 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, model_validator
+from pydantic import (
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    model_validator,
+)
 
-from kafka_obs.config.clusters import Name, NameMatcher, load_fleet
-from kafka_obs.config.loader import ConfigIssue, Document, load_model
+from kafka_obs.config.clusters import ClientProperties, Name, NameMatcher, load_fleet
+from kafka_obs.config.loader import ConfigIssue, ConfigPath, Document, load_model
 from kafka_obs.config.secrets import Secret
 from kafka_obs.durations import parse_duration
+from kafka_obs.webhook.audit import load_or_create_key
 
 
 def _seconds(value: Any) -> Any:
@@ -59,16 +66,43 @@ class AuthConfig(_Strict):
 
 
 class TlsConfig(_Strict):
-    cert_file: Path
-    key_file: Path
-    client_ca_file: Path | None = Field(default=None, description="require client certificates signed by this CA")
+    cert_file: ConfigPath
+    key_file: ConfigPath
+    client_ca_file: ConfigPath | None = Field(default=None, description="require client certificates signed by this CA")
 
 
 class StoreConfig(_Strict):
-    path: Path = Path("kafka-obs-webhook.db")
+    model_config = ConfigDict(extra="forbid", frozen=True, validate_default=True)
+
+    path: ConfigPath = Path("kafka-obs-webhook.db")
     synchronous: Literal["full", "normal"] = Field(
         default="full", description="full: an acknowledged notification survives power loss; normal: only a crash"
     )
+    notification_body_retention: Duration = Field(
+        default=7 * 86400.0,
+        description="raw notification bodies are blanked after this (metadata, incidents and the audit log stay)",
+    )
+
+
+class AuditConfig(_Strict):
+    """The key that MACs the audit chain. It must live outside the database: whoever holds it can rewrite history."""
+
+    key: Secret | None = Field(
+        default=None, description="${ENV} or file:/path (at least 16 characters); the production choice"
+    )
+    key_file: ConfigPath | None = Field(
+        default=None,
+        description="created (32 random bytes, mode 0600) when missing; default: the store path + .audit-key",
+    )
+    verify_interval: Duration = Field(default=60.0, description="how often the chain metric re-verifies the chain")
+
+    @model_validator(mode="after")
+    def _one_key(self) -> AuditConfig:
+        if self.key is not None and self.key_file is not None:
+            raise ValueError("set key or key_file, not both")
+        if self.key is not None and len(self.key.get_secret_value()) < 16:
+            raise ValueError("key: at least 16 characters")
+        return self
 
 
 class PrometheusRoutes(_Strict):
@@ -116,7 +150,7 @@ class DeploymentTarget(_Strict):
 class KubernetesConfig(_Strict):
     mode: Literal["host", "in_cluster", "kubeconfig"] = "host"
     host: str | None = Field(default=None, description="API server base URL (mode: host), e.g. the sandbox's")
-    kubeconfig: Path | None = None
+    kubeconfig: ConfigPath | None = None
     context: str | None = None
     token: Secret | None = None
     verify_ssl: bool = True
@@ -142,12 +176,12 @@ class TopicAllowlist(_Strict):
 
 class KafkaClusterTarget(_Strict):
     bootstrap_servers: str | None = Field(default=None, description="else taken from kafka.clusters_file")
-    properties: dict[str, Secret] = Field(default_factory=dict, description="librdkafka properties (SASL, TLS)")
+    properties: ClientProperties = Field(default_factory=dict, description="librdkafka properties (SASL, TLS)")
     topics: TopicAllowlist = Field(default_factory=TopicAllowlist)
 
 
 class KafkaConfig(_Strict):
-    clusters_file: Path | None = Field(default=None, description="a clusters.yaml to take connections from")
+    clusters_file: ConfigPath | None = Field(default=None, description="a clusters.yaml to take connections from")
     timeout: Duration = 10.0
     clusters: dict[Name, KafkaClusterTarget] = Field(default_factory=dict)
 
@@ -162,12 +196,14 @@ class Guardrails(_Strict):
     max_targets_per_notification: int = Field(default=3, ge=1, description="blast radius")
     retention_floor: Duration = 3600.0
     max_replicas: int = Field(default=20, ge=1, description="ceiling for any scale action")
-    pause_file: Path | None = Field(default=None, description="while this file exists, no new action starts")
+    pause_file: ConfigPath | None = Field(default=None, description="while this file exists, no new action starts")
     autoscaled_annotation: str = "kafka-obs.io/autoscaled"
 
 
 class PlaybooksRef(_Strict):
-    file: Path = Path("playbooks.yaml")
+    model_config = ConfigDict(extra="forbid", frozen=True, validate_default=True)
+
+    file: ConfigPath = Path("playbooks.yaml")
     enable: list[str] = Field(default_factory=list, description="playbooks to enable in addition to the file's")
 
 
@@ -185,6 +221,7 @@ class WebhookConfig(_Strict):
     tls: TlsConfig | None = None
     limits: Limits = Field(default_factory=Limits)
     store: StoreConfig = Field(default_factory=StoreConfig)
+    audit: AuditConfig = Field(default_factory=AuditConfig)
     playbooks: PlaybooksRef = Field(default_factory=PlaybooksRef)
     prometheus: PrometheusConfig = Field(default_factory=PrometheusConfig)
     alertmanager: AlertmanagerConfig = Field(default_factory=AlertmanagerConfig)
@@ -193,6 +230,13 @@ class WebhookConfig(_Strict):
     guardrails: Guardrails = Field(default_factory=Guardrails)
     worker: WorkerConfig = Field(default_factory=WorkerConfig)
     external_url: str = Field(default="", description="this webhook's URL, used as generatorURL of escalations")
+
+    def audit_key(self) -> bytes:
+        """The audit chain's key: ``audit.key``, else the key file (created on first use)."""
+        if self.audit.key is not None:
+            return self.audit.key.get_secret_value().encode()
+        path = self.audit.key_file or self.store.path.with_name(self.store.path.name + ".audit-key")
+        return load_or_create_key(path)
 
     def kafka_properties(self, cluster: str) -> dict[str, str] | None:
         """librdkafka properties for ``cluster`` (secrets revealed: for the client only), or None if unknown."""
@@ -211,10 +255,6 @@ class WebhookConfig(_Strict):
         return None
 
 
-def _relative_to(base: Path, path: Path) -> Path:
-    return path if path.is_absolute() else base / path
-
-
 def _checks(document: Document, config: WebhookConfig) -> list[ConfigIssue]:
     issues = []
     for name, entry in config.kafka.clusters.items():
@@ -229,16 +269,8 @@ def _checks(document: Document, config: WebhookConfig) -> list[ConfigIssue]:
 
 
 def load_config(path: str | Path, *, environ: dict[str, str] | None = None) -> WebhookConfig:
-    """Load the webhook config; relative paths inside it are relative to the file, so examples run from anywhere."""
-    context = {"environ": environ} if environ is not None else None
-    config = load_model(path, WebhookConfig, context=context, check=_checks)
-    base = Path(path).resolve().parent
-    updates: dict[str, Any] = {
-        "store": config.store.model_copy(update={"path": _relative_to(base, config.store.path)}),
-        "playbooks": config.playbooks.model_copy(update={"file": _relative_to(base, config.playbooks.file)}),
-    }
-    if config.kafka.clusters_file is not None:
-        updates["kafka"] = config.kafka.model_copy(
-            update={"clusters_file": _relative_to(base, config.kafka.clusters_file)}
-        )
-    return config.model_copy(update=updates)
+    """Load the webhook config; every relative path inside it (store, playbooks, pause file, TLS files, kubeconfig,
+    clusters file, ``file:`` secrets, librdkafka file properties) is relative to the file, so the service behaves
+    the same whatever directory it is started from."""
+    context: dict[str, Any] = {} if environ is None else {"environ": environ}
+    return load_model(path, WebhookConfig, context=context, check=_checks)

@@ -29,6 +29,7 @@ class StateSnapshot:
     in_flight: int
     paused: bool
     audit_records: int = 0
+    audit_chain_ok: bool = True
 
 
 class _StateCollector(Collector):
@@ -50,6 +51,11 @@ class _StateCollector(Collector):
             f"{PREFIX}_audit_records",
             "Records in the audit log; it only grows, so a drop means the log was cut (the chain's outside anchor).",
             state.audit_records,
+        )
+        yield GaugeMetricFamily(
+            f"{PREFIX}_audit_chain_ok",
+            "1 while every link of the audit chain verifies with the key (re-checked every audit.verify_interval).",
+            int(state.audit_chain_ok),
         )
 
 

@@ -102,7 +102,7 @@ def build_service(
 ) -> Service:
     clock = clock or SystemClock()
     stop = threading.Event()
-    store = Store(config.store.path, synchronous=config.store.synchronous, clock=clock)
+    store = Store(config.store.path, audit_key=config.audit_key(), synchronous=config.store.synchronous, clock=clock)
     worker_ref: list[Worker] = []
     closers: list[Callable[[], None]] = []
 
@@ -113,6 +113,7 @@ def build_service(
             in_flight=sum(counts.get(s, 0) for s in IN_FLIGHT),
             paused=worker_ref[0].paused() if worker_ref else store.paused(),
             audit_records=store.audit_count(),
+            audit_chain_ok=store.chain_status(config.audit.verify_interval).ok,
         )
 
     metrics = WebhookMetrics(registry or CollectorRegistry(), snapshot)
@@ -143,6 +144,8 @@ def build_service(
         concurrency=config.worker.concurrency,
         poll_interval=config.worker.poll_interval,
         source_url=config.external_url.rstrip("/"),
+        body_retention=config.store.notification_body_retention,
+        chain_max_age=config.audit.verify_interval,
     )
     worker_ref.append(worker)
     service = Service(

@@ -6,6 +6,11 @@ opened with ``check_same_thread=False`` and no two threads ever use it at once).
 ``sqlite3`` on the command line look while we write. Every state change and its audit record are written in the
 same transaction, so the audit can never miss or invent a transition, and a ``kill -9`` leaves either both or
 neither.
+
+The schema is versioned (``PRAGMA user_version``) and changed only by the numbered migrations in
+:data:`MIGRATIONS`, each applied once, in order, in its own transaction with the version bump. A database made
+before versions existed reads as version 0 and already has migration 1's tables (it is idempotent). A database
+newer than this code is refused rather than misread.
 """
 
 from __future__ import annotations
@@ -13,7 +18,7 @@ from __future__ import annotations
 import json
 import sqlite3
 import threading
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from enum import StrEnum
@@ -21,7 +26,7 @@ from pathlib import Path
 from typing import Any
 
 from kafka_obs.clock import Clock, SystemClock
-from kafka_obs.webhook.audit import GENESIS, ChainReport, record_hash, verify_chain
+from kafka_obs.webhook.audit import GENESIS, SEAL_EVENT, ChainReport, key_id, record_mac, verify_chain
 from kafka_obs.webhook.models import AlertStatus, Notification
 from kafka_obs.webhook.routing import RoutedAlert
 
@@ -31,6 +36,7 @@ class State(StrEnum):
     grace = "grace"
     acting = "acting"
     verifying = "verifying"
+    rolling_back = "rolling_back"
     succeeded = "succeeded"
     rolled_back = "rolled_back"
     failed = "failed"
@@ -41,12 +47,17 @@ class State(StrEnum):
 
 
 PENDING = frozenset({State.queued, State.grace})
-IN_FLIGHT = frozenset({State.acting, State.verifying})
+IN_FLIGHT = frozenset({State.acting, State.verifying, State.rolling_back})
 ACTIVE = PENDING | IN_FLIGHT
 CANCELLABLE = frozenset({State.queued, State.grace, State.verifying})
 """A resolved alert cancels these; an action already running finishes and is then cancelled by the worker."""
 
-SCHEMA = """
+TERMINAL = frozenset(
+    {State.succeeded, State.rolled_back, State.failed, State.cancelled, State.interrupted, State.refused, State.dry_run}
+)
+"""End states: once the audit log records one for a remediation, nothing may start it again."""
+
+SCHEMA_V1 = """
 CREATE TABLE IF NOT EXISTS notifications (
     id INTEGER PRIMARY KEY, received_at REAL NOT NULL, group_key TEXT NOT NULL, receiver TEXT NOT NULL,
     status TEXT NOT NULL, alerts INTEGER NOT NULL, body TEXT NOT NULL);
@@ -71,6 +82,63 @@ CREATE TRIGGER IF NOT EXISTS audit_no_delete BEFORE DELETE ON audit
     BEGIN SELECT RAISE(ABORT, 'the audit log is append-only'); END;
 CREATE TABLE IF NOT EXISTS control (key TEXT PRIMARY KEY, value TEXT NOT NULL);
 """
+
+
+class StoreError(Exception):
+    """The database cannot be used by this version of the webhook (the message says why and what to do)."""
+
+
+def _migrate_v1(store: Store, conn: sqlite3.Connection) -> None:
+    """The schema as it was before versions existed (idempotent, so a version-0 database passes through)."""
+    for statement in _statements(SCHEMA_V1):
+        conn.execute(statement)
+
+
+def _migrate_v2(store: Store, conn: sqlite3.Connection) -> None:
+    """Raw notification bodies can be pruned after ``store.notification_body_retention`` (metadata stays)."""
+    conn.execute("ALTER TABLE notifications ADD COLUMN body_pruned_at REAL")
+    conn.execute("CREATE INDEX IF NOT EXISTS notifications_received ON notifications (received_at)")
+
+
+def _migrate_v3(store: Store, conn: sqlite3.Connection) -> None:
+    """Key the audit chain: append the seal, MAC'd over the head of whatever the unkeyed chain holds."""
+    last = conn.execute("SELECT seq, hash FROM audit ORDER BY seq DESC LIMIT 1").fetchone()
+    store._audit(
+        conn,
+        SEAL_EVENT,
+        data={
+            "legacy_records": int(last["seq"]) if last else 0,
+            "legacy_head": last["hash"] if last else GENESIS,
+            "key_id": key_id(store.audit_key),
+        },
+    )
+
+
+def _migrate_v4(store: Store, conn: sqlite3.Connection) -> None:
+    """Fair dispatch reads the oldest pending remediation of each target: index it."""
+    conn.execute("CREATE INDEX IF NOT EXISTS remediations_pending ON remediations (state, target, id)")
+
+
+MIGRATIONS: tuple[Callable[[Store, sqlite3.Connection], None], ...] = (
+    _migrate_v1,
+    _migrate_v2,
+    _migrate_v3,
+    _migrate_v4,
+)
+"""Migration n (1-based) takes the database from version n-1 to n. Append only; never edit a released one."""
+SCHEMA_VERSION = len(MIGRATIONS)
+
+
+def _statements(script: str) -> list[str]:
+    """Split a schema script into statements (``sqlite3.complete_statement`` keeps triggers whole)."""
+    out: list[str] = []
+    current = ""
+    for line in script.splitlines(keepends=True):
+        current += line
+        if sqlite3.complete_statement(current):
+            out.append(current.strip())
+            current = ""
+    return [statement for statement in out if statement]
 
 
 @dataclass(frozen=True)
@@ -139,18 +207,44 @@ def _dumps(value: Any) -> str:
 
 
 class Store:
-    def __init__(self, path: str | Path, *, synchronous: str = "full", clock: Clock | None = None):
+    def __init__(
+        self,
+        path: str | Path,
+        *,
+        audit_key: bytes,
+        synchronous: str = "full",
+        clock: Clock | None = None,
+    ):
+        """``audit_key`` MACs the audit chain; it must come from outside this database (see audit.py)."""
         self.path = str(path)
+        self.audit_key = audit_key
         self.clock: Clock = clock or SystemClock()
         self._lock = threading.Lock()
+        self._chain_cache: tuple[float, ChainReport] | None = None
         self._conn = sqlite3.connect(self.path, check_same_thread=False, isolation_level=None, timeout=30.0)
         self._conn.row_factory = sqlite3.Row
         if self.path != ":memory:":
             self._conn.execute("PRAGMA journal_mode=WAL")
         self._conn.execute(f"PRAGMA synchronous={'FULL' if synchronous == 'full' else 'NORMAL'}")
         self._conn.execute("PRAGMA foreign_keys=ON")
-        with self._lock:
-            self._conn.executescript(SCHEMA)  # executescript manages its own transaction
+        self._migrate()
+
+    def schema_version(self) -> int:
+        with self._read() as conn:
+            return int(conn.execute("PRAGMA user_version").fetchone()[0])
+
+    def _migrate(self) -> None:
+        version = self.schema_version()
+        if version > SCHEMA_VERSION:
+            self._conn.close()
+            raise StoreError(
+                f"{self.path} has schema version {version}, newer than this webhook knows ({SCHEMA_VERSION}):"
+                " run the newer webhook, or restore a backup made before the upgrade"
+            )
+        for number in range(version + 1, SCHEMA_VERSION + 1):
+            with self._tx() as conn:
+                MIGRATIONS[number - 1](self, conn)
+                conn.execute(f"PRAGMA user_version = {number}")
 
     def close(self) -> None:
         with self._lock:
@@ -199,7 +293,7 @@ class Store:
             "action": action,
             "data": _dumps(dict(data or {})),
         }
-        digest = record_hash(prev_hash, record)
+        digest = record_mac(self.audit_key, prev_hash, record)
         conn.execute(
             "INSERT INTO audit (seq, ts, event, incident_id, remediation_id, playbook, target, action, data,"
             " prev_hash, hash) VALUES (:seq, :ts, :event, :incident_id, :remediation_id, :playbook, :target,"
@@ -429,6 +523,24 @@ class Store:
             rows = conn.execute(_REMEDIATION_SELECT + clause + " ORDER BY r.id LIMIT ?", (*params, limit)).fetchall()
         return [_remediation(row) for row in rows]
 
+    def dispatchable(self, per_target: int) -> list[Remediation]:
+        """What one dispatch pass looks at: everything in flight, and the oldest ``per_target`` pending remediations
+        of *each* target, oldest first.
+
+        Fair by construction: a burst of 10,000 alerts for one target is 10,000 rows in its own queue, and another
+        target's remediation is still among the heads of the very next pass (a global "first N rows" would make it
+        wait for the whole burst to drain).
+        """
+        sql = (
+            _REMEDIATION_SELECT  # noqa: S608 (constant text, one bound parameter)
+            + " WHERE r.id IN (SELECT id FROM (SELECT id, ROW_NUMBER() OVER (PARTITION BY target ORDER BY id) AS n"
+            " FROM remediations WHERE state IN ('queued', 'grace')) WHERE n <= ?)"
+            " OR r.state IN ('acting', 'verifying', 'rolling_back') ORDER BY r.id"
+        )
+        with self._read() as conn:
+            rows = conn.execute(sql, (per_target,)).fetchall()
+        return [_remediation(row) for row in rows]
+
     def incident_status(self, incident_id: int) -> AlertStatus:
         with self._read() as conn:
             row = conn.execute("SELECT status FROM incidents WHERE id = ?", (incident_id,)).fetchone()
@@ -439,7 +551,8 @@ class Store:
     def in_flight_on(self, target: str) -> int:
         with self._read() as conn:
             row = conn.execute(
-                "SELECT COUNT(*) AS n FROM remediations WHERE target = ? AND state IN ('acting', 'verifying')",
+                "SELECT COUNT(*) AS n FROM remediations WHERE target = ?"
+                " AND state IN ('acting', 'verifying', 'rolling_back')",
                 (target,),
             ).fetchone()
         return int(row["n"])
@@ -548,7 +661,47 @@ class Store:
             after = int(rows[-1]["seq"])
 
     def verify_audit(self) -> ChainReport:
-        return verify_chain(self.iter_audit())
+        """Walk the whole chain (in batches, so writers are not held up) and check every link with the key."""
+        report = verify_chain(self.iter_audit(), self.audit_key)
+        self._chain_cache = (self.clock.monotonic(), report)
+        return report
+
+    def chain_status(self, max_age: float) -> ChainReport:
+        """The last verification if it is at most ``max_age`` seconds old, else a fresh one (for the metric)."""
+        cached = self._chain_cache
+        if cached is not None and self.clock.monotonic() - cached[0] <= max_age:
+            return cached[1]
+        return self.verify_audit()
+
+    def first_audit_event(self, remediation_id: int, events: Iterable[str]) -> dict[str, Any] | None:
+        """The earliest audit record of ``remediation_id`` with one of ``events`` (the log, not the state column)."""
+        wanted = sorted(set(events))
+        with self._read() as conn:
+            row = conn.execute(
+                f"SELECT * FROM audit WHERE remediation_id = ? AND event IN ({','.join('?' * len(wanted))})"  # noqa: S608
+                " ORDER BY seq LIMIT 1",
+                (remediation_id, *wanted),
+            ).fetchone()
+        return dict(row) if row else None
+
+    # --- retention ---------------------------------------------------------------------------------------------
+
+    def prune_notification_bodies(self, received_before: float) -> int:
+        """Blank the raw bodies of notifications received before the cutoff; their metadata and incidents stay."""
+        now = self.clock.now()
+        with self._tx() as conn:
+            cursor = conn.execute(
+                "UPDATE notifications SET body = '', body_pruned_at = ?"
+                " WHERE received_at < ? AND body_pruned_at IS NULL",
+                (now, received_before),
+            )
+            if cursor.rowcount:
+                self._audit(
+                    conn,
+                    "notification_bodies_pruned",
+                    data={"count": cursor.rowcount, "received_before": received_before},
+                )
+            return int(cursor.rowcount)
 
 
 def _remediation(row: sqlite3.Row) -> Remediation:

@@ -1,21 +1,31 @@
 """The worker: moves stored remediations through their state machine, one at a time per target.
 
-    queued → grace → acting → verifying → succeeded | rolled_back | failed | cancelled | interrupted
-    (and refused / dry_run, decided before anything changes)
+    queued → grace → acting → verifying → succeeded | cancelled
+                       acting | verifying → rolling_back → rolled_back | failed
+    (and refused / dry_run, decided before anything changes; interrupted when a restart finds an action half done)
 
 Every transition is a compare-and-set in the store with its audit record, so the database — not this process's
 memory — is the truth: a resolved notification can cancel work concurrently, and a restart finds every
 remediation where it was. The guardrails are checked by the single dispatcher thread right before a remediation
 enters ``acting``, so two dispatch decisions never race each other; the actions themselves run in a small thread
 pool and never block the HTTP handler.
+
+Write-ahead, both ways: the plan (the before-state) is stored before an action changes anything, and the intent
+to roll back (state ``rolling_back``, the reason and how many actions to undo) is stored before a rollback
+changes anything. A restart therefore never mistakes a half-done rollback for a verification still running: it
+finishes the rollback — backends' rollbacks restore absolute before-values, so repeating one is harmless — and
+escalates.
 """
 
 from __future__ import annotations
 
+import json
 import logging
 import threading
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import replace
+from pathlib import Path
 from typing import Any
 
 from kafka_obs.clock import Clock
@@ -25,15 +35,33 @@ from kafka_obs.webhook.escalation import Escalator, escalation_alert
 from kafka_obs.webhook.metrics import WebhookMetrics
 from kafka_obs.webhook.models import AlertStatus
 from kafka_obs.webhook.playbooks import Playbook, render_query
-from kafka_obs.webhook.store import ACTIVE, EnqueueResult, Remediation, State, Store
+from kafka_obs.webhook.store import ACTIVE, IN_FLIGHT, TERMINAL, EnqueueResult, Remediation, State, Store
 from kafka_obs.webhook.verification import Verifier
 
 log = logging.getLogger(__name__)
 
 Job = Callable[[], None]
 HOUR = 3600.0
+PER_TARGET_PER_PASS = 16
+"""Pending remediations of one target looked at per dispatch pass (they run one at a time anyway; the rest of a
+burst is refused by the cooldown a few per pass, never ahead of other targets)."""
 MIN_DISPATCH_GAP = 0.2
 """Seconds between dispatch passes at most; a grace period is far longer, so nothing starts noticeably later."""
+
+
+def pause_file_reason(flag: Path) -> str | None:
+    """None when ``flag`` is certainly absent; a reason to hold otherwise.
+
+    A kill switch that cannot be checked (permission denied on the file or a parent directory, an I/O error) is
+    treated as pulled: refusing to act is the safe failure, acting while an operator may be trying to stop us is not.
+    """
+    try:
+        flag.stat()
+    except (FileNotFoundError, NotADirectoryError):
+        return None
+    except OSError as exc:
+        return f"paused: pause file {flag} cannot be checked ({exc.strerror or type(exc).__name__}); refusing to act"
+    return f"paused (pause file {flag} exists)"
 
 
 def record_enqueue(metrics: WebhookMetrics, result: EnqueueResult) -> None:
@@ -62,6 +90,8 @@ class Worker:
         concurrency: int = 4,
         poll_interval: float = 1.0,
         source_url: str = "",
+        body_retention: float | None = None,
+        chain_max_age: float = 60.0,
     ):
         self.store = store
         self.playbooks = {p.name: p for p in playbooks}
@@ -75,6 +105,9 @@ class Worker:
         self.concurrency = concurrency
         self.poll_interval = poll_interval
         self.source_url = source_url
+        self.body_retention = body_retention
+        self.chain_max_age = chain_max_age
+        self._pruned_at: float | None = None
         self._lock = threading.Lock()
         self._running: set[int] = set()
         self._busy: set[str] = set()
@@ -84,9 +117,15 @@ class Worker:
 
     # --- the kill switch ---------------------------------------------------------------------------------------
 
-    def paused(self) -> bool:
+    def pause_reason(self) -> str | None:
+        """Why no new action may start now (the API switch, the pause file, or a switch that cannot be read)."""
+        if self.store.paused():
+            return "paused (kill switch)"
         flag = self.guardrails.pause_file
-        return self.store.paused() or (flag is not None and flag.exists())
+        return None if flag is None else pause_file_reason(flag)
+
+    def paused(self) -> bool:
+        return self.pause_reason() is not None
 
     # --- lifecycle ---------------------------------------------------------------------------------------------
 
@@ -155,6 +194,9 @@ class Worker:
                 self._escalate(rem, "interrupted", reason)
         for rem in self.store.remediations(states={State.verifying}):
             self.store.audit("verification_resumed", rem, data={"deadline": rem.deadline})
+        for rem in self.store.remediations(states={State.rolling_back}):
+            # The dispatcher finishes it (_resume_rollback); the record says why it happens twice.
+            self.store.audit("rollback_resumed", rem, data={"reason": rem.reason})
 
     # --- dispatch ----------------------------------------------------------------------------------------------
 
@@ -169,7 +211,7 @@ class Worker:
                 body(rem)
             except Exception:
                 log.exception("remediation crashed", extra={"remediation": rem.id})
-                self._finish(rem, {State.acting, State.verifying, State.grace}, State.failed, "internal error")
+                self._finish(rem, IN_FLIGHT | {State.grace}, State.failed, "internal error")
             finally:
                 with self._lock:
                     self._running.discard(rem.id)
@@ -192,8 +234,9 @@ class Worker:
         if self.stop_event.is_set():
             return jobs
         now = self.clock.now()
-        paused = self.paused()
-        for rem in self.store.remediations(states=ACTIVE, due_at=now):
+        self._prune(now)
+        paused = self.pause_reason()
+        for rem in self.store.dispatchable(PER_TARGET_PER_PASS):
             with self._lock:
                 if rem.id in self._running:
                     continue
@@ -202,8 +245,12 @@ class Worker:
             if playbook is None:
                 self._finish(rem, ACTIVE, State.refused, "playbook no longer defined")
             elif rem.state is State.verifying:
-                if not busy:
+                if not busy and not self._history_forbids(rem, acting=False):
                     jobs.append(self._job(rem, self._verify))
+            elif rem.state is State.rolling_back:
+                # only after a restart: in this process the rollback runs inside its own job
+                if not busy and not self._history_forbids(rem, acting=False):
+                    jobs.append(self._job(rem, self._resume_rollback))
             elif rem.state is not State.acting:  # acting belongs to a running job, or to recover() after a restart
                 job = self._dispatch_pending(rem, playbook, now, paused=paused, busy=busy)
                 if job is not None:
@@ -211,10 +258,12 @@ class Worker:
         return jobs
 
     def _dispatch_pending(
-        self, rem: Remediation, playbook: Playbook, now: float, *, paused: bool, busy: bool
+        self, rem: Remediation, playbook: Playbook, now: float, *, paused: str | None, busy: bool
     ) -> Job | None:
-        if rem.state is State.queued:
-            self.store.transition(rem.id, {State.queued}, State.grace, event="grace", data={"until": rem.not_before})
+        if rem.state is State.queued and self.store.transition(
+            rem.id, {State.queued}, State.grace, event="grace", data={"until": rem.not_before}
+        ):
+            rem = replace(rem, state=State.grace)
         if self._blocked(rem, now, paused=paused, busy=busy):
             return None
         refusal = self._guardrail_refusal(rem, playbook, now)
@@ -223,25 +272,67 @@ class Worker:
             return None
         if not playbook.enabled:
             return self._job(rem, self._dry_run)
+        if self._history_forbids(rem, acting=True):
+            return None
         if self.store.transition(rem.id, {State.grace}, State.acting, event="acting", started_at=now):
             log.info("remediation acting", extra={"remediation": rem.id, "target": rem.target})
             return self._job(rem, self._act)
         return None
 
-    def _blocked(self, rem: Remediation, now: float, *, paused: bool, busy: bool) -> bool:
+    def _blocked(self, rem: Remediation, now: float, *, paused: str | None, busy: bool) -> bool:
         """True when the remediation must not start now (and was cancelled or held as the reason requires)."""
         if rem.incident_status is AlertStatus.resolved:
             self._finish(rem, {State.queued, State.grace}, State.cancelled, "alert resolved")
             return True
         if rem.not_before is not None and now < rem.not_before:
             return True
-        if paused:
-            self._hold(rem, "paused (kill switch)")
+        if paused is not None:
+            self._hold(rem, paused)
             return True
         if busy or (rem.target and self.store.in_flight_on(rem.target)):
             self._hold(rem, "waiting: another remediation is in flight on the target")
             return True
         return False
+
+    def _history_forbids(self, rem: Remediation, *, acting: bool) -> bool:
+        """True when the keyed audit log, not the editable state column, says this must not run (and handles it).
+
+        Right before anything changes a target: the whole chain must verify with the key (an audit log that cannot
+        be trusted is a safety control that cannot be checked: hold), and the log must not already record an end
+        state for this remediation — nor, before acting, an action — which only a database edit can contradict.
+        The chain walk is the one the metric does (at most ``chain_max_age`` old: 100,000 records take seconds),
+        the record lookup is fresh every time.
+        """
+        report = self.store.chain_status(self.chain_max_age)
+        if not report.ok:
+            reason = f"held: the audit log fails verification at seq {report.first_bad_seq} ({report.reason})"
+            if rem.reason != reason:
+                log.error("audit chain broken; no action starts", extra={"seq": report.first_bad_seq})
+                self.store.transition(rem.id, {rem.state}, rem.state, event="held", reason=reason)
+            return True
+        found = self.store.first_audit_event(rem.id, {str(state) for state in TERMINAL})
+        if found is None and acting:
+            found = self.store.first_audit_event(rem.id, {"action_started"})
+        if found is None:
+            return False
+        recorded = found["event"]
+        restored = State(recorded) if recorded in TERMINAL else State.interrupted
+        reason = (
+            f"the audit log records {recorded} at seq {found['seq']}, the database said {rem.state}:"
+            " the state was edited; not acting again"
+        )
+        log.error("remediation state contradicts the audit log", extra={"remediation": rem.id, "recorded": recorded})
+        self.store.transition(rem.id, {rem.state}, restored, event="state_contradicts_audit", reason=reason)
+        return True
+
+    def _prune(self, now: float) -> None:
+        """Blank raw notification bodies past their retention, at most once an hour."""
+        if self.body_retention is None or (self._pruned_at is not None and now - self._pruned_at < HOUR):
+            return
+        self._pruned_at = now
+        pruned = self.store.prune_notification_bodies(now - self.body_retention)
+        if pruned:
+            log.info("notification bodies pruned", extra={"count": pruned})
 
     def _guardrail_refusal(self, rem: Remediation, playbook: Playbook, now: float) -> str | None:
         guard = self.guardrails
@@ -314,13 +405,14 @@ class Worker:
                 rem, {State.acting}, State.cancelled, "alert resolved before the action started", started_at=None
             )
             return
-        if self.paused():
+        paused = self.pause_reason()
+        if paused is not None:
             self.store.transition(
                 rem.id,
                 {State.acting},
                 State.grace,
                 event="held",
-                reason="paused (kill switch)",
+                reason=paused,
                 started_at=None,
                 before=None,
             )
@@ -333,7 +425,7 @@ class Worker:
             except Exception as exc:
                 self.store.audit("action_failed", rem, action=action.type, data={"error": str(exc)})
                 self.metrics.actions.labels(playbook.name, action.type, "failed").inc()
-                self._rollback(rem, playbook, plans[: index + 1], State.acting, f"action {action.type} failed: {exc}")
+                self._rollback(rem, playbook, index + 1, State.acting, f"action {action.type} failed: {exc}")
                 return
             afters.append(after)
             self.store.audit(
@@ -362,9 +454,17 @@ class Worker:
         self.store.audit(
             "verification_started", rem, data={"query": expr, "deadline": rem.deadline, "prometheus": source}
         )
+        deadline = rem.deadline or self.clock.now()
+        if self.clock.now() >= deadline:
+            # Resumed after a restart that outlasted the deadline: whatever the query says now, the change did not
+            # prove itself in time — a late pass must not turn into "succeeded". Fail, roll back, escalate.
+            late = f"the verification deadline passed before it could run ({self.clock.now() - deadline:.0f}s ago)"
+            self.store.audit("verification_failed", rem, data={"query": expr, "polls": 0, "last": late})
+            self._rollback(rem, playbook, len(playbook.actions), State.verifying, f"verification failed: {late}")
+            return
         result = self.verifier.verify(
             expr,
-            deadline=rem.deadline or self.clock.now(),
+            deadline=deadline,
             interval=playbook.verify.interval,
             initial_delay=initial_delay,
             still_wanted=lambda: self._still_verifying(rem.id),
@@ -382,30 +482,61 @@ class Worker:
             self._finish(rem, {State.verifying}, State.succeeded, "verification passed", data=detail)
             return
         self.store.audit("verification_failed", rem, data=detail)
-        plans = rem.before or []
         self._rollback(
-            rem, playbook, plans, State.verifying, f"verification failed: {expr} did not hold ({result.last})"
+            rem,
+            playbook,
+            len(playbook.actions),
+            State.verifying,
+            f"verification failed: {expr} did not hold ({result.last})",
         )
 
-    def _rollback(
-        self, rem: Remediation, playbook: Playbook, plans: list[dict[str, Any]], from_state: State, reason: str
-    ) -> None:
-        final = State.failed
-        if playbook.rollback:
-            ok = True
-            for action, plan in reversed(list(zip(playbook.actions, plans, strict=False))):
-                try:
-                    restored = self.backends[action.type].rollback(rem.spec, plan)
-                except Exception as exc:
-                    ok = False
-                    self.store.audit("rollback_failed", rem, action=action.type, data={"error": str(exc)})
-                    self.metrics.actions.labels(playbook.name, action.type, "rollback_failed").inc()
-                    continue
-                self.store.audit("rollback_applied", rem, action=action.type, data={"restored": restored})
-                self.metrics.actions.labels(playbook.name, action.type, "rolled_back").inc()
-            final = State.rolled_back if ok else State.failed
-        if self._finish(rem, {from_state}, final, reason) and playbook.escalate:
+    def _rollback(self, rem: Remediation, playbook: Playbook, actions: int, from_state: State, reason: str) -> None:
+        """Undo the first ``actions`` actions (newest first), then end rolled_back or failed and escalate.
+
+        The intent is committed first (``rolling_back``, with the reason and the count in its audit record), so a
+        crash anywhere below is resumed by :meth:`_resume_rollback` instead of being forgotten.
+        """
+        if not playbook.rollback:
+            if self._finish(rem, {from_state}, State.failed, reason) and playbook.escalate:
+                self._escalate(rem, str(State.failed), reason)
+            return
+        if not self.store.transition(
+            rem.id, {from_state}, State.rolling_back, reason=reason, data={"actions": actions, "from": str(from_state)}
+        ):
+            return  # moved on meanwhile (cancelled by a resolved alert): nothing to undo from here
+        self._complete_rollback(rem, playbook, actions, reason)
+
+    def _resume_rollback(self, rem: Remediation) -> None:
+        """After a restart: repeat the recorded rollback (idempotent: it restores absolute before-values)."""
+        playbook = self.playbooks[rem.playbook]
+        [intent] = self.store.audit_records(remediation_id=rem.id, event=str(State.rolling_back))[-1:] or [None]
+        actions = int(json.loads(intent["data"]).get("actions", len(playbook.actions))) if intent else 0
+        reason = f"{rem.reason or 'rollback'}; the rollback was finished after a restart"
+        self._complete_rollback(rem, playbook, actions, reason)
+
+    def _complete_rollback(self, rem: Remediation, playbook: Playbook, actions: int, reason: str) -> None:
+        rem = self.store.remediation(rem.id) or rem  # the plans as stored (the caller's copy may predate them)
+        plans: list[dict[str, Any]] = list(rem.before or [])[:actions]
+        ok = len(plans) == actions
+        if not ok:
+            self.store.audit("rollback_failed", rem, data={"error": "the stored plan does not cover every action"})
+        for action, plan in reversed(list(zip(playbook.actions, plans, strict=False))):
+            self.store.audit("rollback_started", rem, action=action.type, data={"to": plan.get("before")})
+            try:
+                restored = self.backends[action.type].rollback(rem.spec, plan)
+            except Exception as exc:
+                ok = False
+                self.store.audit("rollback_failed", rem, action=action.type, data={"error": str(exc)})
+                self.metrics.actions.labels(playbook.name, action.type, "rollback_failed").inc()
+                continue
+            self.store.audit("rollback_applied", rem, action=action.type, data={"restored": restored})
+            self.metrics.actions.labels(playbook.name, action.type, "rolled_back").inc()
+        final = State.rolled_back if ok else State.failed
+        # Escalate before the final state is stored: a crash in between repeats an escalation (Alertmanager
+        # deduplicates the identical alert) rather than losing it.
+        if playbook.escalate:
             self._escalate(rem, str(final), reason)
+        self._finish(rem, {State.rolling_back}, final, reason)
 
     def _escalate(self, rem: Remediation, outcome: str, reason: str) -> None:
         alert = escalation_alert(

@@ -21,10 +21,10 @@ import os
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Annotated, Any, TypeVar
 
 import yaml
-from pydantic import BaseModel, ValidationError, ValidationInfo
+from pydantic import AfterValidator, BaseModel, ValidationError, ValidationInfo
 
 Loc = tuple[str | int, ...]
 M = TypeVar("M", bound=BaseModel)
@@ -232,6 +232,11 @@ def relative_to_config(path: Path, info: ValidationInfo | None) -> Path:
     """``path`` made absolute against the config file's directory; absolute paths and in-memory data unchanged."""
     base = config_dir(info)
     return path if path.is_absolute() or base is None else base / path
+
+
+ConfigPath = Annotated[Path, AfterValidator(relative_to_config)]
+"""A file path in a config file: relative to that file's directory, never to the process's working directory (a
+service started by systemd runs in ``/``, where a relative pause file or CA would silently be another file)."""
 
 
 def _describe(error: dict[str, Any]) -> str:

@@ -168,6 +168,11 @@ class Harness:
         self._start()
         self.worker.recover()
 
+    def close(self) -> None:
+        self.client.close()
+        self.service.intake.close()
+        self.service.store.close()
+
     def _start(self) -> None:
         self.service: Service = build_service(
             self.config,
@@ -217,9 +222,7 @@ def harness_factory(tmp_path: Path) -> Iterator[Callable[..., Harness]]:
 
     yield make
     for h in made:
-        h.client.close()
-        h.service.intake.close()
-        h.service.store.close()
+        h.close()
 
 
 @pytest.fixture

@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 import sqlite3
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 
-from kafka_obs.webhook.audit import GENESIS, record_hash, verify_chain
+from kafka_obs.webhook.audit import GENESIS, SEAL_EVENT, record_hash, record_mac, verify_chain
+from kafka_obs.webhook.store import State, Store
 
-from .conftest import Harness, alert
+from .conftest import AUTH, Harness, alert
 
 
 def _fill(harness: Harness) -> Path:
@@ -81,28 +83,111 @@ def test_tampering_is_detected(harness: Harness, statements: list[str], bad_seq:
     assert reason in report.reason
 
 
-def test_rewriting_a_record_and_its_own_hash_breaks_the_next_link(harness: Harness) -> None:
+def _rewrite_with_the_public_algorithm(path: Path, *, edit_seq: int, from_seq: int) -> None:
+    """What an attacker with write access to the database does: change a record, recompute every later link."""
+    conn = sqlite3.connect(path)
+    conn.row_factory = sqlite3.Row
+    conn.execute("DROP TRIGGER audit_no_update")
+    records = [dict(r) for r in conn.execute("SELECT * FROM audit ORDER BY seq")]
+    prev = records[from_seq - 2]["hash"] if from_seq > 1 else GENESIS
+    for record in records[from_seq - 1 :]:
+        if record["seq"] == edit_seq:
+            record["event"] = "succeeded"
+        record["prev_hash"], record["hash"] = prev, record_hash(prev, record)
+        prev = record["hash"]
+        conn.execute(
+            "UPDATE audit SET event = ?, prev_hash = ?, hash = ? WHERE seq = ?",
+            (record["event"], record["prev_hash"], record["hash"], record["seq"]),
+        )
+    conn.commit()
+    conn.close()
+
+
+@pytest.mark.parametrize("from_seq", [6, 1], ids=["from-the-edit", "whole-chain"])
+def test_recomputing_the_chain_with_the_public_algorithm_is_detected(harness: Harness, from_seq: int) -> None:
     path = _fill(harness)
-    record = harness.store.audit_records(after_seq=5, limit=1)[0]
-    forged = {**record, "event": "succeeded"}
-    new_hash = record_hash(record["prev_hash"], forged)
-    _tamper(path, f"UPDATE audit SET event = 'succeeded', hash = '{new_hash}' WHERE seq = 6")
-    report = harness.store.verify_audit()
-    assert (report.ok, report.first_bad_seq) == (False, 7)
+    assert harness.metric("kafka_obs_webhook_audit_chain_ok") == 1
+    _rewrite_with_the_public_algorithm(path, edit_seq=6, from_seq=from_seq)
+    report = harness.client.get("/actions/verify", headers=AUTH).json()
+    assert report["ok"] is False
+    assert report["first_bad_seq"] == from_seq
+    harness.clock.advance(61)  # the metric re-verifies every audit.verify_interval (60s)
+    assert harness.metric("kafka_obs_webhook_audit_chain_ok") == 0
+
+
+def test_a_chain_keyed_with_another_key_says_so(tmp_path: Path, harness: Harness) -> None:
+    _fill(harness)
+    other = Store(harness.store.path, audit_key=b"another key, not the one it was written with")
+    report = other.verify_audit()
+    other.close()
+    assert (report.ok, report.first_bad_seq) == (False, 1)
+    assert "keyed with key" in report.reason
 
 
 def test_verify_chain_on_plain_records() -> None:
+    key = b"k" * 32
     records = []
     prev = GENESIS
-    for seq in (1, 2, 3):
-        record = {"seq": seq, "ts": 1.0, "event": "e", "incident_id": None, "remediation_id": None,
+    for seq, event in ((1, SEAL_EVENT), (2, "e"), (3, "e")):
+        record = {"seq": seq, "ts": 1.0, "event": event, "incident_id": None, "remediation_id": None,
                   "playbook": None, "target": None, "action": None, "data": "{}"}  # fmt: skip
-        record["prev_hash"], record["hash"] = prev, record_hash(prev, record)
+        record["prev_hash"], record["hash"] = prev, record_mac(key, prev, record)
         prev = record["hash"]
         records.append(record)
-    assert verify_chain(records).ok
-    assert not verify_chain(records[1:]).ok
-    assert not verify_chain([records[0], records[2]]).ok
+    assert verify_chain(records, key).ok
+    assert not verify_chain(records, b"x" * 32).ok
+    assert not verify_chain(records[1:], key).ok
+    assert not verify_chain([records[0], records[2]], key).ok
+
+
+def test_the_default_key_is_a_private_file_outside_the_database(harness: Harness) -> None:
+    key_file = Path(harness.store.path + ".audit-key")
+    assert key_file.stat().st_mode & 0o777 == 0o600
+    assert len(key_file.read_text().strip()) == 64
+    with sqlite3.connect(harness.store.path) as conn:
+        dumped = "\n".join(conn.iterdump())
+    assert key_file.read_text().strip() not in dumped
+
+
+def test_a_configured_key_is_used_instead_of_a_key_file(harness_factory: Callable[..., Harness]) -> None:
+    h = harness_factory(audit={"key": "a secret of at least sixteen characters"})
+    h.post(alert())
+    h.run()
+    assert h.store.audit_key == b"a secret of at least sixteen characters"
+    assert not Path(h.store.path + ".audit-key").exists()
+    assert h.store.verify_audit().ok
+
+
+@pytest.mark.parametrize("edited_to", ["grace", "queued", "verifying"])
+def test_a_finished_remediation_is_not_rearmed_by_editing_its_state(harness: Harness, edited_to: str) -> None:
+    harness.post(alert())
+    harness.run()
+    assert harness.states() == ["succeeded"]
+    assert harness.scaler.applied == [("orders-processor", 6)]
+    harness.scaler.replicas["orders-processor"] = 3
+    with sqlite3.connect(harness.store.path) as conn:  # a state edit alone, as someone with the file could do
+        conn.execute(
+            "UPDATE remediations SET state = ?, started_at = NULL, finished_at = NULL, not_before = 0 WHERE id = 1",
+            (edited_to,),
+        )
+    harness.prometheus.holds = lambda _expr: False  # a re-run verification would fail and roll back
+    harness.run(3600)
+    assert harness.scaler.applied == [("orders-processor", 6)]  # neither acted again nor rolled back
+    [rem] = harness.store.remediations()
+    assert rem.state is State.succeeded
+    assert "the state was edited" in (rem.reason or "")
+    assert "state_contradicts_audit" in [r["event"] for r in harness.store.audit_records(remediation_id=1)]
+
+
+def test_no_action_starts_while_the_chain_fails_verification(harness: Harness) -> None:
+    harness.post(alert())
+    path = Path(harness.store.path)
+    _tamper(path, "UPDATE audit SET ts = ts + 1 WHERE seq = 2")
+    harness.run()
+    assert harness.scaler.applied == []
+    [rem] = harness.store.remediations()
+    assert rem.state is State.grace
+    assert "audit log fails verification at seq 2" in (rem.reason or "")
 
 
 def test_tail_truncation_needs_an_anchor(harness: Harness) -> None:

@@ -162,3 +162,47 @@ def test_a_negative_initial_delay_is_refused_with_its_path(tmp_path: Path) -> No
     )
     with pytest.raises(ConfigError, match=r"playbooks\[0\]\.verify\.initial_delay"):
         load_playbooks(path)
+
+
+def _write_config(directory: Path, extra: str = "") -> Path:
+    config = directory / "webhook.yaml"
+    config.write_text(
+        "auth: {bearer_token: file:token.txt}\n"
+        "store: {path: state/webhook.db}\n"
+        "playbooks: {file: playbooks.yaml}\n"
+        "tls: {cert_file: tls/cert.pem, key_file: tls/key.pem, client_ca_file: tls/ca.pem}\n"
+        "kubernetes: {mode: kubeconfig, kubeconfig: kube/config}\n"
+        "kafka:\n"
+        "  clusters_file: clusters.yaml\n"
+        "  clusters:\n"
+        "    alpha:\n"
+        "      bootstrap_servers: 127.0.0.1:1\n"
+        "      properties: {ssl.ca.location: tls/kafka-ca.pem, security.protocol: SSL}\n"
+        "guardrails: {pause_file: pause}\n" + extra
+    )
+    (directory / "token.txt").write_text("s3cret\n")
+    return config
+
+
+def test_every_path_in_the_config_is_relative_to_the_file_not_the_working_directory(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    config_file = _write_config(tmp_path)
+    monkeypatch.chdir("/")
+    config = load_config(config_file)
+    assert config.auth.bearer_token is not None
+    assert config.auth.bearer_token.get_secret_value() == "s3cret"  # file: secret read next to the config
+    assert config.store.path == tmp_path / "state" / "webhook.db"
+    assert config.playbooks.file == tmp_path / "playbooks.yaml"
+    assert config.guardrails.pause_file == tmp_path / "pause"
+    assert config.tls is not None
+    assert (config.tls.cert_file, config.tls.key_file, config.tls.client_ca_file) == (
+        tmp_path / "tls" / "cert.pem",
+        tmp_path / "tls" / "key.pem",
+        tmp_path / "tls" / "ca.pem",
+    )
+    assert config.kubernetes.kubeconfig == tmp_path / "kube" / "config"
+    assert config.kafka.clusters_file == tmp_path / "clusters.yaml"
+    properties = config.kafka.clusters["alpha"].properties
+    assert properties["ssl.ca.location"].get_secret_value() == str(tmp_path / "tls" / "kafka-ca.pem")
+    assert properties["security.protocol"].get_secret_value() == "SSL"

@@ -330,6 +330,8 @@ class HoldingProxy:
         self.hold = threading.Event()
         self.held = threading.Event()
         self.patches = 0
+        self.kill_after_patch: tuple[int, Callable[[], None]] | None = None
+        """(n, kill): after the n-th PATCH has reached the target, call ``kill`` instead of answering."""
 
     def handler(self) -> type[BaseHTTPRequestHandler]:
         proxy = self
@@ -346,6 +348,11 @@ class HoldingProxy:
                     proxy.patches += 1
                 headers = {"Content-Type": self.headers.get("Content-Type", "application/json")}
                 response = httpx.request(self.command, proxy.upstream + self.path, content=body, headers=headers)
+                if self.command in {"PATCH", "PUT"} and proxy.kill_after_patch is not None:
+                    number, kill = proxy.kill_after_patch
+                    if proxy.patches == number:
+                        kill()  # the change is made; its answer never reaches the webhook
+                        return
                 self.send_response(response.status_code)
                 self.send_header("Content-Type", response.headers.get("content-type", "application/json"))
                 self.send_header("Content-Length", str(len(response.content)))
@@ -395,6 +402,11 @@ class WebhookProcess:
         os.kill(self.proc.pid, signal.SIGKILL)
         self.proc.wait(10)
 
+    def kill9_now(self) -> None:
+        """SIGKILL without waiting (called from the stub target's request thread)."""
+        assert self.proc is not None
+        os.kill(self.proc.pid, signal.SIGKILL)
+
     def stop(self) -> None:
         if self.proc is not None and self.proc.poll() is None:
             self.proc.terminate()
@@ -412,7 +424,9 @@ class WebhookProcess:
         return self.remediations()[0]
 
 
-def write_process_config(tmp: Path, sb: Sandbox, k8s_url: str, engines: tuple[str, str], gate_case: str) -> Path:
+def write_process_config(
+    tmp: Path, sb: Sandbox, k8s_url: str, engines: tuple[str, str], gate_case: str, *, deadline: str = "2m"
+) -> Path:
     playbooks = tmp / "playbooks.yaml"
     playbooks.write_text(
         json.dumps(
@@ -427,7 +441,7 @@ def write_process_config(tmp: Path, sb: Sandbox, k8s_url: str, engines: tuple[st
                         # a gate the test opens: verification holds only after the restart
                         "verify": {
                             "query": f'max(kafka_obs_test_gate{{case="{gate_case}"}}) == 1',
-                            "deadline": "2m",
+                            "deadline": deadline,
                             "interval": "500ms",
                         },
                     }
@@ -448,11 +462,18 @@ def write_process_config(tmp: Path, sb: Sandbox, k8s_url: str, engines: tuple[st
 
 @pytest.fixture
 def crash_env(
-    tmp_path: Path, sandbox: Sandbox, engines: tuple[str, str], fleet: Fleet, monkeypatch: pytest.MonkeyPatch
+    tmp_path: Path,
+    sandbox: Sandbox,
+    engines: tuple[str, str],
+    fleet: Fleet,
+    *,
+    monkeypatch: pytest.MonkeyPatch,
+    request: pytest.FixtureRequest,
 ) -> Iterator[tuple[WebhookProcess, HoldingProxy]]:
     monkeypatch.setenv("CRASH_TEST_TOKEN", TOKEN)
+    deadline = getattr(request, "param", "2m")
     with holding_proxy(sandbox.control_url) as (proxy, url):
-        config = write_process_config(tmp_path, sandbox, url, engines, gate_case=tmp_path.name)
+        config = write_process_config(tmp_path, sandbox, url, engines, gate_case=tmp_path.name, deadline=deadline)
         fleet.gates[tmp_path.name] = 0
         process = WebhookProcess(config, tmp_path / "webhook.log")
         try:
@@ -503,3 +524,38 @@ def test_kill9_during_the_action_marks_interrupted_and_escalates(
     assert replicas(sandbox, "orders-processor") == 3
     wait_until(lambda: len(escalations(engines[1], "crash-acting")) == 1, 10, "RemediationFailed (interrupted)")
     assert escalations(engines[1], "crash-acting")[0]["labels"]["outcome"] == "interrupted"
+
+
+@pytest.mark.parametrize("crash_env", ["3s"], indirect=True)
+def test_kill9_after_the_rollback_reached_the_target_finishes_the_rollback_and_escalates(
+    crash_env: tuple[WebhookProcess, HoldingProxy],
+    sandbox: Sandbox,
+    engines: tuple[str, str],
+    fleet: Fleet,
+    tmp_path: Path,
+) -> None:
+    """SIGKILL at the exact step: the rollback PATCH has scaled the Deployment back, its answer is never stored."""
+    process, proxy = crash_env
+    proxy.kill_after_patch = (2, process.kill9_now)  # PATCH 1 is the action, PATCH 2 the rollback
+    process.start()
+    body = notification(alert(consumergroup="orders-processor", case="crash-rollback"))
+    assert httpx.post(f"{process.url}/alerts", json=body, headers=AUTH).status_code == 202
+    wait_until(lambda: process.proc is not None and process.proc.poll() is not None, 30, "the kill during rollback")
+    assert replicas(sandbox, "orders-processor") == 3  # the rollback did reach the target
+    fleet.gates[tmp_path.name] = 1  # the query would now pass: a resumed verification would say "succeeded"
+    proxy.kill_after_patch = None
+    process.start()
+    rem = process.wait_state("rolled_back")
+    assert "finished after a restart" in rem["reason"]
+    assert rem["after"] == [{"replicas": 6}]  # what the action did; the rollback undid it
+    assert replicas(sandbox, "orders-processor") == 3
+    assert proxy.patches == 3  # action, rollback, the rollback repeated (idempotent: to 3 again)
+    records = httpx.get(f"{process.url}/actions", headers=AUTH).json()["records"]
+    events = [r["event"] for r in records]
+    assert events.count("rolling_back") == 1
+    assert "rollback_resumed" in events
+    assert "succeeded" not in events
+    assert [r["data"]["restored"] for r in records if r["event"] == "rollback_applied"] == [{"replicas": 3}]
+    wait_until(lambda: len(escalations(engines[1], "crash-rollback")) == 1, 10, "RemediationFailed (rolled back)")
+    assert escalations(engines[1], "crash-rollback")[0]["labels"]["outcome"] == "rolled_back"
+    assert httpx.get(f"{process.url}/actions/verify", headers=AUTH).json()["ok"]

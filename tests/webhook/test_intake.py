@@ -23,7 +23,7 @@ def incoming(index: int) -> Incoming:
 
 
 def test_concurrent_submissions_are_batched_and_all_stored(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    store = Store(tmp_path / "db")
+    store = Store(tmp_path / "db", audit_key=b"k" * 32)
     batches: list[int] = []
     original = store.enqueue_many
 
@@ -48,7 +48,7 @@ def test_concurrent_submissions_are_batched_and_all_stored(tmp_path: Path, monke
 
 
 def test_a_failed_batch_fails_every_request_in_it(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    store = Store(tmp_path / "db")
+    store = Store(tmp_path / "db", audit_key=b"k" * 32)
 
     def broken(_items: list[Incoming]) -> Any:
         raise OSError("disk full")

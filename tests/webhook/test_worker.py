@@ -2,11 +2,19 @@
 
 from __future__ import annotations
 
+import json
+import os
+import time
 from collections.abc import Callable
+from pathlib import Path
+from typing import Any
 
+import pytest
+
+from kafka_obs.webhook.config import load_config
 from kafka_obs.webhook.store import State
 
-from .conftest import Harness, alert
+from .conftest import AUTH, TOKEN, Harness, alert, enabled_playbooks, make_config
 
 
 def events(h: Harness, remediation_id: int) -> list[str]:
@@ -302,3 +310,123 @@ def test_verification_resumes_after_restart(harness: Harness) -> None:
     harness.worker.run_until_idle()
     assert harness.states() == ["succeeded"]
     assert harness.scaler.applied == [("orders-processor", 6)]  # acted once
+
+
+def _from_root_with_pause_file(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, pause: str) -> Harness:
+    """A webhook whose config names a relative pause file, loaded the way the service is started: from ``/``."""
+    config_file = tmp_path / "webhook.yaml"
+    raw = make_config(tmp_path).model_dump(mode="json", exclude_none=True)
+    raw["auth"] = {"bearer_token": TOKEN}
+    raw["store"] = {"path": "webhook.db"}
+    raw["guardrails"]["pause_file"] = pause
+    config_file.write_text(json.dumps(raw))
+    monkeypatch.chdir("/")
+    config = load_config(config_file)
+    return Harness(tmp_path, enabled_playbooks("high_consumer_lag"), config)
+
+
+def test_a_relative_pause_file_next_to_the_config_stops_actions_when_started_from_root(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    (tmp_path / "pause").touch()
+    h = _from_root_with_pause_file(tmp_path, monkeypatch, "pause")
+    h.post(alert())
+    h.run()
+    assert h.scaler.applied == []
+    [rem] = h.store.remediations()
+    assert rem.state is State.grace
+    assert f"pause file {tmp_path / 'pause'} exists" in (rem.reason or "")
+    assert h.client.get("/admin/status", headers=AUTH).json()["paused"] is True
+    (tmp_path / "pause").unlink()
+    h.run()
+    assert h.scaler.applied == [("orders-processor", 6)]
+    h.close()
+
+
+def test_a_pause_file_that_cannot_be_checked_refuses_to_act(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    # a symlink loop: stat() fails with ELOOP, as it would with EACCES on an unreadable parent (we may be root here)
+    os.symlink(tmp_path / "loop", tmp_path / "loop")
+    h = _from_root_with_pause_file(tmp_path, monkeypatch, "loop/pause")
+    h.post(alert())
+    h.run()
+    assert h.scaler.applied == []
+    [rem] = h.store.remediations()
+    assert rem.state is State.grace
+    assert "cannot be checked" in (rem.reason or "")
+    h.close()
+
+
+class Crash(BaseException):
+    """Stands for the process dying (not an Exception: the worker's error handling must not see it)."""
+
+
+def test_a_verification_whose_deadline_passed_while_down_fails_and_rolls_back(harness: Harness) -> None:
+    def die(_expr: str) -> bool:
+        raise Crash
+
+    harness.prometheus.holds = die
+    harness.post(alert())
+    with pytest.raises(Crash):
+        harness.run()
+    assert harness.states() == ["verifying"]
+    harness.clock.advance(3600)  # down for an hour: far past the 30s deadline
+    harness.prometheus.holds = lambda _expr: True  # a late "pass" must not count
+    harness.prometheus.queries.clear()
+    harness.restart()
+    harness.run(0)
+    [rem] = harness.store.remediations()
+    assert rem.state is State.rolled_back
+    assert "deadline passed before it could run" in (rem.reason or "")
+    assert harness.prometheus.queries == []  # never queried after the restart
+    assert harness.scaler.replicas["orders-processor"] == 3
+    assert [a["labels"]["outcome"] for a in harness.escalator.alerts] == ["rolled_back"]
+
+
+def test_a_crash_during_rollback_is_finished_after_restart_never_recorded_as_success(harness: Harness) -> None:
+    harness.prometheus.holds = lambda _expr: False
+    real_rollback = harness.scaler.rollback
+
+    def rollback_then_die(spec: dict[str, Any], plan: dict[str, Any]) -> dict[str, Any]:
+        real_rollback(spec, plan)  # the target is changed, the answer is never stored
+        raise Crash
+
+    harness.scaler.rollback = rollback_then_die  # type: ignore[method-assign]
+    harness.post(alert())
+    with pytest.raises(Crash):
+        harness.run()
+    assert harness.states() == ["rolling_back"]  # the intent was stored before the rollback started
+    assert harness.scaler.replicas["orders-processor"] == 3
+    harness.scaler.rollback = real_rollback  # type: ignore[method-assign]
+    harness.prometheus.holds = lambda _expr: True
+    harness.restart()
+    harness.run(0)
+    [rem] = harness.store.remediations()
+    assert rem.state is State.rolled_back
+    assert "finished after a restart" in (rem.reason or "")
+    assert harness.scaler.replicas["orders-processor"] == 3
+    log = events(harness, rem.id)
+    assert log.count("rolling_back") == 1
+    assert "rollback_resumed" in log
+    assert log[-3:] == ["rollback_applied", "escalated", "rolled_back"]
+    assert [a["labels"]["outcome"] for a in harness.escalator.alerts] == ["rolled_back"]
+    assert harness.store.verify_audit().ok
+
+
+def test_a_burst_of_10000_alerts_for_one_target_does_not_delay_another_target(harness: Harness) -> None:
+    burst = [alert(fingerprint=f"b{n:015x}") for n in range(10_000)]  # one target: orders-processor
+    for start in range(0, len(burst), 1000):
+        assert harness.post(*burst[start : start + 1000], group_key=f"burst-{start}").status_code == 202
+    other = harness.post(alert(consumergroup="clicks-aggregator", topic="clicks")).json()
+    [(other_id, _, _, _)] = [tuple(r.values()) for r in other["remediations"]]
+    harness.clock.advance(31)  # the other target's grace period is over
+    started = time.perf_counter()
+    jobs = harness.worker.dispatch()  # ONE pass must already start it
+    took = time.perf_counter() - started
+    other_rem = harness.store.remediation(other_id)
+    assert other_rem is not None
+    assert other_rem.state is State.acting, other_rem.reason
+    assert len(jobs) == 2  # the burst's first remediation and the other target's
+    assert took < 10, f"one dispatch pass took {took:.1f}s"
+    for job in jobs:
+        job()
+    assert ("clicks-aggregator", 4) in harness.scaler.applied
