@@ -7,8 +7,9 @@ DescribeConfigs…). So we ask librdkafka for its ``protocol`` debug context and
 lines: exactly one per request written to a socket, retries included. librdkafka's own names are mapped to
 Kafka's protocol names (``ApiVersion`` → ``ApiVersions``).
 
-The same object forwards librdkafka's warnings and errors to Python logging, so enabling the debug context for
-counting does not hide real problems and does not flood the log.
+The same object is the client's :class:`~kafka_obs.logs.LibrdkafkaLogger`: librdkafka's informational lines,
+warnings and errors become structured records (with the cluster), while its debug lines, enabled for counting, are
+only counted, so the debug context neither floods the log nor hides real problems.
 """
 
 from __future__ import annotations
@@ -18,36 +19,30 @@ import re
 import threading
 from collections import Counter
 
+from kafka_obs.logs import LibrdkafkaLogger
+
 _SENT = re.compile(r"Sent (\w+?)Request \(v")
 _RENAMES = {"ApiVersion": "ApiVersions", "Offset": "ListOffsets"}
-_SYSLOG_TO_LOGGING = {
-    0: logging.CRITICAL,
-    1: logging.CRITICAL,
-    2: logging.CRITICAL,
-    3: logging.ERROR,
-    4: logging.WARNING,
-}
-
-log = logging.getLogger("kafka_obs.exporter.librdkafka")
 
 
-class RequestLog:
-    """A ``logger`` for librdkafka (it calls ``log(level, "%s [%s] %s", facility, client, message)``)."""
+class RequestLog(LibrdkafkaLogger):
+    """The ``logger`` of one cluster's librdkafka client: counts sent requests, forwards the rest to logging."""
 
     def __init__(self, cluster: str):
+        super().__init__("kafka_obs.exporter.librdkafka", cluster=cluster)
         self.cluster = cluster
         self._counts: Counter[str] = Counter()
         self._lock = threading.Lock()
 
-    def log(self, level: int, fmt: str, *args: object) -> None:
-        message = str(args[2]) if len(args) >= 3 else fmt % args
-        if level >= 7:
+    def handle(self, level: int, facility: str, message: str) -> None:
+        # confluent-kafka maps librdkafka's syslog levels to logging's: its debug lines arrive as DEBUG
+        if level <= logging.DEBUG:
             match = _SENT.search(message)
             if match:
                 api = match.group(1)
                 self.add(_RENAMES.get(api, api))
             return
-        log.log(_SYSLOG_TO_LOGGING.get(level, logging.INFO), message, extra={"cluster": self.cluster})
+        super().handle(level, facility, message)
 
     def add(self, api: str, n: int = 1) -> None:
         with self._lock:

@@ -37,7 +37,7 @@ log = logging.getLogger(__name__)
 
 MAX_HEADER_BYTES = 16 * 1024
 """Request line plus headers; Prometheus sends well under 1 KiB."""
-WRITE_CHUNK = 64 * 1024
+WRITE_CHUNK = 256 * 1024
 """A body is written in chunks of this size, each waited for: a client that reads slowly holds one chunk of
 buffer, not a copy of the whole body."""
 _PLAIN = "text/plain; charset=utf-8"
@@ -201,6 +201,12 @@ class ExporterHTTPServer:
         if not self._make_room():
             writer.close()
             return
+        sock = writer.get_extra_info("socket")
+        if sock is not None:
+            # asyncio sets TCP_NODELAY only on sockets whose proto is IPPROTO_TCP, and socket.create_server's (and
+            # so every accepted one's) is 0: without this, a body written after its headers waits ~40 ms for the
+            # client's delayed ACK (measured: /healthz 44 ms instead of 1 ms)
+            sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         connection = _Connection(writer, task=asyncio.current_task())
         self._connections.add(connection)
         try:
@@ -216,11 +222,13 @@ class ExporterHTTPServer:
         """Read and answer one request; False when the connection is to be closed."""
         loop = asyncio.get_running_loop()
         connection.waiting_since = loop.time()
-        first = await asyncio.wait_for(reader.read(1), self.limits.idle_timeout)
+        async with asyncio.timeout(self.limits.idle_timeout):
+            first = await reader.read(1)
         if not first:
             return False
         try:
-            head = first + await asyncio.wait_for(reader.readuntil(b"\r\n\r\n"), self.limits.header_timeout)
+            async with asyncio.timeout(self.limits.header_timeout):
+                head = first + await reader.readuntil(b"\r\n\r\n")
         except (asyncio.LimitOverrunError, ValueError):
             too_large = _error(HTTPStatus.REQUEST_HEADER_FIELDS_TOO_LARGE, "headers too large")
             await self._write(connection, "GET", too_large)
@@ -249,13 +257,14 @@ class ExporterHTTPServer:
         if not keep_alive:
             lines.append("Connection: close")
         writer = connection.writer
-        writer.write(("\r\n".join(lines) + "\r\n\r\n").encode("latin-1"))
-        if method != "HEAD":
-            view = memoryview(response.body)
-            for start in range(0, len(view), WRITE_CHUNK):
+        head = ("\r\n".join(lines) + "\r\n\r\n").encode("latin-1")
+        view = memoryview(b"" if method == "HEAD" else response.body)
+        async with asyncio.timeout(self.limits.write_timeout):  # the whole response, not each chunk
+            writer.write(head + view[:WRITE_CHUNK])  # one segment for every small response
+            for start in range(WRITE_CHUNK, len(view), WRITE_CHUNK):
+                await writer.drain()
                 writer.write(view[start : start + WRITE_CHUNK])
-                await asyncio.wait_for(writer.drain(), self.limits.write_timeout)
-        await asyncio.wait_for(writer.drain(), self.limits.write_timeout)
+            await writer.drain()
 
     # -- routing (runs on a worker thread) -----------------------------------------------------------------------
 

@@ -3,6 +3,11 @@
 logfmt by default (what Prometheus-ecosystem operators grep), JSON on request. Configured once per process by the
 command that owns it; library code only ever calls ``logging.getLogger(__name__)``.
 
+A record's exception keeps its traceback, as one ``traceback`` field (escaped onto one line in logfmt), so a line
+says both what failed (``err``) and where. uvicorn's ``color_message`` (the same message with ANSI colour codes)
+is dropped. librdkafka's own lines come through :class:`LibrdkafkaLogger` (confluent-kafka's ``logger`` setting)
+as records like any other, instead of raw text on stderr.
+
 The command passes the redactor of its loaded config (:class:`kafka_obs.config.secrets.Redactor`): every field of
 every record, whichever library logged it (librdkafka through our logger, kafka-python, uvicorn), is redacted
 before it is written, so a secret that a client library quotes in an error never reaches the log.
@@ -13,14 +18,21 @@ from __future__ import annotations
 import argparse
 import json
 import logging
+import re
 import sys
 import time
+import traceback
 from collections.abc import Callable
 from typing import Any
 
 Redact = Callable[[str], str]
 
-_STANDARD = set(vars(logging.LogRecord("", 0, "", 0, "", None, None))) | {"message", "asctime"}
+_STANDARD = set(vars(logging.LogRecord("", 0, "", 0, "", None, None))) | {"message", "asctime", "taskName"}
+_DROPPED = {"color_message"}
+"""Extras that repeat the message for a terminal (uvicorn's, with ANSI escape codes)."""
+_LOGFMT_ESCAPES = {"\\": "\\\\", '"': '\\"', "\n": "\\n", "\r": "\\r", "\t": "\\t"}
+_NEEDS_QUOTES = re.compile(r'[\s="\x00-\x1f\x7f]')
+_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
 
 
 def add_flags(parser: argparse.ArgumentParser) -> None:
@@ -41,10 +53,22 @@ def _fields(record: logging.LogRecord, redact: Redact) -> dict[str, Any]:
         "logger": record.name,
         "msg": record.getMessage(),
     }
-    fields.update({k: v for k, v in vars(record).items() if k not in _STANDARD})
+    fields.update({k: v for k, v in vars(record).items() if k not in _STANDARD and k not in _DROPPED})
     if record.exc_info and record.exc_info[1] is not None:
         fields["err"] = f"{type(record.exc_info[1]).__name__}: {record.exc_info[1]}"
+        fields["traceback"] = "".join(traceback.format_exception(*record.exc_info)).rstrip()
+    if record.stack_info:
+        fields["stack"] = record.stack_info
     return {key: _redacted(value, redact) for key, value in fields.items()}
+
+
+def logfmt_value(text: str) -> str:
+    """One logfmt value: quoted when it holds a space, ``=``, ``"`` or a control character, which are escaped, so
+    every record stays on one line whatever it carries (a traceback, a client's multi-line error, ANSI codes)."""
+    if text and not _NEEDS_QUOTES.search(text):
+        return text
+    escaped = "".join(_LOGFMT_ESCAPES.get(c, c) for c in text)
+    return '"' + _CONTROL.sub(lambda m: f"\\u{ord(m.group()):04x}", escaped) + '"'
 
 
 def _redacted(value: object, redact: Redact) -> object:
@@ -61,13 +85,7 @@ class _Formatter(logging.Formatter):
 
 class LogfmtFormatter(_Formatter):
     def format(self, record: logging.LogRecord) -> str:
-        parts = []
-        for key, value in _fields(record, self.redact).items():
-            text = str(value)
-            if not text or any(c in text for c in ' ="'):
-                text = '"' + text.replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n") + '"'
-            parts.append(f"{key}={text}")
-        return " ".join(parts)
+        return " ".join(f"{key}={logfmt_value(str(value))}" for key, value in _fields(record, self.redact).items())
 
 
 class JsonFormatter(_Formatter):
@@ -82,3 +100,27 @@ def setup(args: argparse.Namespace, *, redact: Redact = _no_redaction) -> None:
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(args.log_level.upper().replace("WARN", "WARNING"))
+
+
+class LibrdkafkaLogger:
+    """confluent-kafka's ``logger`` setting: librdkafka's lines become records of this logger, not raw stderr.
+
+    confluent-kafka calls ``log(level, "%s [%s] %s", facility, client_name, message)`` with ``level`` already a
+    Python logging level, on the thread that calls ``poll()`` (for an admin client, only then: its owner polls).
+    The client name (derived from ``client.id``) is left out: the message names the broker, which is what an
+    operator needs. ``context`` (e.g. the cluster) is added to every record.
+    """
+
+    def __init__(self, name: str = "kafka_obs.librdkafka", **context: str) -> None:
+        self._log = logging.getLogger(name)
+        self._context = context
+
+    def log(self, level: int, fmt: str, *args: object) -> None:
+        if len(args) >= 3:
+            facility, message = str(args[0]), str(args[2])
+        else:
+            facility, message = "", fmt % args if args else fmt
+        self.handle(level, facility, message)
+
+    def handle(self, level: int, facility: str, message: str) -> None:
+        self._log.log(level, message, extra={"facility": facility, **self._context})

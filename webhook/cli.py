@@ -33,6 +33,7 @@ def split_listen(address: str) -> tuple[str, int]:
 def run(args: argparse.Namespace) -> int:
     import uvicorn
 
+    from kafka_obs.config.secrets import Redactor
     from kafka_obs.webhook.config import load_config
     from kafka_obs.webhook.playbooks import load_playbooks
     from kafka_obs.webhook.service import build_service
@@ -40,7 +41,7 @@ def run(args: argparse.Namespace) -> int:
     config = load_config(args.config_file)
     playbooks = load_playbooks(config.playbooks.file, config.playbooks.enable)
     host, port = split_listen(args.listen)
-    logs.setup(args)
+    logs.setup(args, redact=Redactor.for_configs(config))  # client errors quoting a secret never reach the log
     log = logging.getLogger("kafka_obs.webhook")
     service = build_service(config, playbooks)
     if service.auth.anonymous:

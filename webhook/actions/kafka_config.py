@@ -32,6 +32,7 @@ from confluent_kafka.admin import (
 from pydantic import BaseModel
 
 from kafka_obs.config.clusters import NameMatcher
+from kafka_obs.logs import LibrdkafkaLogger
 from kafka_obs.webhook.actions import ActionFailed, Plan, Refused
 from kafka_obs.webhook.config import Guardrails, WebhookConfig
 from kafka_obs.webhook.playbooks import LowerRetentionParams
@@ -60,12 +61,18 @@ class AdminClients:
                 if props is None:
                     raise Refused(f"no Kafka connection configured for cluster {cluster!r}")
                 timeout_ms = int(self.config.kafka.timeout * 1000)
-                self._clients[cluster] = AdminClient({**props, "socket.timeout.ms": timeout_ms})
-            return self._clients[cluster]
+                client_config: dict[str, Any] = {**props, "socket.timeout.ms": timeout_ms}
+                client_config["logger"] = LibrdkafkaLogger("kafka_obs.webhook.librdkafka", cluster=cluster)
+                self._clients[cluster] = AdminClient(client_config)
+            client = self._clients[cluster]
+            client.poll(0)  # an admin client hands librdkafka's log lines to its logger only when polled
+            return client
 
     def close(self) -> None:
         """Drop the clients (librdkafka destroys a client when the last reference goes)."""
         with self._lock:
+            for client in self._clients.values():
+                client.poll(0)
             self._clients.clear()
 
 
