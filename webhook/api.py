@@ -18,11 +18,10 @@ from fastapi import FastAPI, Query, Request
 from fastapi.openapi.utils import get_openapi
 from fastapi.responses import JSONResponse, PlainTextResponse, StreamingResponse
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
-from pydantic import BaseModel, Field, ValidationError
+from pydantic import BaseModel, Field
 
 from kafka_obs import __version__
-from kafka_obs.config.loader import format_path
-from kafka_obs.webhook.models import Notification
+from kafka_obs.webhook.models import InvalidPayload, Notification, parse_notification
 from kafka_obs.webhook.routing import route
 from kafka_obs.webhook.store import IN_FLIGHT, PENDING, Incoming, State
 from kafka_obs.webhook.worker import pause_file_reason, record_enqueue
@@ -41,6 +40,10 @@ class Accepted(BaseModel):
     resolved: int
     remediations: list[dict[str, Any]]
     cancelled: list[int]
+    rejected: list[dict[str, Any]] = Field(
+        default_factory=list,
+        description="alerts refused one by one ({index, fingerprint, errors}); the rest of the group was accepted",
+    )
 
 
 class ErrorDetail(BaseModel):
@@ -50,7 +53,7 @@ class ErrorDetail(BaseModel):
     type: str
 
 
-class InvalidPayload(BaseModel):
+class InvalidPayloadView(BaseModel):
     detail: list[ErrorDetail]
 
 
@@ -145,7 +148,11 @@ def create_app(service: Service) -> FastAPI:  # noqa: PLR0915 (one closure per e
         responses={
             **UNAUTHORIZED,
             413: {"model": Message, "description": "body larger than limits.max_body_bytes"},
-            422: {"model": InvalidPayload, "description": "not a valid Alertmanager payload; detail has field paths"},
+            422: {
+                "model": InvalidPayloadView,
+                "description": "nothing usable: not JSON, a repeated key, a bad envelope, or every alert invalid;"
+                " detail has field paths (one bad alert among good ones is only listed in `rejected`)",
+            },
             503: {"model": Message, "description": "could not be stored; Alertmanager will retry"},
         },
         openapi_extra={
@@ -171,23 +178,24 @@ def create_app(service: Service) -> FastAPI:  # noqa: PLR0915 (one closure per e
                 metrics.notifications.labels("too_large").inc()
                 return too_large
         try:
-            notification = Notification.model_validate_json(bytes(body))
-        except ValidationError as exc:
+            parsed = parse_notification(bytes(body))
+        except InvalidPayload as exc:
             metrics.notifications.labels("invalid").inc()
-            errors = [
-                {"loc": list(e["loc"]), "path": format_path(e["loc"]), "msg": e["msg"], "type": e["type"]}
-                for e in exc.errors(include_input=False, include_url=False)
-            ]
-            return JSONResponse({"detail": errors}, status_code=422)
+            return JSONResponse({"detail": [p.as_dict() for p in exc.problems]}, status_code=422)
+        notification = parsed.notification
+        rejected = [r.as_dict() for r in parsed.rejected]
         routed = route(notification, service.playbooks, config)
         try:
-            incoming = Incoming(notification, body.decode("utf-8"), routed, config.guardrails.grace_period)
+            incoming = Incoming(
+                notification, body.decode("utf-8"), routed, config.guardrails.grace_period, rejected=rejected
+            )
             result = await service.intake.submit(incoming)
         except Exception:
             log.exception("could not store a notification; answering 503 so that Alertmanager retries")
             metrics.notifications.labels("store_failed").inc()
             return JSONResponse({"detail": "could not store the notification; retry"}, status_code=503)
         metrics.notifications.labels("accepted").inc()
+        metrics.alerts_rejected.inc(len(rejected))
         record_enqueue(metrics, result)
         worker.wake()
         accepted = Accepted(
@@ -201,6 +209,7 @@ def create_app(service: Service) -> FastAPI:  # noqa: PLR0915 (one closure per e
                 for rid, playbook, alertname, state in result.created
             ],
             cancelled=[rid for rid, _, _ in result.cancelled],
+            rejected=rejected,
         )
         return JSONResponse(accepted.model_dump(), status_code=202)
 

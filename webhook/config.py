@@ -213,7 +213,11 @@ class WorkerConfig(_Strict):
 
 
 class Limits(_Strict):
-    max_body_bytes: int = Field(default=1 << 20, ge=1024)
+    max_body_bytes: int = Field(
+        default=8 << 20,
+        ge=1024,
+        description="a 10,000-alert group is ~3.8 MB; keep Alertmanager's max_alerts so that groups stay far below",
+    )
 
 
 class WebhookConfig(_Strict):

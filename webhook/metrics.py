@@ -69,6 +69,11 @@ class WebhookMetrics:
             ["status"],
             registry=registry,
         )
+        self.alerts_rejected = Counter(
+            f"{PREFIX}_alerts_rejected",
+            "Alerts refused one by one inside an accepted notification (invalid; the rest of the group was kept).",
+            registry=registry,
+        )
         self.remediations = Counter(
             f"{PREFIX}_remediations",
             "Remediations that reached an end state, by playbook, alert name and result.",

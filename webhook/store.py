@@ -179,6 +179,8 @@ class Incoming:
     body: str
     routed: list[RoutedAlert]
     grace: float
+    rejected: list[dict[str, Any]] = field(default_factory=list)
+    """Alerts of the notification refused one by one (recorded in the audit log with their field paths)."""
 
 
 @dataclass
@@ -334,6 +336,16 @@ class Store:
             (now, notification.group_key, notification.receiver, notification.status, len(routed), body),
         )
         result = EnqueueResult(notification_id=int(cursor.lastrowid or 0))
+        if incoming.rejected:
+            self._audit(
+                conn,
+                "alerts_rejected",
+                data={
+                    "notification_id": result.notification_id,
+                    "count": len(incoming.rejected),
+                    "alerts": incoming.rejected[:100],
+                },
+            )
         for item in routed:
             alert = item.alert
             key = (alert.fingerprint, alert.incident_start())

@@ -8,8 +8,9 @@ from collections.abc import Callable, Iterator
 from typing import Any
 
 import pytest
+import yaml
 
-from .conftest import AUTH, Harness, alert, notification
+from .conftest import AUTH, REPO, Harness, alert, notification
 
 
 def _without(key: str) -> dict[str, Any]:
@@ -212,3 +213,66 @@ def test_counters_exist_at_zero_before_their_first_increment(harness: Harness) -
     harness.post(alert())  # the alert name is known once a remediation is stored
     for result in ("succeeded", "failed", "rolled_back", "cancelled", "refused", "dry_run", "interrupted"):
         assert sample("kafka_obs_webhook_remediations_total", {**first, "result": result}) == 0.0, result
+
+
+def _alertmanager_alert(n: int) -> dict[str, Any]:
+    """An alert as Alertmanager sends it for our rules: ~380 bytes (the issue's 10,000-alert group was 3.8 MB)."""
+    return {
+        **alert(fingerprint=f"{n:016x}", consumergroup=f"group-{n}", environment="production"),
+        "annotations": {"summary": f"Consumer group group-{n} lags on orders.", "runbook_url": "docs/runbook.md#lag"},
+    }
+
+
+def test_a_10000_alert_group_as_alertmanager_sends_it_is_accepted(harness: Harness) -> None:
+    body = json.dumps(notification(*(_alertmanager_alert(n) for n in range(10_000)))).encode()
+    assert len(body) > 3_500_000
+    response = harness.client.post("/alerts", content=body, headers={**AUTH, "Content-Type": "application/json"})
+    assert response.status_code == 202, response.text[:300]
+    assert response.json()["alerts"] == 10_000
+    assert response.json()["incidents_new"] == 10_000
+
+
+def test_a_long_annotation_within_the_body_limit_is_accepted(harness: Harness) -> None:
+    long = {**alert(), "annotations": {"description": "x" * 20_000}}
+    assert harness.post(long).status_code == 202
+
+
+def test_one_bad_alert_is_rejected_alone_and_recorded(harness: Harness) -> None:
+    bad = {**alert(fingerprint="00000000000000b1"), "startsAt": "yesterday"}
+    response = harness.post(alert(), bad, alert(consumergroup="clicks-aggregator"))
+    assert response.status_code == 202
+    body = response.json()
+    assert (body["alerts"], body["incidents_new"]) == (2, 2)
+    [rejected] = body["rejected"]
+    assert (rejected["index"], rejected["fingerprint"]) == (1, "00000000000000b1")
+    assert [e["path"] for e in rejected["errors"]] == ["alerts[1].startsAt"]
+    [record] = harness.client.get("/actions", headers=AUTH, params={"event": "alerts_rejected"}).json()["records"]
+    assert record["data"]["alerts"] == body["rejected"]
+    assert harness.metric("kafka_obs_webhook_alerts_rejected_total") == 1
+    harness.run()
+    assert len(harness.scaler.applied) == 2  # the good alerts of the group were acted on
+
+
+@pytest.mark.parametrize(
+    ("body", "reason"),
+    [
+        (json.dumps({**notification(alert()), "truncatedAlerts": "3"}), "not a string"),
+        (json.dumps(notification(alert()))[:-1] + ', "status": "resolved"}', "appears more than once"),
+    ],
+    ids=["string-for-a-number", "duplicate-key"],
+)
+def test_no_coercion_and_no_duplicate_keys(harness: Harness, body: str, reason: str) -> None:
+    response = harness.client.post("/alerts", content=body, headers={**AUTH, "Content-Type": "application/json"})
+    assert response.status_code == 422
+    assert reason in response.json()["detail"][0]["msg"]
+    assert harness.store.notification_count() == 0
+
+
+def test_the_shipped_alertmanager_config_caps_alerts_per_notification_below_the_body_limit(harness: Harness) -> None:
+    shipped = yaml.safe_load((REPO / "alertmanager" / "alertmanager.yml").read_text())
+    [webhook] = [r for r in shipped["receivers"] if r["name"] == "kafka-obs-webhook"]
+    max_alerts = webhook["webhook_configs"][0]["max_alerts"]
+    assert 0 < max_alerts <= 1000  # 0 would mean unlimited
+    # even with a long description on every alert, a full notification fits the default body limit 4 times over
+    heavy = {**_alertmanager_alert(0), "annotations": {"description": "x" * 1500}}
+    assert 4 * max_alerts * len(json.dumps(heavy)) < harness.config.limits.max_body_bytes
