@@ -12,7 +12,7 @@ COMPONENTS = {
     "kafka_obs.dashboards": "dashboards",
     "kafka_obs.webhook": "webhook",
 }
-DATA = ["*.yaml", "*.yml", "*.json", "*.jsonnet", "*.libsonnet", "*.java", "*.html", "py.typed"]
+DATA = ["*.yaml", "*.yml", "*.json", "*.jsonnet", "*.libsonnet", "*.java", "*.jar", "*.html", "py.typed"]
 
 
 def packages() -> list[str]:
@@ -26,7 +26,8 @@ def packages() -> list[str]:
 
 
 def package_data() -> dict[str, list[str]]:
-    """Every data file below a component (fleets, generated rules, jsonnet, Java source) ships with it."""
+    """Every data file below a component (fleets, generated rules, jsonnet, Java source, the JMX helper's jar) ships
+    with it."""
     data: dict[str, list[str]] = {}
     for name, folder in COMPONENTS.items():
         files = [
