@@ -1,4 +1,4 @@
-# kafka-obs: the exporter and the webhook in one image. Java is here for jmxquery's bundled JMX client.
+# kafka-obs: the exporter and the webhook in one image. A Java runtime is here for the exporter's JMX helper jar.
 FROM python:3.11.10-slim-bookworm
 
 RUN apt-get update \

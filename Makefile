@@ -8,7 +8,7 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 SYSTEM_TOOLS := prometheus promtool prometheus-alertmanager amtool
 
-.PHONY: help demo test lint format typecheck unit tools venv generate bench clean lock
+.PHONY: help demo test lint format typecheck unit tools venv generate jmx-jar bench clean lock
 
 help:  ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-16s %s\n", $$1, $$2}'
@@ -58,6 +58,9 @@ demo: tools $(STAMP)  ## run the platform on the embedded sandbox
 generate: $(STAMP)  ## regenerate the committed rules and dashboards (commit the result)
 	$(BIN)/kafka-obs rules generate
 	$(BIN)/kafka-obs dashboards build
+
+jmx-jar: $(STAMP)  ## rebuild the exporter's JMX helper jar from exporter/jmx/java/src, reproducibly (commit the result)
+	$(BIN)/python -m kafka_obs.exporter.jmx.jar
 
 bench: tools $(STAMP)  ## benchmarks; results go to bench/results/*.json (never run in CI)
 	@ls bench/*.py >/dev/null 2>&1 || { echo "no benchmarks yet"; exit 0; }; \

@@ -1,34 +1,58 @@
-"""Cost of one broker's JMX batch: CPU seconds and wall time of the jmxquery JVM launch, and of the parsing.
+"""What broker JMX costs the exporter: per broker read, and for a whole fleet, JMX on against JMX off.
 
-Runs against the sandbox's JMX responder with a broker the size of a busy production broker (100 topics,
-600 partition logs) and a near-empty one (the fixed cost of a launch), and compares the JVM options the collector
-uses with the JVM's defaults. CPU is the children's user+system time from ``getrusage`` (the JVM), plus this
-process's time for parsing.
+``batch`` — one broker's read through the long-lived JMX helper against the sandbox's JMX responder, for a broker
+the size of a busy production broker (100 topics, 600 partition logs) and a near-empty one: the helper JVM's CPU
+per read (psutil, the helper process only), this process's CPU to parse the rows, wall time, and the one-time cost
+of starting the helper and opening the connection.
 
-    .venv/bin/python bench/bench_jmx.py [--runs 10] [--out bench/results/jmx-batch.json]
+``fleet`` — the exporter as a user runs it (``kafka-obs exporter``, its own process tree, so the helper JVM is
+counted) against ``kafka-obs sandbox --fleet acme --jmx`` (15 brokers, each with a JMX port), twice on the same
+sandbox: with ``jmx_ports`` in clusters.yaml and without. After a warm-up (every cluster's first cycle, the helper's
+start), the process tree's CPU seconds over the window: CPU seconds, not wall time, because the machine is shared.
+``--exporter`` runs another build of the exporter (e.g. the jmxquery one, from a separate virtualenv) through the
+same harness, for a before/after.
+
+    .venv/bin/python bench/bench_jmx.py batch [--runs 20] [--out bench/results/jmx-batch.json]
+    .venv/bin/python bench/bench_jmx.py fleet [--seconds 60] [--exporter CMD] [--label NAME]
+        [--out bench/results/jmx-fleet-acme.json]
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
+import re
 import resource
+import shlex
 import statistics
-import subprocess
+import sys
+import tempfile
 import time
+import urllib.request
 from pathlib import Path
+from typing import Any
 
 import machine  # bench/machine.py: load averages and a note measured, not asserted
+import psutil
+import yaml
 
+from kafka_obs.exporter.jmx import JmxHelper
 from kafka_obs.exporter.jmx.catalogue import batch_queries
-from kafka_obs.exporter.jmx.query import DEFAULT_JVM_OPTIONS, JmxQueryClient, service_url
+from kafka_obs.exporter.jmx.helper import JVM_OPTIONS
+from kafka_obs.exporter.jmx.query import service_url
 from kafka_obs.exporter.jmx.series import SeriesBuilder
+from kafka_obs.platform.processes import ManagedProcess, free_port, http_ok, kafka_obs_command, wait_until
 from kafka_obs.sandbox.jmx import BrokerJmxState, JmxResponder, RequestLatency, TopicTraffic, kafka_beans
 
 TOPICS = 100
 PARTITIONS_PER_TOPIC = 6
 SMALL_TOPICS = 3
-"""A near-empty broker: what the JVM launch, class loading and the RMI handshake cost on their own."""
+"""A near-empty broker: what a read costs beyond the MBeans themselves."""
+WARMUP_TIMEOUT = 180.0
+
+
+# -- one broker ---------------------------------------------------------------------------------------------------
 
 
 def broker_state(n_topics: int = TOPICS) -> BrokerJmxState:
@@ -45,9 +69,9 @@ def broker_state(n_topics: int = TOPICS) -> BrokerJmxState:
     )
 
 
-def children_cpu() -> float:
-    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
-    return usage.ru_utime + usage.ru_stime
+def cpu_seconds(process: psutil.Process) -> float:
+    times = process.cpu_times()
+    return float(times.user + times.system)
 
 
 def own_cpu() -> float:
@@ -55,76 +79,191 @@ def own_cpu() -> float:
     return usage.ru_utime + usage.ru_stime
 
 
-def measure(client: JmxQueryClient, url: str, runs: int) -> dict[str, object]:
+def measure_reads(helper: JmxHelper, url: str, runs: int) -> dict[str, Any]:
     queries = batch_queries()
     builder = SeriesBuilder()
-    walls, cpus, parse_cpus, rows, samples = [], [], [], 0, 0
+    helper.query(url, queries, timeout=60)  # connect (and start the helper) outside the measurement
+    assert helper.pid is not None
+    jvm = psutil.Process(helper.pid)
+    walls, jvm_cpus, python_cpus, rows, samples = [], [], [], 0, 0
     for _ in range(runs):
-        cpu0, wall0 = children_cpu(), time.perf_counter()
-        result = client.query(url, queries, timeout=60)
-        walls.append(time.perf_counter() - wall0)
-        cpus.append(children_cpu() - cpu0)
-        parse0 = own_cpu()
+        jvm0, own0, wall0 = cpu_seconds(jvm), own_cpu(), time.perf_counter()
+        result = helper.query(url, queries, timeout=60)
         families = builder.families("1", result)
-        parse_cpus.append(own_cpu() - parse0)
-        rows = len(result)
-        samples = sum(len(f.samples) for f in families)
+        walls.append(time.perf_counter() - wall0)
+        jvm_cpus.append(cpu_seconds(jvm) - jvm0)
+        python_cpus.append(own_cpu() - own0)
+        rows, samples = len(result), sum(len(f.samples) for f in families)
     return {
         "runs": runs,
-        "rows_per_batch": rows,
-        "samples_per_batch": samples,
+        "rows_per_read": rows,
+        "samples_per_read": samples,
         "wall_seconds": {"median": statistics.median(walls), "min": min(walls), "max": max(walls)},
-        "jvm_cpu_seconds": {"median": statistics.median(cpus), "min": min(cpus), "max": max(cpus)},
-        "parse_cpu_seconds_median": statistics.median(parse_cpus),
+        "helper_jvm_cpu_seconds": {
+            "median": statistics.median(jvm_cpus),
+            "min": min(jvm_cpus),
+            "max": max(jvm_cpus),
+        },
+        "python_cpu_seconds_median": statistics.median(python_cpus),
     }
 
 
-def jvm_startup_only(java_options: tuple[str, ...], runs: int) -> dict[str, float]:
-    """``java -version``-like floor: what any per-cycle JVM launch costs before it does any work."""
-    cpus, walls = [], []
-    for _ in range(runs):
-        cpu0, wall0 = children_cpu(), time.perf_counter()
-        subprocess.run(["java", *java_options, "-version"], capture_output=True, check=True)
-        walls.append(time.perf_counter() - wall0)
-        cpus.append(children_cpu() - cpu0)
-    return {"wall_seconds_median": statistics.median(walls), "cpu_seconds_median": statistics.median(cpus)}
-
-
-def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--runs", type=int, default=10)
-    parser.add_argument("--out", default="bench/results/jmx-batch.json")
-    args = parser.parse_args()
+def bench_batch(args: argparse.Namespace) -> dict[str, Any]:
     load_before = machine.snapshot()
     with JmxResponder.start() as responder:
         port = responder.open_broker("bench/1")
         beans = kafka_beans(broker_state())
         responder.publish("bench/1", beans)
-        url = service_url("127.0.0.1", port)
-        tuned = measure(JmxQueryClient(), url, args.runs)
-        defaults = measure(JmxQueryClient(jvm_options=()), url, args.runs)
         small_port = responder.open_broker("bench/small")
         responder.publish("bench/small", kafka_beans(broker_state(SMALL_TOPICS)))
-        small = measure(JmxQueryClient(), service_url("127.0.0.1", small_port), args.runs)
-    result = {
-        "benchmark": "one broker's JMX batch (jmxquery 0.6 jar, one JVM launch) against the sandbox JMX responder",
-        "broker": {"topics": TOPICS, "partition_logs": TOPICS * PARTITIONS_PER_TOPIC, "mbeans": len(beans)},
-        "queries_per_batch": len(batch_queries()),
-        "collector_jvm_options": {"options": list(DEFAULT_JVM_OPTIONS), **tuned},
-        "jvm_default_options": defaults,
-        "small_broker_collector_options": {
-            "topics": SMALL_TOPICS,
-            "partition_logs": SMALL_TOPICS * PARTITIONS_PER_TOPIC,
-            **small,
-        },
-        "jvm_startup_floor": {
-            "collector_options": jvm_startup_only(DEFAULT_JVM_OPTIONS, args.runs),
-            "default_options": jvm_startup_only((), args.runs),
-        },
+        helper = JmxHelper()
+        try:
+            own0, wall0 = own_cpu(), time.perf_counter()
+            helper.query(service_url("127.0.0.1", port), batch_queries(), timeout=60)
+            first_wall = time.perf_counter() - wall0
+            assert helper.pid is not None
+            first = {
+                "what": "helper JVM start + first connection + first read of the big broker",
+                "wall_seconds": first_wall,
+                "helper_jvm_cpu_seconds": cpu_seconds(psutil.Process(helper.pid)),
+                "python_cpu_seconds": own_cpu() - own0,
+            }
+            big = measure_reads(helper, service_url("127.0.0.1", port), args.runs)
+            small = measure_reads(helper, service_url("127.0.0.1", small_port), args.runs)
+            connections = helper.connections_opened
+        finally:
+            helper.close()
+    return {
+        "benchmark": "one broker's JMX read through the long-lived JMX helper (one kept connection) against the "
+        "sandbox JMX responder",
+        "jvm_options": list(JVM_OPTIONS),
+        "queries_per_read": len(batch_queries()),
+        "first_read": first,
+        "big_broker": {"topics": TOPICS, "partition_logs": TOPICS * PARTITIONS_PER_TOPIC, "mbeans": len(beans), **big},
+        "small_broker": {"topics": SMALL_TOPICS, "partition_logs": SMALL_TOPICS * PARTITIONS_PER_TOPIC, **small},
+        "connections_opened": connections,
         "machine": machine.describe(load_before, machine.snapshot()),
     }
-    Path(args.out).parent.mkdir(parents=True, exist_ok=True)
-    Path(args.out).write_text(json.dumps(result, indent=2) + "\n", encoding="utf-8")
+
+
+# -- a fleet ------------------------------------------------------------------------------------------------------
+
+
+def tree_cpu(root: psutil.Process) -> float:
+    """CPU seconds of ``root`` and every descendant, living or already reaped."""
+    times = root.cpu_times()
+    total = times.user + times.system + times.children_user + times.children_system
+    for child in root.children(recursive=True):
+        with contextlib.suppress(psutil.NoSuchProcess):  # reaped since the listing: now in children_*
+            total += cpu_seconds(child)
+    return float(total)
+
+
+def tree_rss_mb(root: psutil.Process) -> float:
+    rss = root.memory_info().rss
+    for child in root.children(recursive=True):
+        with contextlib.suppress(psutil.NoSuchProcess):
+            rss += child.memory_info().rss
+    return rss / 1e6
+
+
+def metrics(port: int) -> str:
+    with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=10) as response:
+        return str(response.read().decode())
+
+
+def run_exporter(
+    command: list[str], config: Path, workdir: Path, *, name: str, seconds: float, expect_jmx: int
+) -> dict[str, Any]:
+    port = free_port()
+    argv = [*command, "exporter", "--config.file", str(config), "--web.listen-address", f"127.0.0.1:{port}"]
+    exporter = ManagedProcess(
+        name, argv, workdir / f"{name}.log", ready=lambda: http_ok(f"http://127.0.0.1:{port}/metrics")
+    )
+    with exporter:
+        assert exporter.pid is not None
+        root = psutil.Process(exporter.pid)
+        started = time.monotonic()
+
+        def warm() -> bool:
+            text = metrics(port)
+            cycles = re.findall(r"^kafka_cluster_up\{[^}]*\} 1", text, re.MULTILINE)
+            jmx_up = re.findall(r"^kafka_jmx_up\{[^}]*\} 1", text, re.MULTILINE)
+            return len(cycles) == 5 and len(jmx_up) == expect_jmx
+
+        wait_until(warm, WARMUP_TIMEOUT, f"{name}: every cluster's first cycle", interval=0.5)
+        warmup = {"seconds": time.monotonic() - started, "tree_cpu_seconds": tree_cpu(root)}
+        cpu0, wall0 = tree_cpu(root), time.monotonic()
+        time.sleep(seconds)
+        cpu1, wall1 = tree_cpu(root), time.monotonic()
+        text = metrics(port)
+        return {
+            "command": shlex.join(argv),
+            "warmup": warmup,
+            "window_seconds": round(wall1 - wall0, 2),
+            "tree_cpu_seconds": round(cpu1 - cpu0, 3),
+            "tree_processes": 1 + len(root.children(recursive=True)),
+            "tree_rss_mb": round(tree_rss_mb(root), 1),
+            "jmx_up_brokers": len(re.findall(r"^kafka_jmx_up\{[^}]*\} 1", text, re.MULTILINE)),
+        }
+
+
+def bench_fleet(args: argparse.Namespace) -> dict[str, Any]:
+    load_before = machine.snapshot()
+    workdir = Path(tempfile.mkdtemp(prefix="bench-jmx-"))
+    with_jmx = workdir / "clusters-jmx.yaml"
+    argv = [*kafka_obs_command(), "sandbox", "--fleet", args.fleet, "--control", "127.0.0.1:0", "--jmx"]
+    sandbox = ManagedProcess(
+        "sandbox",
+        [*argv, "--write-config", str(with_jmx)],
+        workdir / "sandbox.log",
+        ready=lambda: with_jmx.is_file() and "jmx_ports" in with_jmx.read_text(),
+    )
+    with sandbox:
+        config = yaml.safe_load(with_jmx.read_text())
+        brokers = sum(len(c["brokers"]) for c in config["clusters"])
+        without_jmx = workdir / "clusters-nojmx.yaml"
+        for cluster in config["clusters"]:
+            cluster.pop("jmx_ports", None)
+        without_jmx.write_text(yaml.safe_dump(config, sort_keys=False))
+        command = shlex.split(args.exporter) if args.exporter else kafka_obs_command()
+        off = run_exporter(command, without_jmx, workdir, name="exporter-jmx-off", seconds=args.seconds, expect_jmx=0)
+        on = run_exporter(command, with_jmx, workdir, name="exporter-jmx-on", seconds=args.seconds, expect_jmx=brokers)
+    return {
+        "benchmark": f"exporter process tree CPU over {args.seconds:g} s on the sandbox's {args.fleet} fleet, broker "
+        "JMX on (jmx_ports) vs off, same sandbox, after every cluster's first cycle",
+        "label": args.label,
+        "fleet": args.fleet,
+        "brokers_with_jmx": brokers,
+        "jmx_off": off,
+        "jmx_on": on,
+        "ratio_on_over_off": round(on["tree_cpu_seconds"] / max(off["tree_cpu_seconds"], 1e-9), 2),
+        "target_ratio_max": 1.5,
+        "machine": machine.describe(load_before, machine.snapshot()),
+    }
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    sub = parser.add_subparsers(dest="what")
+    batch = sub.add_parser("batch", help="one broker's read through the helper")
+    batch.add_argument("--runs", type=int, default=20)
+    batch.add_argument("--out", default="bench/results/jmx-batch.json")
+    fleet = sub.add_parser("fleet", help="exporter CPU, JMX on vs off, on a sandbox fleet")
+    fleet.add_argument("--fleet", default="acme")
+    fleet.add_argument("--seconds", type=float, default=60.0)
+    fleet.add_argument("--exporter", help="command that runs kafka-obs (default: this checkout's)")
+    fleet.add_argument("--label", default="kafka-obs JMX helper (one long-lived JVM)")
+    fleet.add_argument("--out", default=None, help="default bench/results/jmx-fleet-<fleet>.json")
+    args = parser.parse_args(sys.argv[1:] or ["batch"])
+    if args.what == "fleet":
+        result = bench_fleet(args)
+        out = Path(args.out or f"bench/results/jmx-fleet-{args.fleet}.json")
+    else:
+        result = bench_batch(args)
+        out = Path(args.out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(json.dumps(result, indent=2) + "\n", encoding="utf-8")
     print(json.dumps(result, indent=2))
     return 0
 

@@ -62,7 +62,7 @@ def run(args: argparse.Namespace) -> int:
     from kafka_obs.config.secrets import Redactor
     from kafka_obs.exporter.app import Exporter
     from kafka_obs.exporter.confluent_client import ConfluentKafkaAdmin
-    from kafka_obs.exporter.jmx import jmx_collectors
+    from kafka_obs.exporter.jmx import JmxHelper, jmx_collectors
     from kafka_obs.exporter.server import parse_listen_address
 
     host, port = parse_listen_address(args.listen_address)
@@ -75,11 +75,12 @@ def run(args: argparse.Namespace) -> int:
         log.error("no cluster matches --region/--cluster", extra={"regions": args.regions, "clusters": args.clusters})
         return 2
     timeout = args.kafka_timeout
+    jmx = JmxHelper()  # one JVM for every cluster's brokers, started on the first JMX read
     exporter = Exporter(
         fleet,
         clock=SystemClock(),
         client_factory=lambda cluster: ConfluentKafkaAdmin(cluster, timeout=timeout),
-        plugin_factories=[jmx_collectors],
+        plugin_factories=[jmx_collectors(jmx)],
         redact=redact,
     )
     stop = threading.Event()
@@ -91,4 +92,5 @@ def run(args: argparse.Namespace) -> int:
         stop.wait()
     finally:
         exporter.stop()
+        jmx.close()
     return 0

@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING
 import pytest
 
 if TYPE_CHECKING:
+    from kafka_obs.exporter.jmx import JmxHelper
     from kafka_obs.sandbox.jmx import JmxResponder
 
 REPO = Path(__file__).resolve().parent.parent
@@ -45,3 +46,16 @@ def wheel(tmp_path_factory: pytest.TempPathFactory) -> Path:
     )
     (built,) = out.glob("kafka_obs-*.whl")
     return built
+
+
+@pytest.fixture(scope="module")
+def jmx_helper() -> Iterator[JmxHelper]:
+    """The exporter's JMX client (one helper JVM, started on its first read) per test module; skipped without Java."""
+    from kafka_obs.exporter.jmx import JmxHelper
+    from kafka_obs.exporter.jmx.helper import find_java
+
+    if find_java() is None:
+        pytest.skip("java not found: the exporter's JMX helper needs a Java 17+ runtime")
+    helper = JmxHelper()
+    yield helper
+    helper.close()

@@ -7,8 +7,8 @@ the query asks for. Histograms become gauges with a ``quantile`` label. The one 
 ``RequestHandlerAvgIdlePercent``: Kafka marks it with idle time per thread, so its rate *is* the idle ratio, which
 is what jmx_exporter reads too.
 
-Every rule is one pattern in the broker's single jmxquery batch; a pattern that matches nothing (an MBean an older
-Kafka does not have) simply yields no rows.
+Every rule is one pattern in the broker's single batch (one request to the JMX helper); a pattern that matches
+nothing (an MBean an older Kafka does not have) simply yields no rows.
 """
 
 from __future__ import annotations
@@ -17,7 +17,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Literal
 
-from jmxquery import JMXQuery
+from kafka_obs.exporter.jmx.query import Query
 
 MetricType = Literal["counter", "gauge"]
 
@@ -61,12 +61,9 @@ class Rule:
     convert: Callable[[float], float] | None = None
     skip_negative: bool = False
 
-    def queries(self) -> list[JMXQuery]:
-        """One jmxquery query per attribute, or one for the whole bean when it reads several attributes."""
-        attributes = {a.split("/", 1)[0] for a in self.attributes}
-        if len(attributes) == 1:
-            return [JMXQuery(self.pattern, attribute=next(iter(attributes)))]
-        return [JMXQuery(self.pattern)]
+    def query(self) -> Query:
+        """The pattern and the attributes it reads (``HeapMemoryUsage`` for ``HeapMemoryUsage/used``)."""
+        return Query(self.pattern, tuple(sorted({a.split("/", 1)[0] for a in self.attributes})))
 
 
 def _btm(name: str, metric: str, what: str) -> Rule:
@@ -203,11 +200,11 @@ RULES: tuple[Rule, ...] = (
 )
 
 
-def batch_queries(rules: tuple[Rule, ...] = RULES) -> list[JMXQuery]:
-    """Every query of the catalogue, each pattern/attribute once, plus app-info for the broker's id."""
-    seen: dict[str, JMXQuery] = {}
-    for rule in rules:
-        for query in rule.queries():
-            seen.setdefault(query.to_query_string(), query)
-    seen.setdefault(APP_INFO_PATTERN, JMXQuery(APP_INFO_PATTERN, attribute="Version"))
-    return list(seen.values())
+def batch_queries(rules: tuple[Rule, ...] = RULES) -> list[Query]:
+    """Every pattern of the catalogue once, with every attribute any rule reads from it (so each MBean is read
+    with one ``getAttributes``), plus app-info for the broker's id."""
+    attributes: dict[str, set[str]] = {}
+    for rule in (*rules, Rule("app_info", "gauge", "", APP_INFO_PATTERN, {"Version": {}})):
+        query = rule.query()
+        attributes.setdefault(query.pattern, set()).update(query.attributes)
+    return [Query(pattern, tuple(sorted(names))) for pattern, names in attributes.items()]

@@ -1,7 +1,9 @@
 """Broker JMX as a plug-in collector of the exporter's per-cluster cycle.
 
-Per cycle and per broker: ONE jmxquery batch (one JVM launch) with every pattern of the catalogue; the brokers of a
-cluster are queried concurrently, each bounded by the cluster's ``jmx.timeout``. A broker that cannot be read
+Per cycle and per broker: ONE read with every pattern of the catalogue, through the exporter's one long-lived JMX
+helper (shared by every cluster, one kept connection per broker); the brokers of a cluster are read concurrently,
+each bounded by the cluster's ``jmx.timeout``, so a hung broker costs its own timeout and never delays the others.
+A broker that cannot be read
 gives ``kafka_jmx_up{broker} 0`` and one log line naming the reason (never a credential); the other brokers, and
 the cycle's admin series, are unaffected.
 
@@ -16,7 +18,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
@@ -25,7 +27,7 @@ from kafka_obs.exporter.catalogue import MetricDef
 from kafka_obs.exporter.collectors import ClusterFacts
 from kafka_obs.exporter.families import Family, FamilyBuilder
 from kafka_obs.exporter.jmx.catalogue import batch_queries
-from kafka_obs.exporter.jmx.query import JmxError, JmxQueryClient, Row, service_url
+from kafka_obs.exporter.jmx.query import JmxClient, JmxError, Row, service_url
 from kafka_obs.exporter.jmx.series import BROKER, SeriesBuilder
 
 log = logging.getLogger(__name__)
@@ -42,7 +44,7 @@ JMX_SCRAPE_DURATION = MetricDef(
     "kafka_jmx_scrape_duration_seconds",
     "gauge",
     (BROKER,),
-    "Wall time of the broker's JMX batch in this cycle (dominated by starting jmxquery's JVM).",
+    "Wall time of the broker's JMX read in this cycle (every MBean pattern over the kept connection).",
     "JMX",
 )
 
@@ -74,13 +76,13 @@ class JmxCollector:
         self,
         cluster: Cluster,
         *,
-        client: JmxQueryClient | None = None,
+        client: JmxClient,
         series: SeriesBuilder | None = None,
         monotonic: Callable[[], float] = time.monotonic,
         max_workers: int = 8,
     ):
         self._cluster = cluster
-        self._client = client or JmxQueryClient()
+        self._client = client
         self._series = series or SeriesBuilder()
         self._monotonic = monotonic
         self._queries = batch_queries()
@@ -122,6 +124,7 @@ class JmxCollector:
         return out.build()
 
     def close(self) -> None:
+        """Only this cluster's threads: the JMX client is shared by every cluster and closed by its owner."""
         self._pool.shutdown(wait=False, cancel_futures=True)
 
     def _query(self, endpoint: _Endpoint) -> BrokerResult:
@@ -175,6 +178,11 @@ def _ids_by_address(facts: ClusterFacts) -> Mapping[str, str]:
     return {broker.address: str(broker.id) for broker in facts.metadata.brokers}
 
 
-def jmx_collectors(cluster: Cluster) -> list[JmxCollector]:
-    """The exporter's plug-in factory: a JMX collector for each cluster that lists ``jmx_ports``."""
-    return [JmxCollector(cluster)] if cluster.jmx_ports else []
+def jmx_collectors(client: JmxClient) -> Callable[[Cluster], Sequence[JmxCollector]]:
+    """The exporter's plug-in factory: a JMX collector for each cluster that lists ``jmx_ports``, all reading
+    through ``client`` (one :class:`~kafka_obs.exporter.jmx.helper.JmxHelper` per process, closed by the caller)."""
+
+    def factory(cluster: Cluster) -> list[JmxCollector]:
+        return [JmxCollector(cluster, client=client)] if cluster.jmx_ports else []
+
+    return factory

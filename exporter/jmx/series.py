@@ -1,4 +1,4 @@
-"""From the rows of one broker's jmxquery batch to metric families: pure functions, tested without a JVM."""
+"""From the rows of one broker's JMX read to metric families: pure functions, tested without a JVM."""
 
 from __future__ import annotations
 

@@ -1,6 +1,6 @@
 """Child processes that are started, probed until ready, and always stopped — by the demo and by the tests alike.
 
-Each child runs in its own process group, so stopping it also stops what it started (the exporter's jmxquery JVMs,
+Each child runs in its own process group, so stopping it also stops what it started (the exporter's JMX helper JVM,
 uvicorn workers) and no orphan outlives the demo or a test. Output goes to a log file, never to the terminal of
 the demo, and the last lines of that log are quoted when a child fails to become ready.
 """

@@ -148,6 +148,11 @@ class JmxResponder:
     def running(self) -> bool:
         return self._process.poll() is None
 
+    @property
+    def pid(self) -> int:
+        """The JVM's process id: tests stop it (SIGSTOP) to play a hung broker."""
+        return self._process.pid
+
     def stop(self, timeout: float = 10.0) -> None:
         """Ask the JVM to quit, then make sure it is gone. Idempotent."""
         if self._process.poll() is None:

@@ -1,4 +1,4 @@
-"""The JMX collector against the sandbox's JMX responder over real JMX/RMI, with jmxquery's real JVM client."""
+"""The JMX collector against the sandbox's JMX responder over real JMX/RMI, through the real helper JVM."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ import pytest
 
 from kafka_obs.config.clusters import Cluster
 from kafka_obs.exporter.collectors import ClusterFacts
-from kafka_obs.exporter.jmx import JmxCollector
+from kafka_obs.exporter.jmx import JmxCollector, JmxHelper
 from kafka_obs.sandbox.jmx import (
     BrokerJmxState,
     JmxResponder,
@@ -40,7 +40,7 @@ def state(broker_id: int, **overrides: object) -> BrokerJmxState:
         "heap_max_bytes": 1_073_741_824,
         "gc": {"G1 Young Generation": (5, 250)},
     }
-    return BrokerJmxState(**(base | overrides))  # type: ignore[arg-type]
+    return BrokerJmxState(**(base | overrides))
 
 
 def cluster(name: str, ports: list[int], *, password: str = PASSWORD) -> Cluster:
@@ -54,8 +54,8 @@ def cluster(name: str, ports: list[int], *, password: str = PASSWORD) -> Cluster
     )
 
 
-def collect(target: Cluster) -> dict[tuple[str, tuple[tuple[str, str], ...]], float]:
-    collector = JmxCollector(target)
+def collect(target: Cluster, client: JmxHelper) -> dict[tuple[str, tuple[tuple[str, str], ...]], float]:
+    collector = JmxCollector(target, client=client)
     try:
         families = tuple(collector.collect(ClusterFacts(target, None, 0.0)))
     finally:
@@ -82,8 +82,8 @@ def one(series: dict[tuple[str, tuple[tuple[str, str], ...]], float], name: str,
     return series[(name, tuple(labels.items()))]
 
 
-def test_series_equal_what_the_brokers_were_fed(fleet: list[int]) -> None:
-    got = collect(cluster("fed", fleet))
+def test_series_equal_what_the_brokers_were_fed(jmx_helper: JmxHelper, fleet: list[int]) -> None:
+    got = collect(cluster("fed", fleet), jmx_helper)
     for broker_id in (1, 2, 3):
         b = str(broker_id)
         fed = state(broker_id)
@@ -115,20 +115,20 @@ def test_series_equal_what_the_brokers_were_fed(fleet: list[int]) -> None:
     assert not [name for name, _ in got if "rate" in name.lower()]
 
 
-def test_an_mbean_missing_on_one_broker_is_skipped(fleet: list[int]) -> None:
-    got = collect(cluster("older", fleet))
+def test_an_mbean_missing_on_one_broker_is_skipped(jmx_helper: JmxHelper, fleet: list[int]) -> None:
+    got = collect(cluster("older", fleet), jmx_helper)
     name = "kafka_server_replicamanager_underminisrpartitioncount"
     assert {labels for n, labels in got if n == name} == {(("broker", "1"),), (("broker", "2"),)}
     assert one(got, "kafka_jmx_up", broker="3") == 1
 
 
 def test_a_broker_with_jmx_down_reports_up_0_and_the_others_carry_on(
-    responder: JmxResponder, fleet: list[int], caplog: pytest.LogCaptureFixture
+    jmx_helper: JmxHelper, responder: JmxResponder, fleet: list[int], caplog: pytest.LogCaptureFixture
 ) -> None:
     responder.close_broker("e2e/2")
     try:
         with caplog.at_level(logging.WARNING, logger="kafka_obs.exporter.jmx"):
-            got = collect(cluster("down", fleet))
+            got = collect(cluster("down", fleet), jmx_helper)
     finally:
         responder.open_broker("e2e/2", username="monitor", password=PASSWORD)
     assert one(got, "kafka_jmx_up", broker="1") == 1
@@ -141,11 +141,11 @@ def test_a_broker_with_jmx_down_reports_up_0_and_the_others_carry_on(
 
 
 def test_wrong_credentials_give_up_0_and_a_clear_log_line_without_the_password(
-    fleet: list[int], caplog: pytest.LogCaptureFixture
+    jmx_helper: JmxHelper, fleet: list[int], caplog: pytest.LogCaptureFixture
 ) -> None:
     wrong = "not-the-password"
     with caplog.at_level(logging.DEBUG):
-        got = collect(cluster("wrong", fleet, password=wrong))
+        got = collect(cluster("wrong", fleet, password=wrong), jmx_helper)
     assert {labels[0][1]: v for (name, labels), v in got.items() if name == "kafka_jmx_up"} == {
         f"127.0.0.1:{19092 + i}": 0 for i in range(3)
     }

@@ -12,7 +12,7 @@ from kafka_obs.clock import ManualClock
 from kafka_obs.config.clusters import JmxSettings
 from kafka_obs.exporter.app import Exporter
 from kafka_obs.exporter.confluent_client import ConfluentKafkaAdmin
-from kafka_obs.exporter.jmx import jmx_collectors
+from kafka_obs.exporter.jmx import JmxHelper, jmx_collectors
 from kafka_obs.sandbox.jmx import JavaUnavailable, SandboxJmx
 from kafka_obs.sandbox.runtime import Sandbox
 
@@ -40,7 +40,7 @@ class Rig:
 
 
 @pytest.fixture(scope="module")
-def rig() -> Iterator[Rig]:
+def rig(jmx_helper: JmxHelper) -> Iterator[Rig]:
     clock = ManualClock()
     with Sandbox.start("small", clock=clock, control=None) as sandbox:
         try:
@@ -51,13 +51,13 @@ def rig() -> Iterator[Rig]:
             fleet = sandbox.fleet_config().select(names=[CLUSTER])
             cluster = fleet.clusters[0]
             assert cluster.jmx_ports == [jmx.port(CLUSTER, b) for b in (1, 2, 3)]
-            credentials = JmxSettings(username="monitor", password="sandbox-jmx")  # type: ignore[arg-type]
+            credentials = JmxSettings(username="monitor", password="sandbox-jmx")
             fleet = fleet.model_copy(update={"clusters": [cluster.model_copy(update={"jmx": credentials})]})
             exporter = Exporter(
                 fleet,
                 clock=clock,
                 client_factory=lambda c: ConfluentKafkaAdmin(c, timeout=10),
-                plugin_factories=[jmx_collectors],
+                plugin_factories=[jmx_collectors(jmx_helper)],
             )
             yield Rig(sandbox, jmx, exporter, clock)
             exporter.stop()

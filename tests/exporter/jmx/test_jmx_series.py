@@ -1,10 +1,8 @@
-"""Parsing jmxquery rows into series, and the query client's error handling: pure, no JVM."""
+"""Turning JMX rows into series, the catalogue's batch, and the collector with a fake client: pure, no JVM."""
 
 from __future__ import annotations
 
-import json
 import logging
-import subprocess
 from typing import Any
 
 import pytest
@@ -12,7 +10,7 @@ import pytest
 from kafka_obs.config.clusters import Cluster
 from kafka_obs.exporter.collectors import ClusterFacts
 from kafka_obs.exporter.families import Family
-from kafka_obs.exporter.jmx import JmxCollector, JmxError, JmxQueryClient, SeriesBuilder
+from kafka_obs.exporter.jmx import JmxCollector, JmxError, SeriesBuilder
 from kafka_obs.exporter.jmx.catalogue import RULES, batch_queries
 from kafka_obs.exporter.jmx.query import Row, service_url
 from kafka_obs.exporter.jmx.series import parse_object_name
@@ -112,83 +110,18 @@ def test_the_broker_id_comes_from_app_info() -> None:
     assert builder.broker_id([Row(BTM, "Count", None, 1)]) is None
 
 
-def test_one_batch_holds_every_pattern_once() -> None:
-    queries = [q.to_query_string() for q in batch_queries()]
-    assert len(queries) == len(set(queries))
+def test_one_batch_holds_every_pattern_once_with_all_its_attributes() -> None:
+    queries = {q.pattern: q.attributes for q in batch_queries()}
+    assert len(queries) == len(batch_queries())
     for rule in RULES:
-        assert any(q.startswith(rule.pattern) for q in queries), rule.metric
-    assert "kafka.server:type=app-info,*/Version" in queries
+        wanted = {attribute.split("/", 1)[0] for attribute in rule.attributes}
+        assert wanted <= set(queries[rule.pattern]), rule.metric
+    assert queries["java.lang:type=GarbageCollector,*"] == ("CollectionCount", "CollectionTime")
+    assert queries["java.lang:type=Memory"] == ("HeapMemoryUsage",)
+    assert queries["kafka.server:type=app-info,*"] == ("Version",)
 
 
-# -- the query client, with a fake JVM -------------------------------------------------------------------------------
-
-
-class FakeJava:
-    """Stands in for ``subprocess.run``: records what the JVM would have been given, returns a canned outcome."""
-
-    def __init__(self, returncode: int = 0, stdout: str = "[]", stderr: str = "", raises: Exception | None = None):
-        self.outcome = (returncode, stdout, stderr)
-        self.raises = raises
-        self.calls: list[tuple[list[str], bytes]] = []
-
-    def __call__(self, command: list[str], *, input: bytes, **kwargs: Any) -> subprocess.CompletedProcess[bytes]:
-        self.calls.append((command, input))
-        if self.raises is not None:
-            raise self.raises
-        code, out, err = self.outcome
-        return subprocess.CompletedProcess(command, code, out.encode(), err.encode())
-
-
-URL = service_url("127.0.0.1", 9999)
 SECRET = 'pa ss"w\\rd'
-
-
-def test_credentials_travel_in_the_argfile_never_in_argv() -> None:
-    java = FakeJava()
-    JmxQueryClient(run=java).query(URL, batch_queries(), timeout=5, username="monitor", password=SECRET)
-    ((command, argfile),) = java.calls
-    assert SECRET not in " ".join(command)
-    assert command[-1] == "@/dev/stdin"
-    assert b'"-p"\n"pa ss\\"w\\\\rd"' in argfile
-
-
-@pytest.mark.parametrize(
-    ("java", "reason", "message"),
-    [
-        (
-            FakeJava(2, '{ "error": "connection-error", "message":"Connection refused to host: 127.0.0.1;\n\tnested"}'),
-            "unreachable",
-            "connection-error: Connection refused",
-        ),
-        (
-            FakeJava(
-                1,
-                "",
-                'Exception in thread "main" java.lang.SecurityException: Authentication failed! Invalid '
-                f"username or password {SECRET}\n\tat x",
-            ),
-            "authentication",
-            "authentication failed: java.lang.SecurityException",
-        ),
-        (FakeJava(raises=subprocess.TimeoutExpired(["java"], 5)), "timeout", "no answer within 5s"),
-        (FakeJava(raises=FileNotFoundError(2, "No such file or directory")), "java", "cannot run 'java'"),
-        (FakeJava(0, "not json"), "protocol", "unreadable"),
-        (FakeJava(2, '{ "error": "bad-query", "message":"Key properties cannot be empty"}'), "protocol", "bad-query"),
-    ],
-)
-def test_failures_have_a_reason_and_never_show_the_password(java: FakeJava, reason: str, message: str) -> None:
-    with pytest.raises(JmxError) as caught:
-        JmxQueryClient(run=java).query(URL, batch_queries(), timeout=5, username="monitor", password=SECRET)
-    assert caught.value.reason == reason
-    assert message in str(caught.value)
-    assert SECRET not in str(caught.value)
-
-
-def test_a_successful_batch_is_parsed() -> None:
-    out = json.dumps([{"mBeanName": BTM, "attribute": "Count", "attributeType": "Long", "value": 5}])
-    rows = JmxQueryClient(run=FakeJava(0, out)).query(URL, batch_queries(), timeout=5)
-    assert rows == [Row(BTM, "Count", None, 5)]
-
 
 # -- the collector, with a fake client --------------------------------------------------------------------------------
 
@@ -232,7 +165,7 @@ def test_one_batch_per_broker_and_a_failing_broker_only_loses_its_own_series(cap
             service_url("10.0.0.3", 9999): rows_of(3, 2),
         }
     )
-    collector = JmxCollector(CLUSTER, client=client)  # type: ignore[arg-type]
+    collector = JmxCollector(CLUSTER, client=client)
     metadata = ClusterMetadata("id", 1, (Broker(1, "10.0.0.1", 9092), Broker(2, "10.0.0.2", 9092)), {})
     with caplog.at_level(logging.DEBUG):
         got = samples(tuple(collector.collect(ClusterFacts(CLUSTER, metadata, 0.0))))
@@ -252,7 +185,7 @@ def test_one_batch_per_broker_and_a_failing_broker_only_loses_its_own_series(cap
 
 def test_a_broker_down_since_startup_is_named_by_its_address_and_logged_once(caplog: pytest.LogCaptureFixture) -> None:
     client = FakeClient({service_url(f"10.0.0.{i}", 9999): JmxError("unreachable", "refused") for i in (1, 2, 3)})
-    collector = JmxCollector(CLUSTER, client=client)  # type: ignore[arg-type]
+    collector = JmxCollector(CLUSTER, client=client)
     with caplog.at_level(logging.INFO):
         for _ in range(3):
             got = samples(tuple(collector.collect(ClusterFacts(CLUSTER, None, 0.0))))
@@ -265,4 +198,4 @@ def test_a_broker_down_since_startup_is_named_by_its_address_and_logged_once(cap
 
 def test_a_cluster_without_jmx_ports_has_no_jmx_series() -> None:
     cluster = CLUSTER.model_copy(update={"jmx_ports": None})
-    assert list(JmxCollector(cluster, client=FakeClient({})).collect(ClusterFacts(cluster, None, 0.0))) == []  # type: ignore[arg-type]
+    assert list(JmxCollector(cluster, client=FakeClient({})).collect(ClusterFacts(cluster, None, 0.0))) == []

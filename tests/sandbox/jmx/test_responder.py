@@ -1,15 +1,14 @@
-"""The sandbox's JMX responder, read with jmxquery (the client the exporter uses) over real JMX/RMI."""
+"""The sandbox's JMX responder, read with the exporter's own JMX client (its helper JVM) over real JMX/RMI."""
 
 from __future__ import annotations
 
 import socket
-import subprocess
 
 import pytest
-from jmxquery import JMXConnection, JMXQuery
 
 from kafka_obs.clock import ManualClock
 from kafka_obs.config.clusters import load_fleet
+from kafka_obs.exporter.jmx import JmxError, JmxHelper, Query
 from kafka_obs.sandbox.jmx import (
     Bean,
     BrokerJmxState,
@@ -29,10 +28,13 @@ def url(port: int) -> str:
     return f"service:jmx:rmi:///jndi/rmi://127.0.0.1:{port}/jmxrmi"
 
 
-def read(port: int, *queries: str, username: str | None = None, password: str | None = None) -> dict[str, object]:
-    """``{"ObjectName/Attribute[/key]": value}`` through jmxquery's own client."""
-    rows = JMXConnection(url(port), username, password).query([JMXQuery(*q.rsplit("/", 1)) for q in queries])
-    return {"/".join(filter(None, (row.mBeanName, row.attribute, row.attributeKey))): row.value for row in rows}
+def read(
+    client: JmxHelper, port: int, *queries: str, username: str | None = None, password: str | None = None
+) -> dict[str, object]:
+    """``{"ObjectName/Attribute[/key]": value}`` through the exporter's JMX helper."""
+    batch = [Query(pattern, (attribute,)) for pattern, attribute in (q.rsplit("/", 1) for q in queries)]
+    rows = client.query(url(port), batch, timeout=20, username=username, password=password)
+    return {"/".join(filter(None, (row.object_name, row.attribute, row.key))): row.value for row in rows}
 
 
 def listening(port: int) -> bool:
@@ -62,10 +64,13 @@ STATE = BrokerJmxState(
 )
 
 
-def test_a_broker_serves_the_fed_values_under_kafkas_object_names(responder: JmxResponder) -> None:
+def test_a_broker_serves_the_fed_values_under_kafkas_object_names(
+    responder: JmxResponder, jmx_helper: JmxHelper
+) -> None:
     port = responder.open_broker("values/7")
     responder.publish("values/7", kafka_beans(STATE))
     got = read(
+        jmx_helper,
         port,
         "kafka.server:type=BrokerTopicMetrics,name=BytesInPerSec/Count",
         "kafka.server:type=BrokerTopicMetrics,name=BytesInPerSec,topic=payments/Count",
@@ -101,28 +106,30 @@ def test_a_broker_serves_the_fed_values_under_kafkas_object_names(responder: Jmx
     }
 
 
-def test_brokers_are_isolated_and_updates_are_seen(responder: JmxResponder) -> None:
+def test_brokers_are_isolated_and_updates_are_seen(responder: JmxResponder, jmx_helper: JmxHelper) -> None:
     a = responder.open_broker("iso/1")
     b = responder.open_broker("iso/2")
     assert a != b
     urp = "kafka.server:type=ReplicaManager,name=UnderReplicatedPartitions"
     responder.set_beans("iso/1", [Bean("gauge", urp, {"Value": 5})])
-    assert read(a, f"{urp}/Value") == {f"{urp}/Value": 5}
-    assert read(b, f"{urp}/Value") == {}
+    assert read(jmx_helper, a, f"{urp}/Value") == {f"{urp}/Value": 5}
+    assert read(jmx_helper, b, f"{urp}/Value") == {}
     responder.set_beans("iso/1", [Bean("gauge", urp, {"Value": 0})])
-    assert read(a, f"{urp}/Value") == {f"{urp}/Value": 0}
+    assert read(jmx_helper, a, f"{urp}/Value") == {f"{urp}/Value": 0}
 
 
-def test_publish_unregisters_what_disappeared(responder: JmxResponder) -> None:
+def test_publish_unregisters_what_disappeared(responder: JmxResponder, jmx_helper: JmxHelper) -> None:
     port = responder.open_broker("gone/1")
     responder.publish("gone/1", kafka_beans(STATE))
     pattern = "kafka.log:type=Log,name=Size,*/Value"
-    assert len(read(port, pattern)) == 2
+    assert len(read(jmx_helper, port, pattern)) == 2
     responder.publish("gone/1", kafka_beans(BrokerJmxState(broker_id=1, log_sizes={("orders", 1): 9})))
-    assert read(port, pattern) == {"kafka.log:type=Log,name=Size,topic=orders,partition=1/Value": 9}
+    assert read(jmx_helper, port, pattern) == {"kafka.log:type=Log,name=Size,topic=orders,partition=1/Value": 9}
 
 
-def test_a_stopped_broker_stops_listening_and_comes_back_on_the_same_port(responder: JmxResponder) -> None:
+def test_a_stopped_broker_stops_listening_and_comes_back_on_the_same_port(
+    responder: JmxResponder, jmx_helper: JmxHelper
+) -> None:
     port = responder.open_broker("stop/1")
     name = "kafka.controller:type=KafkaController,name=ActiveControllerCount"
     responder.set_beans("stop/1", [Bean("gauge", name, {"Value": 1})])
@@ -132,18 +139,18 @@ def test_a_stopped_broker_stops_listening_and_comes_back_on_the_same_port(respon
     responder.set_beans("stop/1", [Bean("gauge", name, {"Value": 0})])  # the simulation carries on meanwhile
     assert responder.open_broker("stop/1") == port
     assert listening(port)
-    assert read(port, f"{name}/Value") == {f"{name}/Value": 0}
+    assert read(jmx_helper, port, f"{name}/Value") == {f"{name}/Value": 0}
 
 
-def test_credentials_are_enforced(responder: JmxResponder) -> None:
+def test_credentials_are_enforced(responder: JmxResponder, jmx_helper: JmxHelper) -> None:
     port = responder.open_broker("auth/1", username="monitor", password='s3 cr"et')
     name = "kafka.server:type=ReplicaManager,name=LeaderCount"
     responder.set_beans("auth/1", [Bean("gauge", name, {"Value": 4})])
-    assert read(port, f"{name}/Value", username="monitor", password='s3 cr"et') == {f"{name}/Value": 4}
-    with pytest.raises(subprocess.CalledProcessError):
-        read(port, f"{name}/Value", username="monitor", password="wrong")
-    with pytest.raises(subprocess.CalledProcessError):
-        read(port, f"{name}/Value")
+    assert read(jmx_helper, port, f"{name}/Value", username="monitor", password='s3 cr"et') == {f"{name}/Value": 4}
+    for username, password in (("monitor", "wrong"), (None, None)):
+        with pytest.raises(JmxError) as refused:
+            read(jmx_helper, port, f"{name}/Value", username=username, password=password)
+        assert refused.value.reason == "authentication"
 
 
 def test_bad_commands_are_refused_with_a_reason(responder: JmxResponder) -> None:
