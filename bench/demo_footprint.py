@@ -106,6 +106,31 @@ def vector(prom: str, expr: str) -> list[dict[str, Any]]:
     return sorted(rows, key=lambda row: sorted((k, str(v)) for k, v in row.items()))
 
 
+CLUSTER_ATTRIBUTES = ("environment", "region")
+"""Labels every series of a cluster carries: with a `cluster` column they repeat the fleet file, so tables drop them."""
+
+
+def table(rows: list[dict[str, Any]]) -> dict[str, Any]:
+    """Rows as columns + one list per row: the per-topic results are most of the file, and a row per line keeps
+    them readable and diffable (the labels are the same for every row of one query)."""
+    keys = {key for row in rows for key in row if key != "value"}
+    if "cluster" in keys:
+        keys -= set(CLUSTER_ATTRIBUTES)
+    columns = [*sorted(keys), "value"]
+    return {"columns": columns, "rows": [[row.get(column) for column in columns] for row in rows]}
+
+
+def dumps(value: Any, indent: int = 0) -> str:
+    """JSON with objects spread over lines and lists of scalars or of flat rows kept on one line each."""
+    pad = "  " * (indent + 1)
+    if isinstance(value, dict) and value:
+        items = [f"{pad}{json.dumps(key)}: {dumps(item, indent + 1)}" for key, item in value.items()]
+        return "{\n" + ",\n".join(items) + "\n" + "  " * indent + "}"
+    if isinstance(value, list) and value and all(isinstance(item, list) for item in value):
+        return "[\n" + ",\n".join(pad + json.dumps(item) for item in value) + "\n" + "  " * indent + "]"
+    return json.dumps(value)
+
+
 def cmdline(pid: int) -> list[str]:
     try:
         return Path(f"/proc/{pid}/cmdline").read_bytes().decode(errors="replace").split("\0")[:-1]
@@ -229,7 +254,7 @@ def measure_prometheus(url: str, regional: bool) -> dict[str, Any]:
         "alerts_firing": sorted({row.get("alertname", "") for row in vector(url, 'ALERTS{alertstate="firing"}')}),
     }
     if regional:
-        out["cost_and_fleet"] = {name: vector(url, expr) for name, expr in REGIONAL_QUERIES.items()}
+        out["cost_and_fleet"] = {name: table(vector(url, expr)) for name, expr in REGIONAL_QUERIES.items()}
     else:
         out["global_series"] = {
             name: vector(url, name)
@@ -282,7 +307,7 @@ def main() -> int:
         "machine": machine.describe(load_before, machine.snapshot()),
     }
     args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.write_text(json.dumps(result, indent=2) + "\n")
+    args.out.write_text(dumps(result) + "\n")
     print(f"wrote {args.out}")
     return 0
 
