@@ -198,7 +198,9 @@ class ExporterHTTPServer:
             connection.task.cancel()
 
     async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        if not self._make_room():
+        if not self._make_room():  # every connection is being answered: a rare, short state, so say so and go
+            busy = _error(HTTPStatus.SERVICE_UNAVAILABLE, "too many connections, try again", (("Retry-After", "1"),))
+            writer.write(_head(busy, keep_alive=False) + busy.body)
             writer.close()
             return
         sock = writer.get_extra_info("socket")
@@ -250,14 +252,8 @@ class ExporterHTTPServer:
     async def _write(
         self, connection: _Connection, method: str, response: Response, *, keep_alive: bool = False
     ) -> None:
-        lines = [f"HTTP/1.1 {response.status.value} {response.status.phrase}"]
-        lines.append(f"Content-Type: {response.content_type}")
-        lines.append(f"Content-Length: {len(response.body)}")
-        lines.extend(f"{name}: {value}" for name, value in response.headers)
-        if not keep_alive:
-            lines.append("Connection: close")
         writer = connection.writer
-        head = ("\r\n".join(lines) + "\r\n\r\n").encode("latin-1")
+        head = _head(response, keep_alive=keep_alive)
         view = memoryview(b"" if method == "HEAD" else response.body)
         async with asyncio.timeout(self.limits.write_timeout):  # the whole response, not each chunk
             writer.write(head + view[:WRITE_CHUNK])  # one segment for every small response
@@ -292,6 +288,16 @@ class ExporterHTTPServer:
         content_type = OPENMETRICS_CONTENT_TYPE if choice.openmetrics else TEXT_CONTENT_TYPE
         extra = (("Content-Encoding", "gzip"),) if choice.gzip else ()
         return Response(HTTPStatus.OK, body, content_type, (*extra, ("Vary", "Accept, Accept-Encoding")))
+
+
+def _head(response: Response, *, keep_alive: bool) -> bytes:
+    lines = [f"HTTP/1.1 {response.status.value} {response.status.phrase}"]
+    lines.append(f"Content-Type: {response.content_type}")
+    lines.append(f"Content-Length: {len(response.body)}")
+    lines.extend(f"{name}: {value}" for name, value in response.headers)
+    if not keep_alive:
+        lines.append("Connection: close")
+    return ("\r\n".join(lines) + "\r\n\r\n").encode("latin-1")
 
 
 def _error(status: HTTPStatus, reason: str, headers: tuple[tuple[str, str], ...] = ()) -> Response:

@@ -9,8 +9,13 @@ from __future__ import annotations
 import argparse
 import logging
 import signal
+from typing import TYPE_CHECKING
 
 from kafka_obs import logs
+
+if TYPE_CHECKING:
+    from kafka_obs.config.secrets import Redactor
+    from kafka_obs.webhook.config import WebhookConfig
 
 DEFAULT_LISTEN = ":9097"
 
@@ -30,10 +35,21 @@ def split_listen(address: str) -> tuple[str, int]:
     return (host.strip("[]") or "0.0.0.0"), int(port)  # noqa: S104 (":PORT" means every interface, as in Prometheus)
 
 
+def redactor(config: WebhookConfig) -> Redactor:
+    """Every secret the webhook may hand a client: its own config's and those of the clusters file it names (loaded
+    here, so a broken clusters file stops the start with its file:line instead of failing the first action)."""
+    from kafka_obs.config.clusters import load_fleet
+    from kafka_obs.config.secrets import Redactor
+
+    configs: list[object] = [config]
+    if config.kafka.clusters_file is not None:
+        configs.append(load_fleet(config.kafka.clusters_file))
+    return Redactor.for_configs(*configs)
+
+
 def run(args: argparse.Namespace) -> int:
     import uvicorn
 
-    from kafka_obs.config.secrets import Redactor
     from kafka_obs.webhook.config import load_config
     from kafka_obs.webhook.playbooks import load_playbooks
     from kafka_obs.webhook.service import build_service
@@ -41,7 +57,7 @@ def run(args: argparse.Namespace) -> int:
     config = load_config(args.config_file)
     playbooks = load_playbooks(config.playbooks.file, config.playbooks.enable)
     host, port = split_listen(args.listen)
-    logs.setup(args, redact=Redactor.for_configs(config))  # client errors quoting a secret never reach the log
+    logs.setup(args, redact=redactor(config))  # client errors quoting a secret never reach the log
     log = logging.getLogger("kafka_obs.webhook")
     service = build_service(config, playbooks)
     if service.auth.anonymous:

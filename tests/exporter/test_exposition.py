@@ -15,13 +15,13 @@ from prometheus_client.registry import Collector
 
 from kafka_obs.clock import ManualClock
 from kafka_obs.exporter.app import Exporter
-from kafka_obs.exporter.exposition import assemble, format_value, negotiate, render_samples
+from kafka_obs.exporter.exposition import RenderedFamilies, assemble, format_value, negotiate, render_samples
 from kafka_obs.exporter.families import Family, FamilyBuilder
 from tests.exporter.conftest import cluster_config, fleet
 from tests.exporter.fakes import FakeGroup, FakeKafka
 
 
-def two_clusters() -> list:  # type: ignore[type-arg]
+def two_clusters() -> list[RenderedFamilies]:
     parts = []
     for name in ("a", "b"):
         out = FamilyBuilder()

@@ -8,6 +8,7 @@ import logging
 import subprocess
 import sys
 import textwrap
+from typing import Any
 
 import pytest
 
@@ -76,9 +77,9 @@ def test_librdkafka_lines_become_records_of_our_logger(caplog: pytest.LogCapture
 
     from kafka_obs.platform.processes import free_port
 
-    admin = AdminClient(
-        {"bootstrap.servers": f"127.0.0.1:{free_port()}", "logger": LibrdkafkaLogger("kafka_obs.test", cluster="c1")}
-    )
+    config: dict[str, Any] = {"bootstrap.servers": f"127.0.0.1:{free_port()}"}
+    config["logger"] = LibrdkafkaLogger("kafka_obs.test", cluster="c1")
+    admin = AdminClient(config)
     with caplog.at_level(logging.DEBUG, logger="kafka_obs.test"), pytest.raises(Exception, match="transport"):
         admin.list_topics(timeout=1)
     with caplog.at_level(logging.DEBUG, logger="kafka_obs.test"):

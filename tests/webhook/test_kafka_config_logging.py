@@ -5,6 +5,9 @@ from __future__ import annotations
 import subprocess
 import sys
 import textwrap
+from pathlib import Path
+
+import pytest
 
 
 def test_dry_run_admin_clients_write_no_raw_librdkafka_line() -> None:
@@ -36,3 +39,22 @@ def test_dry_run_admin_clients_write_no_raw_librdkafka_line() -> None:
     lines = result.stderr.splitlines()
     assert not any(line.startswith("%") for line in lines), lines
     assert any("logger=kafka_obs.webhook.librdkafka" in line and "cluster=alpha" in line for line in lines), lines
+
+
+def test_the_webhooks_redactor_covers_its_config_and_its_clusters_file(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from kafka_obs.webhook.cli import redactor
+    from kafka_obs.webhook.config import load_config
+
+    (tmp_path / "clusters.yaml").write_text(
+        "clusters:\n  - {name: alpha, region: r, environment: e, brokers: ['h:1'],"
+        " kafka: {sasl.password: '${FLEET_PW}'}}\n"
+    )
+    (tmp_path / "webhook.yaml").write_text(
+        "auth: {bearer_token: '${HOOK_TOKEN}'}\nkafka: {clusters_file: clusters.yaml, clusters: {alpha: {}}}\n"
+    )
+    monkeypatch.setenv("FLEET_PW", "fleet-password-1")
+    monkeypatch.setenv("HOOK_TOKEN", "hook-token-2")
+    redact = redactor(load_config(tmp_path / "webhook.yaml"))
+    assert redact("sasl fleet-password-1 bearer hook-token-2") == "sasl <redacted> bearer <redacted>"
