@@ -23,15 +23,20 @@ GLOBAL_DIR = "global"
 """Sub-folder of the cross-region level: what a global Prometheus loads (``prometheus/global.yml``)."""
 
 
-def slo_file(slo: SLO, runbook_base: str, origin: str = ORIGIN) -> RuleFile:
-    groups = [slo_rules.recording_group(slo, env) for env in slo.targets]
-    groups.append(slo_alerts.alert_group(slo, runbook_base))
+def slo_file(spec: SLOFile, slo: SLO, origin: str = ORIGIN) -> RuleFile:
+    groups = []
+    for env in slo.targets:
+        groups.append(slo_rules.slice_group(slo, env, spec.alerts.exporter_job))
+        groups.append(slo_rules.budget_group(slo, env))
+    levels = {env: spec.level(env) for env in slo.targets}
+    groups.append(slo_alerts.alert_group(slo, spec.runbook_url, levels))
     return RuleFile(f"slo-{slo.name}.yml", origin, tuple(groups))
 
 
 def rule_files(spec: SLOFile, extra_slos: tuple[SLO, ...] = (), origin: str = ORIGIN) -> list[RuleFile]:
-    files = [slo_file(slo, spec.runbook_url, origin) for slo in (*spec.slos, *extra_slos)]
-    files.append(RuleFile("slo-status.yml", origin, (slo_alerts.status_group(spec.runbook_url),)))
+    files = [slo_file(spec, slo, origin) for slo in (*spec.slos, *extra_slos)]
+    levels = {env: spec.level(env) for env in spec.environments}
+    files.append(RuleFile("slo-status.yml", origin, (slo_alerts.status_group(spec.runbook_url, levels),)))
     files.append(RuleFile("kafka-alerts.yml", origin, (kafka_alerts.kafka_alert_group(spec.alerts, spec.runbook_url),)))
     levels = aggregations.aggregations(dict(spec.priority_weights), spec.costs)
     files.append(RuleFile("kafka-aggregations.yml", origin, tuple(a.cluster_group() for a in levels)))

@@ -20,6 +20,10 @@ def configure(parser: argparse.ArgumentParser) -> None:
     gen.add_argument("--clusters", help="clusters.yaml: restricts environments to those the fleet has")
     gen.add_argument("--openslo", help="a directory of OpenSLO v1 files (kind: SLO, SLI) to import as well")
     gen.add_argument("--out", default=str(HERE / "generated"), help="output directory (default: %(default)s)")
+    gen.add_argument(
+        "--runbook-url",
+        help="base of every alert's runbook_url, the alert's anchor appended (default: runbook_url of the SLO file)",
+    )
 
 
 def run(args: argparse.Namespace) -> int:
@@ -29,6 +33,8 @@ def run(args: argparse.Namespace) -> int:
 
     environments = fleet_environments(args.clusters) if args.clusters else None
     spec = load_slos(args.slos, fleet_environments=environments)
+    if args.runbook_url:
+        spec = spec.model_copy(update={"runbook_url": args.runbook_url})
     imported = ()
     if args.openslo:
         taken = {slo.name for slo in spec.slos}

@@ -11,7 +11,9 @@ from pathlib import Path
 from kafka_obs.config.clusters import load_fleet
 from kafka_obs.config.loader import ConfigIssue, Document, load_model
 from kafka_obs.durations import format_duration
-from kafka_obs.rules.model import SLO, LatencySLI, RatioSLI, SLOFile, ThresholdSLI
+from kafka_obs.rules import windows
+from kafka_obs.rules.model import MIN_BUDGET_SLICES, SLO, LatencySLI, RatioSLI, SLOFile, ThresholdSLI
+from kafka_obs.rules.slo_rules import CLUSTER_LABELS
 
 Problem = tuple[tuple[str | int, ...], str]
 
@@ -31,8 +33,42 @@ def slo_problems(slo: SLO, known: list[str]) -> list[Problem]:
             problems.append(
                 ((*where, "window"), f"must be a whole number of at least 12 slices of {format_duration(slo.slice)}")
             )
+        elif isinstance(slo.sli, ThresholdSLI) and target.error_budget * slices < MIN_BUDGET_SLICES - 1e-9:
+            largest = target.error_budget * target.window / MIN_BUDGET_SLICES
+            problems.append(
+                (
+                    (*where, "objective"),
+                    f"{target.objective}% of {format_duration(target.window)} leaves an error budget of "
+                    f"{target.error_budget * slices:.3g} slices of {format_duration(slo.slice)}; a budget must span "
+                    f"at least {MIN_BUDGET_SLICES} slices so that one bad slice costs at most "
+                    f"{100 // MIN_BUDGET_SLICES}% of it: set the SLO's slice to at most {largest:g}s",
+                )
+            )
+        shortest = windows.burn_windows(target.window, slo.slice)[0].long
+        if (
+            isinstance(slo.sli, ThresholdSLI)
+            and windows.min_bad_slices(slo.page_min_bad, slo.slice) * slo.slice > shortest
+        ):
+            problems.append(
+                (
+                    ("page_min_bad",),
+                    f"longer than the {env} page's long window ({format_duration(shortest)}): "
+                    "the page could never fire",
+                )
+            )
     if isinstance(slo.sli, RatioSLI | LatencySLI) and slo.sli.range < slo.slice:
         problems.append((("sli", "range"), "must be at least the slice, or counter increases go unseen"))
+    if isinstance(slo.sli, ThresholdSLI) and slo.sli.resolution is not None and slo.sli.resolution > slo.slice:
+        problems.append((("sli", "resolution"), "must be at most the slice, or a slice may be read at no scrape"))
+    by_cluster = "cluster" in slo.group_by and set(slo.group_by) <= set(CLUSTER_LABELS)
+    if slo.outage == "bad" and not (isinstance(slo.sli, ThresholdSLI) and by_cluster):
+        problems.append(
+            (
+                ("outage",),
+                "'bad' needs a threshold SLI grouped by cluster (and region) only: an outage is a bad slice of a "
+                "cluster's time, and an event SLI has no events to count while the cluster is down",
+            )
+        )
     return problems
 
 
@@ -68,6 +104,13 @@ def load_slos(path: str | Path, *, fleet_environments: set[str] | None = None) -
                         )
                     )
         known = known_environments(spec, fleet_environments)
+        for env in spec.severity if "severity" in spec.model_fields_set else ():
+            if env not in spec.environments:
+                issues.append(
+                    document.issue(
+                        ("severity", env), f"unknown environment {env!r} (known: {', '.join(spec.environments)})"
+                    )
+                )
         for index, slo in enumerate(spec.slos):
             issues += [document.issue(("slos", index, *loc), message) for loc, message in slo_problems(slo, known)]
         return issues

@@ -18,6 +18,12 @@ from kafka_obs.durations import parse_duration
 MAX_BURN_FACTOR = 14.4
 """The largest burn factor of the multi-window table (page, 1h/5m at 30d): ``factor x budget`` must stay ≤ 1."""
 
+MIN_BUDGET_SLICES = 10
+"""The fewest slices a time-slice error budget may span (``budget x period / slice``). With fewer, one bad slice costs
+more than 10 % of the budget (the SRE Workbook's slowest alert, 3 days at 1x, is 10 %): a single sample could move the
+status from healthy towards critical and the budget could not tell a blip from an incident (99.99 % of 30 days in
+5-minute slices is 0.86 slice: one bad sample overspends it)."""
+
 _SELECTOR = re.compile(r"^[a-zA-Z_:][a-zA-Z0-9_:]*(\{.*\})?$", re.DOTALL)
 _LABEL = re.compile(r"^[a-zA-Z_][a-zA-Z0-9_]*$")
 LOOKBACK_SECONDS = 300.0
@@ -66,6 +72,14 @@ class ThresholdSLI(_Strict):
     op: Op = Op.lte
     threshold: float | None = None
     """Default threshold; a target may override it."""
+    resolution: Seconds | None = None
+    """Step at which the aggregated value is re-read inside a slice when the aggregation and the bad direction do not
+    commute (e.g. ``sum`` with ``lte``): at most the input's scrape interval, so that every scrape is looked at.
+    Default: the slice or 15 s (the regional scrape interval), whichever is shorter."""
+    exclude_empty_groups_after: Seconds | None = None
+    """Leave out the series of consumer groups (``cluster``, ``consumergroup``) whose state
+    (``kafka_consumergroup_state``) has been ``Empty`` for longer than this: an abandoned group keeps its committed
+    offsets, and so its lag, forever, and would otherwise hold the SLO bad until someone deletes it."""
 
 
 class RatioSLI(_Strict):
@@ -128,18 +142,27 @@ class SLO(_Strict):
     description: str = ""
     sli: SLI
     targets: dict[str, Target] = Field(min_length=1)
-    group_by: list[str] = Field(default_factory=lambda: ["cluster"])
+    group_by: list[str] = Field(default_factory=lambda: ["cluster", "region"])
+    """Labels the SLO is computed per. ``region`` is constant per cluster, so the default keeps it on every SLO
+    series (dashboards and the fleet roll-ups can then filter by region) without changing the grouping."""
     slice: Seconds = 60.0
     """Evaluation step of the SLO's rules: one time slice of a threshold SLI. At most Prometheus's 5-minute
-    lookback: the period ratio reads each bucket's last sample, which a longer step could leave out of reach."""
+    lookback: the alerts, in their own group, read the recorded window ratios with it."""
+    outage: Literal["bad", "unmeasured"] = "unmeasured"
+    """What a slice is while the group's cluster is down (``kafka_cluster_up == 0``, or the exporter target that
+    reports it is down): ``bad`` for SLOs an outage violates (availability), ``unmeasured`` (neither good nor bad)
+    for SLOs whose input an outage merely hides. ``bad`` needs a threshold SLI grouped by ``cluster``."""
+    page_min_bad: Seconds = 120.0
+    """A page also needs at least this much bad time (in whole slices, rounded up) inside its long window: one bad
+    slice is a blip to look at in working hours, not a reason to wake someone (threshold SLIs only)."""
 
     @field_validator("slice")
     @classmethod
     def _within_lookback(cls, seconds: float) -> float:
         if seconds > LOOKBACK_SECONDS:
             raise ValueError(
-                "must be at most 5m, Prometheus' lookback: the period ratio reads each bucket's last sample, "
-                "which a longer step could leave out of reach"
+                "must be at most 5m, Prometheus' lookback: the alerts read the recorded window ratios with it, "
+                "and a longer step would leave gaps between their samples"
             )
         return seconds
 
@@ -180,6 +203,13 @@ class KafkaAlerts(_Strict):
 
 
 PriorityName = Literal["critical", "high", "medium", "low"]
+AlertLevel = Literal["page", "ticket"]
+DEFAULT_RUNBOOK_URL = "docs/runbook.md"
+
+
+def _default_severity() -> dict[str, AlertLevel]:
+    """Staging burns are worth a ticket, not a 3 a.m. page."""
+    return {"production": "page", "staging": "ticket"}
 
 
 def _seed_weights() -> dict[PriorityName, float]:
@@ -195,7 +225,15 @@ class SLOFile(_Strict):
     priority_weights: dict[PriorityName, float] = Field(default_factory=_seed_weights)
     costs: Costs = Field(default_factory=Costs)
     alerts: KafkaAlerts = Field(default_factory=KafkaAlerts)
-    runbook_url: str = "https://github.com/kafka-obs/kafka-obs/blob/main/docs/runbook.md"
+    severity: dict[str, AlertLevel] = Field(default_factory=_default_severity)
+    """What the SLO alerts of each environment are: ``page`` (fast burn and critical budget at severity critical)
+    or ``ticket`` (one level lower: warning, and info for the slow burns). Environments not listed page."""
+    runbook_url: str = Field(default=DEFAULT_RUNBOOK_URL, min_length=1)
+    """Base of every alert's ``runbook_url`` (the alert's anchor is appended), like the mixins' runbookURLPattern.
+    The default is the runbook shipped with kafka-obs, relative to its documentation root; set your own docs' URL."""
+
+    def level(self, environment: str) -> AlertLevel:
+        return self.severity.get(environment, "page")
 
     @field_validator("priority_weights")
     @classmethod

@@ -61,13 +61,9 @@ def current_window(period: float, step: float) -> float:
     return burn_windows(period, step)[0].long
 
 
-def bucket(period: float, step: float) -> float:
-    """Length of the partial sums the period ratio is composed of: 1/720 of the period (1h at 30 days).
-
-    Reading 720 pre-summed buckets instead of 43,200 one-minute slices keeps a 30-day SLI cheap to evaluate
-    (Pyrra issue 1440: a raw 12-week ``increase`` took 95 s).
-    """
-    return scale(3600, period, step)
+def min_bad_slices(min_bad: float, step: float) -> int:
+    """``min_bad`` seconds of bad time in whole slices, rounded up (a page's minimum evidence)."""
+    return max(1, math.ceil(min_bad / step - 1e-9))
 
 
 def alert_for(severity: Severity, period: float, step: float) -> float:

@@ -43,6 +43,17 @@ function(c) {
     'sum(increase(%s{result="succeeded"}[%s])) / sum(increase(%s{result=~"succeeded|failed|rolled_back|interrupted"}[%s]))'
     % [m, window, m, window],
 
+  // Time to exhaustion of the groups that burn, and NaN ("not burning", through notBurningMapping) for those whose
+  // current burn rate is 0: the rules record no time to exhaustion then, which would leave a blank cell (or, in a
+  // query returning +Inf, a meaningless huge number).
+  timeToExhaustion(by, sel)::
+    'max by (%s) (slo:time_to_exhaustion:seconds{%s})\nor\nNaN * max by (%s) (slo:current_burn_rate:ratio{%s} == 0)'
+    % [by, sel, by, sel],
+  notBurningMapping:: {
+    type: 'special',
+    options: { match: 'nan', result: { text: 'not burning', color: 'green', index: 3 } },
+  },
+
   statusMappings:: [{
     type: 'value',
     options: {

@@ -69,13 +69,13 @@ function(c)
     'SLO status',
     ('Per SLO, environment and cluster: error budget remaining over the SLO period, current burn rate (1 = the ' +
      'budget lasts exactly the period), status (warning below %d %%, critical below %d %% remaining) and time to ' +
-     'exhaustion at the current burn rate. Click a row for the SLO detail.') % [c.budgetWarning * 100, c.budgetCritical * 100],
+     'exhaustion at the current burn rate ("not burning" when nothing burns). Click a row for the SLO detail.') % [c.budgetWarning * 100, c.budgetCritical * 100],
     'none',
     [
       k.target('max by (slo, environment, cluster) (slo:error_budget_remaining:ratio{%s})' % sloSel, instant=true),
       k.target('max by (slo, environment, cluster) (slo:current_burn_rate:ratio{%s})' % sloSel, instant=true),
       k.target('max by (slo, environment, cluster) (slo:status:code{%s})' % sloSel, instant=true),
-      k.target('max by (slo, environment, cluster) (slo:time_to_exhaustion:seconds{%s})' % sloSel, instant=true),
+      k.target(s.timeToExhaustion('slo, environment, cluster', sloSel), instant=true),
     ],
     [['slo', 'SLO'], ['environment', 'Environment'], ['cluster', 'Cluster'], ['Value #C', 'Status'],
      ['Value #A', 'Budget remaining'], ['Value #B', 'Burn rate'], ['Value #D', 'Time to exhaustion']],
@@ -86,7 +86,7 @@ function(c)
     k.colouredColumn('Budget remaining', 'percentunit',
                      steps=[['red', null], ['orange', c.budgetCritical], ['green', c.budgetWarning]]),
     k.colouredColumn('Burn rate', 'suffix:×', steps=[['green', null], ['orange', 1], ['red', c.burnRateFactors.page[1]]]),
-    k.override('Time to exhaustion', { unit: 's' }),
+    k.override('Time to exhaustion', { unit: 's', mappings: [s.notBurningMapping] }),
   ]) + k.withSize(24, 8);
 
   // Fixed 24h window: these panels answer "what did self-healing do today", whatever range the dashboard shows,

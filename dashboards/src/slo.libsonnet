@@ -31,9 +31,12 @@ function(c)
            [k.target(series('slo:current_burn_rate:ratio'), legend)],
            [['green', null], ['orange', 1], ['red', c.burnRateFactors.page[1]]], decimals=2) + k.withSize(6, 5),
     k.stat('Time to exhaustion', 'When the remaining budget runs out at the current burn rate ' +
-                                 '(slo:time_to_exhaustion:seconds); no value while nothing burns, 0 once the budget is gone.',
-           's', [k.target(series('slo:time_to_exhaustion:seconds'), legend)],
-           [['red', null], ['orange', 86400], ['green', 7 * 86400]]) + k.withSize(6, 5),
+                                 '(slo:time_to_exhaustion:seconds); "not burning" while the current burn rate is 0, ' +
+                                 '0 once the budget is gone.',
+           's', [k.target(s.timeToExhaustion(by, sel), legend)],
+           [['red', null], ['orange', 86400], ['green', 7 * 86400]]) + {
+      fieldConfig+: { defaults+: { mappings: [s.notBurningMapping] } },
+    } + k.withSize(6, 5),
   ];
 
   local sli = k.timeseries(

@@ -14,7 +14,21 @@ from kafka_obs.dashboards.build import SOURCE_DIR
 from tests.dashboards.grafana import load_all, panels, queries
 
 REPO = SOURCE_DIR.parent
-KEYWORDS = {"by", "on", "ignoring", "without", "group_left", "group_right", "bool", "and", "or", "unless", "offset"}
+KEYWORDS = {
+    "by",
+    "on",
+    "ignoring",
+    "without",
+    "group_left",
+    "group_right",
+    "bool",
+    "and",
+    "or",
+    "unless",
+    "offset",
+    "NaN",
+    "Inf",
+}
 HISTOGRAM_SUFFIXES = ("_bucket", "_count", "_sum")
 
 

@@ -108,7 +108,7 @@ def test_window_must_be_whole_slices(tmp_path: Path, capsys: pytest.CaptureFixtu
 
 
 def test_a_slice_longer_than_the_lookback_is_refused(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    """The period ratio reads each bucket's last sample; with a step over 5m it could fall out of the lookback."""
+    """The alerts read the recorded ratios with the 5m lookback; a longer step would leave gaps between samples."""
 
     def with_slice(step: str) -> str:
         return GOOD_SLO.replace("  - name: lag\n", f"  - name: lag\n    slice: {step}\n")
@@ -116,3 +116,53 @@ def test_a_slice_longer_than_the_lookback_is_refused(tmp_path: Path, capsys: pyt
     assert generate(tmp_path, with_slice("10m")) == 2
     assert "slos[0].slice: must be at most 5m, Prometheus' lookback" in capsys.readouterr().err
     assert generate(tmp_path, with_slice("5m")) == 0
+
+
+def test_a_budget_must_span_ten_slices(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """99.99 % of 30 days is 4.32 one-minute slices: one bad minute would cost 23 % of the budget. The generator
+    says which slice would do (at most 25.92 s), and accepts the seed's objective at 20 s slices."""
+    text = GOOD_SLO.replace("objective: 99.5", "objective: 99.99")
+    assert generate(tmp_path, text) == 2
+    err = capsys.readouterr().err
+    assert (
+        "slos.yaml:6: slos[0].targets.production.objective: 99.99% of 30d leaves an error budget of 4.32 slices of "
+        "1m; a budget must span at least 10 slices so that one bad slice costs at most 10% of it: set the SLO's "
+        "slice to at most 25.92s"
+    ) in err
+    assert generate(tmp_path, text.replace("  - name: lag\n", "  - name: lag\n    slice: 20s\n")) == 0
+
+
+@pytest.mark.parametrize(
+    ("change", "expected"),
+    [
+        (
+            ("  - name: lag\n", "  - name: lag\n    outage: bad\n    group_by: [topic]\n"),
+            "slos[0].outage: 'bad' needs a threshold SLI grouped by cluster",
+        ),
+        (
+            ("  - name: lag\n", "  - name: lag\n    page_min_bad: 2h\n"),
+            "slos[0].page_min_bad: longer than the production page's long window (1h): the page could never fire",
+        ),
+        (
+            ("slos:\n", "severity: {prod: ticket}\nslos:\n"),
+            "severity.prod: unknown environment 'prod' (known: production, staging)",
+        ),
+        (
+            ("slos:\n", "severity: {staging: pager}\nslos:\n"),
+            "severity.staging: Input should be 'page' or 'ticket'",
+        ),
+    ],
+)
+def test_alerting_settings_are_checked(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], change: tuple[str, str], expected: str
+) -> None:
+    assert generate(tmp_path, GOOD_SLO.replace(*change)) == 2
+    assert expected in capsys.readouterr().err
+
+
+def test_runbook_url_is_a_generator_setting(tmp_path: Path) -> None:
+    assert generate(tmp_path, GOOD_SLO, "--runbook-url", "https://wiki.example.com/kafka/runbook") == 0
+    text = (tmp_path / "out" / "slo-lag.yml").read_text()
+    assert "runbook_url: https://wiki.example.com/kafka/runbook#kafkasloburnratepage" in text
+    assert generate(tmp_path, GOOD_SLO) == 0
+    assert "runbook_url: docs/runbook.md#kafkasloburnratepage" in (tmp_path / "out" / "slo-lag.yml").read_text()

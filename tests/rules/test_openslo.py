@@ -161,4 +161,4 @@ def test_cli_generates_rules_prometheus_accepts(
     assert "window: 1h\n" not in text.split("kafka-obs-slo-produce-success-staging")[0]
     # 28 days: windows x 28/30 (page long 1h -> 56m), objective 0.999 -> budget 0.001
     assert "window: 56m" in text
-    assert "expr: 0.001 * group by (slo, environment, cluster) (" in text
+    assert "expr: 0.001 * group by (slo, environment, cluster, region) (" in text
