@@ -13,9 +13,10 @@ daily, 86,400 times too small).
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 
-from kafka_obs.rules.model import Costs
+from kafka_obs.rules.model import Costs, PriorityName
 from kafka_obs.rules.promql import number
 from kafka_obs.rules.ruleset import Rule, RuleGroup
 
@@ -76,7 +77,7 @@ def throughput() -> Aggregation:
     return Aggregation("throughput", tuple(cluster), tuple(rollups))
 
 
-def health(weights: dict[str, float]) -> Aggregation:
+def health(weights: Mapping[PriorityName, float]) -> Aggregation:
     weight_expr = "\nor\n".join(
         f'{number(weight)} * kafka_cluster_info{{priority="{priority}"}}' for priority, weight in weights.items()
     )
@@ -145,6 +146,6 @@ def cost(costs: Costs) -> Aggregation:
     return Aggregation("cost", tuple(rules), tuple(_rollups(total)))
 
 
-def aggregations(weights: dict[str, float], costs: Costs) -> list[Aggregation]:
+def aggregations(weights: Mapping[PriorityName, float], costs: Costs) -> list[Aggregation]:
     """Every aggregation topic, in the order the rule files list them."""
     return [throughput(), health(weights), lag_storage(), cost(costs)]

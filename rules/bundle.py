@@ -38,9 +38,9 @@ def rule_files(spec: SLOFile, extra_slos: tuple[SLO, ...] = (), origin: str = OR
     levels = {env: spec.level(env) for env in spec.environments}
     files.append(RuleFile("slo-status.yml", origin, (slo_alerts.status_group(spec.runbook_url, levels),)))
     files.append(RuleFile("kafka-alerts.yml", origin, (kafka_alerts.kafka_alert_group(spec.alerts, spec.runbook_url),)))
-    levels = aggregations.aggregations(dict(spec.priority_weights), spec.costs)
-    files.append(RuleFile("kafka-aggregations.yml", origin, tuple(a.cluster_group() for a in levels)))
-    files.append(RuleFile(f"{GLOBAL_DIR}/kafka-aggregations.yml", origin, tuple(a.rollup_group() for a in levels)))
+    topics = aggregations.aggregations(spec.priority_weights, spec.costs)
+    files.append(RuleFile("kafka-aggregations.yml", origin, tuple(a.cluster_group() for a in topics)))
+    files.append(RuleFile(f"{GLOBAL_DIR}/kafka-aggregations.yml", origin, tuple(a.rollup_group() for a in topics)))
     files.append(RuleFile(f"{GLOBAL_DIR}/slo-rollups.yml", origin, (slo_rollups.rollup_group(),)))
     return files
 

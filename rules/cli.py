@@ -9,6 +9,10 @@ from __future__ import annotations
 
 import argparse
 from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from kafka_obs.rules.model import SLO
 
 HERE = Path(__file__).resolve().parent
 
@@ -35,7 +39,7 @@ def run(args: argparse.Namespace) -> int:
     spec = load_slos(args.slos, fleet_environments=environments)
     if args.runbook_url:
         spec = spec.model_copy(update={"runbook_url": args.runbook_url})
-    imported = ()
+    imported: tuple[SLO, ...] = ()
     if args.openslo:
         taken = {slo.name for slo in spec.slos}
         imported = load_openslo_dir(Path(args.openslo), known_environments(spec, environments), taken)

@@ -68,7 +68,11 @@ def burn_rate_alerts(slo: SLO, environment: str, runbook_base: str, level: Alert
     m = matchers(labels)
     where = labels_text(["slo", "environment", *slo.group_by])
     rules = []
-    for severity, name in (("page", "KafkaSLOBurnRatePage"), ("ticket", "KafkaSLOBurnRateTicket")):
+    kinds: tuple[tuple[windows.Severity, str], ...] = (
+        ("page", "KafkaSLOBurnRatePage"),
+        ("ticket", "KafkaSLOBurnRateTicket"),
+    )
+    for severity, name in kinds:
         pairs = [w for w in windows.burn_windows(period, step) if w.severity == severity]
         # A page on a threshold SLI needs page_min_bad of bad time in its long window, not one bad slice.
         min_bad = (
