@@ -6,6 +6,8 @@ import gzip
 import socket
 import threading
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
 import httpx
@@ -101,19 +103,32 @@ class Tricklers:
             sock.close()
 
 
-def serve_store(kafka: FakeKafka, clock: ManualClock, limits: ServerLimits) -> tuple[Exporter, ExporterHTTPServer]:
+@contextmanager
+def serving(kafka: FakeKafka, clock: ManualClock, limits: ServerLimits) -> Iterator[ExporterHTTPServer]:
+    """A server with ``limits`` over a store holding one collected cycle; stopped (with the exporter) on exit."""
     exporter = Exporter(fleet(cluster_config("alpha")), clock=clock, client_factory=lambda c: kafka)
     exporter.collect_once()
     server = ExporterHTTPServer(("127.0.0.1", 0), exporter.store, clock, limits=limits)
     server.start()
-    return exporter, server
+    try:
+        yield server
+    finally:
+        server.stop()
+        exporter.stop()
+
+
+@contextmanager
+def trickling(port: int, n: int, every: float = 0.2) -> Iterator[Tricklers]:
+    tricklers = Tricklers(port, n, every)
+    try:
+        yield tricklers
+    finally:
+        tricklers.close()
 
 
 def test_200_trickling_connections_neither_stop_scrapes_nor_grow_threads(clock: ManualClock, kafka: FakeKafka) -> None:
     threads_before = threading.active_count()
-    exporter, server = serve_store(kafka, clock, ServerLimits())
-    tricklers = Tricklers(server.port, 200)
-    try:
+    with serving(kafka, clock, ServerLimits()) as server, trickling(server.port, 200):
         time.sleep(1.0)  # every trickler connected and sending
         with httpx.Client(base_url=f"http://127.0.0.1:{server.port}", timeout=5) as http:
             for _ in range(5):
@@ -125,43 +140,27 @@ def test_200_trickling_connections_neither_stop_scrapes_nor_grow_threads(clock: 
                 assert time.monotonic() - started < 5.0  # milliseconds on a quiet machine; generous for CI
         # the server: one event-loop thread and at most `workers` pool threads; the tricklers: one thread
         assert threading.active_count() <= threads_before + 1 + ServerLimits().workers + 1
-    finally:
-        tricklers.close()
-        server.stop()
-        exporter.stop()
 
 
 def test_a_trickler_is_cut_off_at_the_header_timeout(clock: ManualClock, kafka: FakeKafka) -> None:
-    exporter, server = serve_store(kafka, clock, ServerLimits(header_timeout=1.0))
-    tricklers = Tricklers(server.port, 20, every=0.1)
-    try:
+    with serving(kafka, clock, ServerLimits(header_timeout=1.0)) as server, trickling(server.port, 20, 0.1) as t:
         deadline = time.monotonic() + 10
-        while tricklers.closed_by_server < 20 and time.monotonic() < deadline:
+        while t.closed_by_server < 20 and time.monotonic() < deadline:
             time.sleep(0.1)
-        assert tricklers.closed_by_server == 20
-    finally:
-        tricklers.close()
-        server.stop()
-        exporter.stop()
+        assert t.closed_by_server == 20
 
 
 def test_at_the_connection_cap_the_longest_waiting_connection_makes_room(clock: ManualClock, kafka: FakeKafka) -> None:
-    exporter, server = serve_store(kafka, clock, ServerLimits(max_connections=50))
-    tricklers = Tricklers(server.port, 200)
-    try:
+    with serving(kafka, clock, ServerLimits(max_connections=50)) as server, trickling(server.port, 200) as t:
         time.sleep(0.5)
         with httpx.Client(base_url=f"http://127.0.0.1:{server.port}", timeout=5) as http:
             for _ in range(5):
                 assert http.get("/metrics").status_code == 200
                 assert http.get("/healthz").status_code == 200
         deadline = time.monotonic() + 10  # a trickler notices its closed socket on a later byte
-        while tricklers.closed_by_server < 150 and time.monotonic() < deadline:
+        while t.closed_by_server < 150 and time.monotonic() < deadline:
             time.sleep(0.1)
-        assert tricklers.closed_by_server >= 150
-    finally:
-        tricklers.close()
-        server.stop()
-        exporter.stop()
+        assert t.closed_by_server >= 150
 
 
 @pytest.mark.parametrize(
@@ -213,28 +212,26 @@ def test_metrics_honours_q_zero_over_http(served) -> None:  # type: ignore[no-un
 def test_when_every_connection_is_being_answered_a_new_one_gets_503(
     clock: ManualClock, kafka: FakeKafka, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    exporter, server = serve_store(kafka, clock, ServerLimits(max_connections=1))
     release = threading.Event()
     entered = threading.Event()
-    respond = server.respond
+    with serving(kafka, clock, ServerLimits(max_connections=1)) as server:
+        respond = server.respond
 
-    def slow_respond(*args: Any) -> Response:
-        entered.set()
-        release.wait(10)
-        return respond(*args)
+        def slow_respond(*args: Any) -> Response:
+            entered.set()
+            release.wait(10)
+            return respond(*args)
 
-    monkeypatch.setattr(server, "respond", slow_respond)
-    try:
-        with socket.create_connection(("127.0.0.1", server.port), timeout=5) as busy:
-            busy.sendall(b"GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n")
-            assert entered.wait(5)
-            with socket.create_connection(("127.0.0.1", server.port), timeout=5) as refused:
-                answer = refused.recv(65536)
-            assert answer.startswith(b"HTTP/1.1 503 ")
-            assert b"Retry-After: 1" in answer
+        monkeypatch.setattr(server, "respond", slow_respond)
+        try:
+            with socket.create_connection(("127.0.0.1", server.port), timeout=5) as busy:
+                busy.sendall(b"GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n")
+                assert entered.wait(5)
+                with socket.create_connection(("127.0.0.1", server.port), timeout=5) as refused:
+                    answer = refused.recv(65536)
+                assert answer.startswith(b"HTTP/1.1 503 ")
+                assert b"Retry-After: 1" in answer
+                release.set()
+                assert busy.recv(65536).startswith(b"HTTP/1.1 200 ")
+        finally:
             release.set()
-            assert busy.recv(65536).startswith(b"HTTP/1.1 200 ")
-    finally:
-        release.set()
-        server.stop()
-        exporter.stop()
