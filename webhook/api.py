@@ -9,6 +9,7 @@ the worker is only woken up.
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
 from collections.abc import Iterator
@@ -19,8 +20,12 @@ from fastapi.openapi.utils import get_openapi
 from fastapi.responses import JSONResponse, PlainTextResponse, StreamingResponse
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from pydantic import BaseModel, Field
+from starlette.datastructures import Headers
+from starlette.types import ASGIApp, Receive, Scope, Send
 
 from kafka_obs import __version__
+from kafka_obs.webhook.auth import Authenticator
+from kafka_obs.webhook.metrics import WebhookMetrics
 from kafka_obs.webhook.models import InvalidPayload, Notification, parse_notification
 from kafka_obs.webhook.routing import route
 from kafka_obs.webhook.store import IN_FLIGHT, PENDING, Incoming, State
@@ -121,6 +126,50 @@ class RemediationView(BaseModel):
 UNAUTHORIZED: dict[int | str, dict[str, Any]] = {401: {"model": Message, "description": "missing or wrong credentials"}}
 
 
+PUBLIC_PATHS = frozenset({"/metrics", "/healthz", "/openapi.json", "/docs", "/docs/oauth2-redirect", "/redoc"})
+"""Everything else needs credentials, checked before routing and parameter validation."""
+
+
+class Gate:
+    """Runs before routing: ambiguous framing is refused (400), then credentials are checked (401).
+
+    Authenticating here, not in each endpoint, means an unauthenticated caller learns nothing from our answers —
+    not even the schema of the query parameters (FastAPI validates those before an endpoint's body runs, so a bad
+    ``?limit=x`` used to get a 422 with schema detail before the credentials were looked at).
+    """
+
+    def __init__(self, app: ASGIApp, *, auth: Authenticator, metrics: WebhookMetrics):
+        self.app = app
+        self.auth = auth
+        self.metrics = metrics
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        headers = Headers(scope=scope)
+        if "content-length" in headers and "transfer-encoding" in headers:
+            # Request smuggling: a proxy and this server may disagree on where the body ends. Refuse and close.
+            response = JSONResponse(
+                {"detail": "both Content-Length and Transfer-Encoding: send one"},
+                status_code=400,
+                headers={"Connection": "close"},
+            )
+            await response(scope, receive, send)
+            return
+        if scope["path"] not in PUBLIC_PATHS and not self.auth.check(headers.get("authorization")):
+            if scope["path"] == "/alerts":
+                self.metrics.notifications.labels("unauthorized").inc()
+            response = JSONResponse(
+                {"detail": "missing or wrong credentials"},
+                status_code=401,
+                headers={"WWW-Authenticate": self.auth.challenge},
+            )
+            await response(scope, receive, send)
+            return
+        await self.app(scope, receive, send)
+
+
 def _audit_view(record: dict[str, Any]) -> dict[str, Any]:
     return {**record, "data": json.loads(record["data"])}
 
@@ -135,10 +184,31 @@ def create_app(service: Service) -> FastAPI:  # noqa: PLR0915 (one closure per e
         "incidents, guardrails, verification, rollback, escalation and a tamper-evident audit log.",
     )
 
-    def denied() -> JSONResponse:
-        return JSONResponse(
-            {"detail": "missing or wrong credentials"}, status_code=401, headers={"WWW-Authenticate": auth.challenge}
-        )
+    app.add_middleware(Gate, auth=auth, metrics=metrics)
+
+    async def read_body(request: Request) -> bytes | JSONResponse:
+        """The body, or the response refusing it: over the size limit (declared or streamed), or too slow."""
+        too_large = JSONResponse({"detail": f"body larger than {limit} bytes"}, status_code=413)
+        declared = request.headers.get("content-length")
+        if declared is not None and (not declared.isdigit() or int(declared) > limit):
+            metrics.notifications.labels("too_large").inc()
+            return too_large
+        body = bytearray()
+        try:
+            async with asyncio.timeout(config.limits.body_timeout):
+                async for chunk in request.stream():
+                    body += chunk
+                    if len(body) > limit:
+                        metrics.notifications.labels("too_large").inc()
+                        return too_large
+        except TimeoutError:
+            metrics.connections_closed.labels("body timeout").inc()
+            return JSONResponse(
+                {"detail": f"the body did not arrive within {config.limits.body_timeout:g}s"},
+                status_code=408,
+                headers={"Connection": "close"},
+            )
+        return bytes(body)
 
     @app.post(
         "/alerts",
@@ -147,7 +217,10 @@ def create_app(service: Service) -> FastAPI:  # noqa: PLR0915 (one closure per e
         summary="Receive an Alertmanager notification (webhook version 4)",
         responses={
             **UNAUTHORIZED,
+            400: {"model": Message, "description": "both Content-Length and Transfer-Encoding (ambiguous framing)"},
+            408: {"model": Message, "description": "the body did not arrive within limits.body_timeout"},
             413: {"model": Message, "description": "body larger than limits.max_body_bytes"},
+            415: {"model": Message, "description": "Content-Type is not application/json"},
             422: {
                 "model": InvalidPayloadView,
                 "description": "nothing usable: not JSON, a repeated key, a bad envelope, or every alert invalid;"
@@ -163,22 +236,15 @@ def create_app(service: Service) -> FastAPI:  # noqa: PLR0915 (one closure per e
         },
     )
     async def receive(request: Request) -> JSONResponse:
-        if not auth.check(request.headers.get("authorization")):
-            metrics.notifications.labels("unauthorized").inc()
-            return denied()
-        too_large = JSONResponse({"detail": f"body larger than {limit} bytes"}, status_code=413)
-        declared = request.headers.get("content-length")
-        if declared is not None and (not declared.isdigit() or int(declared) > limit):
-            metrics.notifications.labels("too_large").inc()
-            return too_large
-        body = bytearray()
-        async for chunk in request.stream():
-            body += chunk
-            if len(body) > limit:
-                metrics.notifications.labels("too_large").inc()
-                return too_large
+        media_type = request.headers.get("content-type", "").partition(";")[0].strip().lower()
+        if media_type != "application/json":
+            metrics.notifications.labels("invalid").inc()
+            return JSONResponse({"detail": "Content-Type must be application/json"}, status_code=415)
+        body = await read_body(request)
+        if isinstance(body, JSONResponse):
+            return body
         try:
-            parsed = parse_notification(bytes(body))
+            parsed = parse_notification(body)
         except InvalidPayload as exc:
             metrics.notifications.labels("invalid").inc()
             return JSONResponse({"detail": [p.as_dict() for p in exc.problems]}, status_code=422)
@@ -229,23 +295,17 @@ def create_app(service: Service) -> FastAPI:  # noqa: PLR0915 (one closure per e
         "/admin/pause", response_model=ControlStatus, responses=UNAUTHORIZED, summary="Kill switch: stop new actions"
     )
     def pause(request: Request) -> Any:
-        if not auth.check(request.headers.get("authorization")):
-            return denied()
         store.set_paused(True, who=request.client.host if request.client else "unknown")
         return status()
 
     @app.post("/admin/resume", response_model=ControlStatus, responses=UNAUTHORIZED, summary="Undo /admin/pause")
     def resume(request: Request) -> Any:
-        if not auth.check(request.headers.get("authorization")):
-            return denied()
         store.set_paused(False, who=request.client.host if request.client else "unknown")
         worker.wake()
         return status()
 
     @app.get("/admin/status", response_model=ControlStatus, responses=UNAUTHORIZED)
     def admin_status(request: Request) -> Any:
-        if not auth.check(request.headers.get("authorization")):
-            return denied()
         return status()
 
     @app.get("/actions", response_model=AuditPage, responses=UNAUTHORIZED, summary="The audit log, filterable")
@@ -261,8 +321,6 @@ def create_app(service: Service) -> FastAPI:  # noqa: PLR0915 (one closure per e
         after_seq: int = Query(default=0, ge=0, le=2**62),
         limit: int = Query(default=500, ge=1, le=10000),
     ) -> Any:
-        if not auth.check(request.headers.get("authorization")):
-            return denied()
         rows = store.audit_records(
             remediation_id=remediation_id,
             incident_id=incident_id,
@@ -285,8 +343,6 @@ def create_app(service: Service) -> FastAPI:  # noqa: PLR0915 (one closure per e
         response_class=StreamingResponse,
     )
     def export(request: Request, playbook: str | None = None, target: str | None = None) -> Any:
-        if not auth.check(request.headers.get("authorization")):
-            return denied()
 
         def lines() -> Iterator[bytes]:
             for record in store.iter_audit(playbook=playbook, target=target):
@@ -296,8 +352,6 @@ def create_app(service: Service) -> FastAPI:  # noqa: PLR0915 (one closure per e
 
     @app.get("/actions/verify", response_model=ChainStatus, responses=UNAUTHORIZED, summary="Check the hash chain")
     def verify(request: Request) -> Any:
-        if not auth.check(request.headers.get("authorization")):
-            return denied()
         report = store.verify_audit()
         return ChainStatus(
             ok=report.ok,
@@ -315,8 +369,6 @@ def create_app(service: Service) -> FastAPI:  # noqa: PLR0915 (one closure per e
         target: str | None = None,
         limit: int = Query(default=500, ge=1, le=10000),
     ) -> Any:
-        if not auth.check(request.headers.get("authorization")):
-            return denied()
         found = store.remediations(states={state} if state else None, playbook=playbook, target=target, limit=limit)
         return [r.as_dict() for r in found]
 

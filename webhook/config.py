@@ -257,6 +257,11 @@ class Limits(_Strict):
         ge=1024,
         description="a 10,000-alert group is ~3.8 MB; keep Alertmanager's max_alerts so that groups stay far below",
     )
+    header_timeout: Duration = Field(default=10.0, description="a request's headers must arrive within this (408)")
+    body_timeout: Duration = Field(default=30.0, description="a request's body must arrive within this (408)")
+    max_connections: int = Field(
+        default=256, ge=8, le=65536, description="open connections at most (also kept below the open-file limit)"
+    )
 
 
 class WebhookConfig(_Strict):
