@@ -69,10 +69,13 @@ class Message(BaseModel):
 class ControlStatus(BaseModel):
     paused: bool
     paused_by_api: bool
+    persisted: bool = Field(
+        default=True, description="false: the switch holds in memory only (the store could not be written)"
+    )
     pause_file: str | None
     pause_file_present: bool
-    queue_depth: int
-    in_flight: int
+    queue_depth: int | None = Field(description="null when the store cannot be read")
+    in_flight: int | None
 
 
 class AuditRecord(BaseModel):
@@ -279,30 +282,33 @@ def create_app(service: Service) -> FastAPI:  # noqa: PLR0915 (one closure per e
         )
         return JSONResponse(accepted.model_dump(), status_code=202)
 
-    def status() -> ControlStatus:
-        counts = store.counts()
+    def status(persisted: bool = True) -> ControlStatus:
+        try:
+            counts: dict[str, int] | None = store.counts()
+        except Exception:
+            counts = None  # the store is broken: the switch still answers, the counts cannot
         flag = config.guardrails.pause_file
         return ControlStatus(
+            persisted=persisted,
             paused=worker.paused(),
-            paused_by_api=store.paused(),
+            paused_by_api=worker.pause_reason() == "paused (kill switch)",
             pause_file=str(flag) if flag else None,
             pause_file_present=bool(flag and pause_file_reason(flag)),
-            queue_depth=sum(counts.get(s, 0) for s in PENDING),
-            in_flight=sum(counts.get(s, 0) for s in IN_FLIGHT),
+            queue_depth=None if counts is None else sum(counts.get(s, 0) for s in PENDING),
+            in_flight=None if counts is None else sum(counts.get(s, 0) for s in IN_FLIGHT),
         )
 
     @app.post(
         "/admin/pause", response_model=ControlStatus, responses=UNAUTHORIZED, summary="Kill switch: stop new actions"
     )
     def pause(request: Request) -> Any:
-        store.set_paused(True, who=request.client.host if request.client else "unknown")
-        return status()
+        return status(worker.set_paused(True, who=request.client.host if request.client else "unknown"))
 
     @app.post("/admin/resume", response_model=ControlStatus, responses=UNAUTHORIZED, summary="Undo /admin/pause")
     def resume(request: Request) -> Any:
-        store.set_paused(False, who=request.client.host if request.client else "unknown")
+        persisted = worker.set_paused(False, who=request.client.host if request.client else "unknown")
         worker.wake()
-        return status()
+        return status(persisted)
 
     @app.get("/admin/status", response_model=ControlStatus, responses=UNAUTHORIZED)
     def admin_status(request: Request) -> Any:
@@ -376,9 +382,15 @@ def create_app(service: Service) -> FastAPI:  # noqa: PLR0915 (one closure per e
     def metrics_endpoint() -> Any:
         return PlainTextResponse(generate_latest(metrics.registry), media_type=CONTENT_TYPE_LATEST)
 
-    @app.get("/healthz", response_model=Message)
+    @app.get(
+        "/healthz",
+        response_model=Message,
+        responses={503: {"model": Message, "description": "the store cannot take writes (Alertmanager gets 503s)"}},
+    )
     def healthz() -> Any:
-        store.counts()  # raises (→ 500) if the database is unusable
+        problem = store.probe()
+        if problem is not None:
+            return JSONResponse({"detail": f"the store cannot take writes: {problem}"}, status_code=503)
         return {"detail": "ok"}
 
     def openapi() -> dict[str, Any]:

@@ -106,6 +106,10 @@ class StoreConfig(_Strict):
     synchronous: Literal["full", "normal"] = Field(
         default="full", description="full: an acknowledged notification survives power loss; normal: only a crash"
     )
+    busy_timeout: Duration = Field(
+        default=5.0,
+        description="longest wait for the database (a lock held elsewhere); then /alerts answers 503 and is retried",
+    )
     notification_body_retention: Duration = Field(
         default=7 * 86400.0,
         description="raw notification bodies are blanked after this (metadata, incidents and the audit log stay)",

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import base64
 import json
+import sqlite3
+import time
 from collections.abc import Callable, Iterator
 from typing import Any
 
@@ -317,3 +319,40 @@ def test_credentials_are_checked_before_query_parameters(harness: Harness, path:
     assert "detail" in response.json()
     assert "loc" not in response.text  # no schema detail for an unauthenticated caller
     assert harness.client.get(path, params=params, headers=AUTH).status_code in {404, 422}
+
+
+def test_healthz_says_503_when_the_store_cannot_take_writes(harness: Harness) -> None:
+    assert harness.client.get("/healthz").status_code == 200
+    harness.store._conn.execute("PRAGMA query_only = 1")  # what a read-only or failing disk looks like to SQLite
+    response = harness.client.get("/healthz")
+    assert response.status_code == 503
+    assert "cannot take writes" in response.json()["detail"]
+    assert harness.post(alert()).status_code == 503  # and Alertmanager retries the notification
+
+
+def test_the_api_kill_switch_works_while_the_store_is_broken(harness: Harness) -> None:
+    harness.post(alert())
+    harness.store._conn.execute("PRAGMA query_only = 1")
+    response = harness.client.post("/admin/pause", headers=AUTH)
+    assert response.status_code == 200
+    assert (response.json()["paused"], response.json()["persisted"]) == (True, False)
+    harness.store._conn.execute("PRAGMA query_only = 0")  # the disk comes back; the operator's pause still holds
+    harness.run()
+    assert harness.scaler.applied == []
+    assert "paused" in (harness.store.remediations()[0].reason or "")
+
+
+def test_a_held_write_lock_gets_a_quick_503_not_a_hang(harness_factory: Callable[..., Harness]) -> None:
+    h = harness_factory(store={"busy_timeout": "1s"})
+    other = sqlite3.connect(h.store.path, isolation_level=None)
+    other.execute("BEGIN IMMEDIATE")  # e.g. someone's sqlite3 shell in a write transaction
+    try:
+        started = time.monotonic()
+        response = h.post(alert())
+        waited = time.monotonic() - started
+    finally:
+        other.execute("ROLLBACK")
+        other.close()
+    assert response.status_code == 503
+    assert waited < 3
+    assert h.post(alert()).status_code == 202
