@@ -124,3 +124,44 @@ class LibrdkafkaLogger:
 
     def handle(self, level: int, facility: str, message: str) -> None:
         self._log.log(level, message, extra={"facility": facility, **self._context})
+
+
+class RateLimitFilter(logging.Filter):
+    """At most ``burst`` records per ``(logger, message template)`` in each ``window`` seconds; the rest are counted
+    and reported once in the next record that passes (``suppressed=N``).
+
+    A server under a client storm or with a broken disk logs the same line thousands of times a second; that fills
+    disks and drowns the one line that matters. The key is the logger, the level and the first 40 characters of
+    the message template (``record.msg``), so lines differing only in a peer address, a file descriptor or a
+    timestamp (asyncio's "Exception in callback ... when=...") still count as the same line.
+    """
+
+    def __init__(self, *, burst: int = 10, window: float = 60.0, clock: Any = time.monotonic):
+        super().__init__()
+        self.burst = burst
+        self.window = window
+        self.clock = clock
+        self._seen: dict[tuple[str, int, str], tuple[float, int, int]] = {}
+        """key -> (window start, records passed in it, records suppressed since the last one passed)."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        key = (record.name, record.levelno, str(record.msg)[:40])
+        now = self.clock()
+        start, passed, suppressed = self._seen.get(key, (now, 0, 0))
+        if now - start >= self.window:
+            start, passed = now, 0
+        if passed >= self.burst:
+            self._seen[key] = (start, passed, suppressed + 1)
+            return False
+        if suppressed:
+            record.suppressed = suppressed
+        if len(self._seen) > 10_000:  # bounded: templates are few, but never trust that
+            self._seen.clear()
+        self._seen[key] = (start, passed + 1, 0)
+        return True
+
+
+def rate_limit(*, burst: int = 10, window: float = 60.0) -> None:
+    """Rate-limit every handler of the root logger (call after :func:`setup`)."""
+    for handler in logging.getLogger().handlers:
+        handler.addFilter(RateLimitFilter(burst=burst, window=window))

@@ -9,6 +9,7 @@ the worker is only woken up.
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
 from collections.abc import Iterator
@@ -19,8 +20,12 @@ from fastapi.openapi.utils import get_openapi
 from fastapi.responses import JSONResponse, PlainTextResponse, StreamingResponse
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from pydantic import BaseModel, Field
+from starlette.datastructures import Headers
+from starlette.types import ASGIApp, Receive, Scope, Send
 
 from kafka_obs import __version__
+from kafka_obs.webhook.auth import Authenticator
+from kafka_obs.webhook.metrics import WebhookMetrics
 from kafka_obs.webhook.models import InvalidPayload, Notification, parse_notification
 from kafka_obs.webhook.routing import route
 from kafka_obs.webhook.store import IN_FLIGHT, PENDING, Incoming, State
@@ -64,10 +69,13 @@ class Message(BaseModel):
 class ControlStatus(BaseModel):
     paused: bool
     paused_by_api: bool
+    persisted: bool = Field(
+        default=True, description="false: the switch holds in memory only (the store could not be written)"
+    )
     pause_file: str | None
     pause_file_present: bool
-    queue_depth: int
-    in_flight: int
+    queue_depth: int | None = Field(description="null when the store cannot be read")
+    in_flight: int | None
 
 
 class AuditRecord(BaseModel):
@@ -121,6 +129,50 @@ class RemediationView(BaseModel):
 UNAUTHORIZED: dict[int | str, dict[str, Any]] = {401: {"model": Message, "description": "missing or wrong credentials"}}
 
 
+PUBLIC_PATHS = frozenset({"/metrics", "/healthz", "/openapi.json", "/docs", "/docs/oauth2-redirect", "/redoc"})
+"""Everything else needs credentials, checked before routing and parameter validation."""
+
+
+class Gate:
+    """Runs before routing: ambiguous framing is refused (400), then credentials are checked (401).
+
+    Authenticating here, not in each endpoint, means an unauthenticated caller learns nothing from our answers —
+    not even the schema of the query parameters (FastAPI validates those before an endpoint's body runs, so a bad
+    ``?limit=x`` used to get a 422 with schema detail before the credentials were looked at).
+    """
+
+    def __init__(self, app: ASGIApp, *, auth: Authenticator, metrics: WebhookMetrics):
+        self.app = app
+        self.auth = auth
+        self.metrics = metrics
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        headers = Headers(scope=scope)
+        if "content-length" in headers and "transfer-encoding" in headers:
+            # Request smuggling: a proxy and this server may disagree on where the body ends. Refuse and close.
+            response = JSONResponse(
+                {"detail": "both Content-Length and Transfer-Encoding: send one"},
+                status_code=400,
+                headers={"Connection": "close"},
+            )
+            await response(scope, receive, send)
+            return
+        if scope["path"] not in PUBLIC_PATHS and not self.auth.check(headers.get("authorization")):
+            if scope["path"] == "/alerts":
+                self.metrics.notifications.labels("unauthorized").inc()
+            response = JSONResponse(
+                {"detail": "missing or wrong credentials"},
+                status_code=401,
+                headers={"WWW-Authenticate": self.auth.challenge},
+            )
+            await response(scope, receive, send)
+            return
+        await self.app(scope, receive, send)
+
+
 def _audit_view(record: dict[str, Any]) -> dict[str, Any]:
     return {**record, "data": json.loads(record["data"])}
 
@@ -135,10 +187,31 @@ def create_app(service: Service) -> FastAPI:  # noqa: PLR0915 (one closure per e
         "incidents, guardrails, verification, rollback, escalation and a tamper-evident audit log.",
     )
 
-    def denied() -> JSONResponse:
-        return JSONResponse(
-            {"detail": "missing or wrong credentials"}, status_code=401, headers={"WWW-Authenticate": auth.challenge}
-        )
+    app.add_middleware(Gate, auth=auth, metrics=metrics)
+
+    async def read_body(request: Request) -> bytes | JSONResponse:
+        """The body, or the response refusing it: over the size limit (declared or streamed), or too slow."""
+        too_large = JSONResponse({"detail": f"body larger than {limit} bytes"}, status_code=413)
+        declared = request.headers.get("content-length")
+        if declared is not None and (not declared.isdigit() or int(declared) > limit):
+            metrics.notifications.labels("too_large").inc()
+            return too_large
+        body = bytearray()
+        try:
+            async with asyncio.timeout(config.limits.body_timeout):
+                async for chunk in request.stream():
+                    body += chunk
+                    if len(body) > limit:
+                        metrics.notifications.labels("too_large").inc()
+                        return too_large
+        except TimeoutError:
+            metrics.connections_closed.labels("body timeout").inc()
+            return JSONResponse(
+                {"detail": f"the body did not arrive within {config.limits.body_timeout:g}s"},
+                status_code=408,
+                headers={"Connection": "close"},
+            )
+        return bytes(body)
 
     @app.post(
         "/alerts",
@@ -147,7 +220,10 @@ def create_app(service: Service) -> FastAPI:  # noqa: PLR0915 (one closure per e
         summary="Receive an Alertmanager notification (webhook version 4)",
         responses={
             **UNAUTHORIZED,
+            400: {"model": Message, "description": "both Content-Length and Transfer-Encoding (ambiguous framing)"},
+            408: {"model": Message, "description": "the body did not arrive within limits.body_timeout"},
             413: {"model": Message, "description": "body larger than limits.max_body_bytes"},
+            415: {"model": Message, "description": "Content-Type is not application/json"},
             422: {
                 "model": InvalidPayloadView,
                 "description": "nothing usable: not JSON, a repeated key, a bad envelope, or every alert invalid;"
@@ -163,22 +239,15 @@ def create_app(service: Service) -> FastAPI:  # noqa: PLR0915 (one closure per e
         },
     )
     async def receive(request: Request) -> JSONResponse:
-        if not auth.check(request.headers.get("authorization")):
-            metrics.notifications.labels("unauthorized").inc()
-            return denied()
-        too_large = JSONResponse({"detail": f"body larger than {limit} bytes"}, status_code=413)
-        declared = request.headers.get("content-length")
-        if declared is not None and (not declared.isdigit() or int(declared) > limit):
-            metrics.notifications.labels("too_large").inc()
-            return too_large
-        body = bytearray()
-        async for chunk in request.stream():
-            body += chunk
-            if len(body) > limit:
-                metrics.notifications.labels("too_large").inc()
-                return too_large
+        media_type = request.headers.get("content-type", "").partition(";")[0].strip().lower()
+        if media_type != "application/json":
+            metrics.notifications.labels("invalid").inc()
+            return JSONResponse({"detail": "Content-Type must be application/json"}, status_code=415)
+        body = await read_body(request)
+        if isinstance(body, JSONResponse):
+            return body
         try:
-            parsed = parse_notification(bytes(body))
+            parsed = parse_notification(body)
         except InvalidPayload as exc:
             metrics.notifications.labels("invalid").inc()
             return JSONResponse({"detail": [p.as_dict() for p in exc.problems]}, status_code=422)
@@ -213,39 +282,36 @@ def create_app(service: Service) -> FastAPI:  # noqa: PLR0915 (one closure per e
         )
         return JSONResponse(accepted.model_dump(), status_code=202)
 
-    def status() -> ControlStatus:
-        counts = store.counts()
+    def status(persisted: bool = True) -> ControlStatus:
+        try:
+            counts: dict[str, int] | None = store.counts()
+        except Exception:
+            counts = None  # the store is broken: the switch still answers, the counts cannot
         flag = config.guardrails.pause_file
         return ControlStatus(
+            persisted=persisted,
             paused=worker.paused(),
-            paused_by_api=store.paused(),
+            paused_by_api=worker.pause_reason() == "paused (kill switch)",
             pause_file=str(flag) if flag else None,
             pause_file_present=bool(flag and pause_file_reason(flag)),
-            queue_depth=sum(counts.get(s, 0) for s in PENDING),
-            in_flight=sum(counts.get(s, 0) for s in IN_FLIGHT),
+            queue_depth=None if counts is None else sum(counts.get(s, 0) for s in PENDING),
+            in_flight=None if counts is None else sum(counts.get(s, 0) for s in IN_FLIGHT),
         )
 
     @app.post(
         "/admin/pause", response_model=ControlStatus, responses=UNAUTHORIZED, summary="Kill switch: stop new actions"
     )
     def pause(request: Request) -> Any:
-        if not auth.check(request.headers.get("authorization")):
-            return denied()
-        store.set_paused(True, who=request.client.host if request.client else "unknown")
-        return status()
+        return status(worker.set_paused(True, who=request.client.host if request.client else "unknown"))
 
     @app.post("/admin/resume", response_model=ControlStatus, responses=UNAUTHORIZED, summary="Undo /admin/pause")
     def resume(request: Request) -> Any:
-        if not auth.check(request.headers.get("authorization")):
-            return denied()
-        store.set_paused(False, who=request.client.host if request.client else "unknown")
+        persisted = worker.set_paused(False, who=request.client.host if request.client else "unknown")
         worker.wake()
-        return status()
+        return status(persisted)
 
     @app.get("/admin/status", response_model=ControlStatus, responses=UNAUTHORIZED)
     def admin_status(request: Request) -> Any:
-        if not auth.check(request.headers.get("authorization")):
-            return denied()
         return status()
 
     @app.get("/actions", response_model=AuditPage, responses=UNAUTHORIZED, summary="The audit log, filterable")
@@ -261,8 +327,6 @@ def create_app(service: Service) -> FastAPI:  # noqa: PLR0915 (one closure per e
         after_seq: int = Query(default=0, ge=0, le=2**62),
         limit: int = Query(default=500, ge=1, le=10000),
     ) -> Any:
-        if not auth.check(request.headers.get("authorization")):
-            return denied()
         rows = store.audit_records(
             remediation_id=remediation_id,
             incident_id=incident_id,
@@ -285,8 +349,6 @@ def create_app(service: Service) -> FastAPI:  # noqa: PLR0915 (one closure per e
         response_class=StreamingResponse,
     )
     def export(request: Request, playbook: str | None = None, target: str | None = None) -> Any:
-        if not auth.check(request.headers.get("authorization")):
-            return denied()
 
         def lines() -> Iterator[bytes]:
             for record in store.iter_audit(playbook=playbook, target=target):
@@ -296,8 +358,6 @@ def create_app(service: Service) -> FastAPI:  # noqa: PLR0915 (one closure per e
 
     @app.get("/actions/verify", response_model=ChainStatus, responses=UNAUTHORIZED, summary="Check the hash chain")
     def verify(request: Request) -> Any:
-        if not auth.check(request.headers.get("authorization")):
-            return denied()
         report = store.verify_audit()
         return ChainStatus(
             ok=report.ok,
@@ -315,8 +375,6 @@ def create_app(service: Service) -> FastAPI:  # noqa: PLR0915 (one closure per e
         target: str | None = None,
         limit: int = Query(default=500, ge=1, le=10000),
     ) -> Any:
-        if not auth.check(request.headers.get("authorization")):
-            return denied()
         found = store.remediations(states={state} if state else None, playbook=playbook, target=target, limit=limit)
         return [r.as_dict() for r in found]
 
@@ -324,9 +382,15 @@ def create_app(service: Service) -> FastAPI:  # noqa: PLR0915 (one closure per e
     def metrics_endpoint() -> Any:
         return PlainTextResponse(generate_latest(metrics.registry), media_type=CONTENT_TYPE_LATEST)
 
-    @app.get("/healthz", response_model=Message)
+    @app.get(
+        "/healthz",
+        response_model=Message,
+        responses={503: {"model": Message, "description": "the store cannot take writes (Alertmanager gets 503s)"}},
+    )
     def healthz() -> Any:
-        store.counts()  # raises (→ 500) if the database is unusable
+        problem = store.probe()
+        if problem is not None:
+            return JSONResponse({"detail": f"the store cannot take writes: {problem}"}, status_code=503)
         return {"detail": "ok"}
 
     def openapi() -> dict[str, Any]:

@@ -52,12 +52,14 @@ def run(args: argparse.Namespace) -> int:
 
     from kafka_obs.webhook.config import load_config
     from kafka_obs.webhook.playbooks import load_playbooks
+    from kafka_obs.webhook.server import ConnectionGuard, connection_limits, protocol_class
     from kafka_obs.webhook.service import build_service
 
     config = load_config(args.config_file)
     playbooks = load_playbooks(config.playbooks.file, config.playbooks.enable)
     host, port = split_listen(args.listen)
     logs.setup(args, redact=redactor(config))  # client errors quoting a secret never reach the log
+    logs.rate_limit()  # a flood of identical errors (a client storm, a dead disk) must not become a flood of logs
     log = logging.getLogger("kafka_obs.webhook")
     service = build_service(config, playbooks)
     if service.auth.anonymous:
@@ -80,8 +82,24 @@ def run(args: argparse.Namespace) -> int:
 
             tls["ssl_ca_certs"] = str(config.tls.client_ca_file)
             tls["ssl_cert_reqs"] = ssl.CERT_REQUIRED  # type: ignore[assignment]
+    limits = config.limits
+    cap, backlog = connection_limits(limits.max_connections)
+    guard = ConnectionGuard(
+        max_connections=cap,
+        header_timeout=limits.header_timeout,
+        on_close=lambda reason: service.metrics.connections_closed.labels(reason).inc(),
+    )
     server = uvicorn.Server(
-        uvicorn.Config(service.app, host=host, port=port, log_config=None, access_log=False, **tls)  # type: ignore[arg-type]
+        uvicorn.Config(
+            service.app,
+            host=host,
+            port=port,
+            log_config=None,
+            access_log=False,
+            http=protocol_class(guard),
+            backlog=backlog,
+            **tls,  # type: ignore[arg-type]
+        )
     )
     # uvicorn shuts down gracefully on SIGTERM, then re-raises it to the handler that was installed before it;
     # with this one, that ends the process normally (exit 0) after the worker and the database are closed.

@@ -78,6 +78,10 @@ class StoreConfig(_Strict):
     synchronous: Literal["full", "normal"] = Field(
         default="full", description="full: an acknowledged notification survives power loss; normal: only a crash"
     )
+    busy_timeout: Duration = Field(
+        default=5.0,
+        description="longest wait for the database (a lock held elsewhere); then /alerts answers 503 and is retried",
+    )
     notification_body_retention: Duration = Field(
         default=7 * 86400.0,
         description="raw notification bodies are blanked after this (metadata, incidents and the audit log stay)",
@@ -217,6 +221,11 @@ class Limits(_Strict):
         default=8 << 20,
         ge=1024,
         description="a 10,000-alert group is ~3.8 MB; keep Alertmanager's max_alerts so that groups stay far below",
+    )
+    header_timeout: Duration = Field(default=10.0, description="a request's headers must arrive within this (408)")
+    body_timeout: Duration = Field(default=30.0, description="a request's body must arrive within this (408)")
+    max_connections: int = Field(
+        default=256, ge=8, le=65536, description="open connections at most (also kept below the open-file limit)"
     )
 
 

@@ -69,6 +69,14 @@ class WebhookMetrics:
             ["status"],
             registry=registry,
         )
+        self.connections_closed = Counter(
+            f"{PREFIX}_connections_closed",
+            "Connections closed by the server's defences, by reason (header timeout, connection cap, body timeout).",
+            ["reason"],
+            registry=registry,
+        )
+        for reason in ("header timeout", "connection cap", "body timeout"):
+            self.connections_closed.labels(reason)
         self.alerts_rejected = Counter(
             f"{PREFIX}_alerts_rejected",
             "Alerts refused one by one inside an accepted notification (invalid; the rest of the group was kept).",

@@ -102,7 +102,13 @@ def build_service(
 ) -> Service:
     clock = clock or SystemClock()
     stop = threading.Event()
-    store = Store(config.store.path, audit_key=config.audit_key(), synchronous=config.store.synchronous, clock=clock)
+    store = Store(
+        config.store.path,
+        audit_key=config.audit_key(),
+        synchronous=config.store.synchronous,
+        clock=clock,
+        busy_timeout=config.store.busy_timeout,
+    )
     worker_ref: list[Worker] = []
     closers: list[Callable[[], None]] = []
 
@@ -111,7 +117,7 @@ def build_service(
         return StateSnapshot(
             queue_depth=sum(counts.get(s, 0) for s in PENDING),
             in_flight=sum(counts.get(s, 0) for s in IN_FLIGHT),
-            paused=worker_ref[0].paused() if worker_ref else store.paused(),
+            paused=worker_ref[0].paused() if worker_ref else True,
             audit_records=store.audit_count(),
             audit_chain_ok=store.chain_status(config.audit.verify_interval).ok,
         )

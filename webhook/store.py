@@ -88,6 +88,10 @@ class StoreError(Exception):
     """The database cannot be used by this version of the webhook (the message says why and what to do)."""
 
 
+class StoreBusy(sqlite3.OperationalError):
+    """The database could not be had within the busy timeout (the caller answers 503 or retries later)."""
+
+
 def _migrate_v1(store: Store, conn: sqlite3.Connection) -> None:
     """The schema as it was before versions existed (idempotent, so a version-0 database passes through)."""
     for statement in _statements(SCHEMA_V1):
@@ -216,14 +220,21 @@ class Store:
         audit_key: bytes,
         synchronous: str = "full",
         clock: Clock | None = None,
+        busy_timeout: float = 5.0,
     ):
-        """``audit_key`` MACs the audit chain; it must come from outside this database (see audit.py)."""
+        """``audit_key`` MACs the audit chain; it must come from outside this database (see audit.py).
+
+        ``busy_timeout`` bounds every wait for the database — SQLite's lock held by another process, or this
+        connection busy in another thread — so that ``POST /alerts`` answers 503 (Alertmanager retries) well before
+        Alertmanager gives up on the request, instead of hanging on a lock.
+        """
         self.path = str(path)
         self.audit_key = audit_key
         self.clock: Clock = clock or SystemClock()
+        self.busy_timeout = busy_timeout
         self._lock = threading.Lock()
         self._chain_cache: tuple[float, ChainReport] | None = None
-        self._conn = sqlite3.connect(self.path, check_same_thread=False, isolation_level=None, timeout=30.0)
+        self._conn = sqlite3.connect(self.path, check_same_thread=False, isolation_level=None, timeout=busy_timeout)
         self._conn.row_factory = sqlite3.Row
         if self.path != ":memory:":
             self._conn.execute("PRAGMA journal_mode=WAL")
@@ -253,20 +264,42 @@ class Store:
             self._conn.close()
 
     @contextmanager
+    def _locked(self) -> Iterator[sqlite3.Connection]:
+        if not self._lock.acquire(timeout=self.busy_timeout):
+            raise StoreBusy(f"the database connection stayed busy for {self.busy_timeout:g}s")
+        try:
+            yield self._conn
+        finally:
+            self._lock.release()
+
+    @contextmanager
     def _tx(self) -> Iterator[sqlite3.Connection]:
-        with self._lock:
-            self._conn.execute("BEGIN IMMEDIATE")
+        with self._locked() as conn:
+            conn.execute("BEGIN IMMEDIATE")
             try:
-                yield self._conn
+                yield conn
             except BaseException:
-                self._conn.execute("ROLLBACK")
+                conn.execute("ROLLBACK")
                 raise
-            self._conn.execute("COMMIT")
+            conn.execute("COMMIT")
 
     @contextmanager
     def _read(self) -> Iterator[sqlite3.Connection]:
-        with self._lock:
-            yield self._conn
+        with self._locked() as conn:
+            yield conn
+
+    def probe(self) -> str | None:
+        """None when a write transaction can be taken and committed now; else what went wrong (for readiness)."""
+        try:
+            with self._tx() as conn:
+                conn.execute(
+                    "INSERT INTO control (key, value) VALUES ('probe', ?)"
+                    " ON CONFLICT(key) DO UPDATE SET value = excluded.value",
+                    (str(self.clock.now()),),
+                )
+        except (sqlite3.Error, StoreBusy, OSError) as exc:
+            return f"{type(exc).__name__}: {exc}"
+        return None
 
     # --- audit -------------------------------------------------------------------------------------------------
 

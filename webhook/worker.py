@@ -109,6 +109,7 @@ class Worker:
         self.chain_max_age = chain_max_age
         self._pruned_at: float | None = None
         self._lock = threading.Lock()
+        self._api_paused = store.paused()
         self._running: set[int] = set()
         self._busy: set[str] = set()
         self._wake = threading.Event()
@@ -117,9 +118,29 @@ class Worker:
 
     # --- the kill switch ---------------------------------------------------------------------------------------
 
+    def set_paused(self, paused: bool, who: str) -> bool:
+        """The API kill switch: effective in memory at once, then persisted (True) — or not, if the store is broken.
+
+        The switch must work exactly when things are going wrong, a failing disk included; an unpersisted pause
+        still stops every action of this process (and an action cannot run without the store anyway).
+        """
+        self._api_paused = paused
+        try:
+            self.store.set_paused(paused, who)
+        except Exception:
+            log.exception("the pause state could not be stored; it holds in memory until the process stops")
+            return False
+        return True
+
     def pause_reason(self) -> str | None:
         """Why no new action may start now (the API switch, the pause file, or a switch that cannot be read)."""
-        if self.store.paused():
+        if self._api_paused:
+            return "paused (kill switch)"
+        try:
+            stored = self.store.paused()
+        except Exception as exc:
+            return f"paused: the kill switch cannot be read from the store ({type(exc).__name__})"
+        if stored:
             return "paused (kill switch)"
         flag = self.guardrails.pause_file
         return None if flag is None else pause_file_reason(flag)

@@ -12,7 +12,7 @@ from typing import Any
 
 import pytest
 
-from kafka_obs.logs import JsonFormatter, LibrdkafkaLogger, LogfmtFormatter, logfmt_value
+from kafka_obs.logs import JsonFormatter, LibrdkafkaLogger, LogfmtFormatter, RateLimitFilter, logfmt_value
 
 
 def record(msg: str = "something failed", **extra: object) -> logging.LogRecord:
@@ -143,3 +143,19 @@ def test_setup_applies_to_every_record(capsys: pytest.CaptureFixture[str]) -> No
         root.setLevel(level)
     line = json.loads(capsys.readouterr().err.strip().splitlines()[-1])
     assert line["msg"] == "client_id=*** connecting"
+
+
+def test_repeated_lines_are_rate_limited_and_the_suppressed_count_is_reported() -> None:
+    now = [0.0]
+    limiter = RateLimitFilter(burst=3, window=60.0, clock=lambda: now[0])
+
+    def record(msg: str, *args: object) -> logging.LogRecord:
+        return logging.LogRecord("asyncio", logging.ERROR, __file__, 1, msg, args, None)
+
+    passed = [limiter.filter(record("socket.accept() out of system resource fd=%d", n)) for n in range(100)]
+    assert passed == [True] * 3 + [False] * 97
+    assert limiter.filter(record("something else entirely"))  # another line is not held back
+    now[0] = 61.0
+    again = record("socket.accept() out of system resource fd=%d", 7)
+    assert limiter.filter(again)
+    assert again.suppressed == 97  # type: ignore[attr-defined]

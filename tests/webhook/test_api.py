@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import base64
 import json
+import sqlite3
+import time
 from collections.abc import Callable, Iterator
 from typing import Any
 
@@ -276,3 +278,81 @@ def test_the_shipped_alertmanager_config_caps_alerts_per_notification_below_the_
     # even with a long description on every alert, a full notification fits the default body limit 4 times over
     heavy = {**_alertmanager_alert(0), "annotations": {"description": "x" * 1500}}
     assert 4 * max_alerts * len(json.dumps(heavy)) < harness.config.limits.max_body_bytes
+
+
+@pytest.mark.parametrize(
+    "content_type", [None, "text/plain", "application/x-www-form-urlencoded", "multipart/form-data"]
+)
+def test_alerts_only_take_json(harness: Harness, content_type: str | None) -> None:
+    """A browser can be made to post text/plain or a form cross-site without a preflight; JSON it cannot."""
+    headers = {**AUTH, **({"Content-Type": content_type} if content_type else {})}
+    body = json.dumps(notification(alert())).encode()
+    response = harness.client.post("/alerts", content=body, headers=headers)
+    assert response.status_code == 415
+    assert harness.store.notification_count() == 0
+    ok = harness.client.post(
+        "/alerts", content=body, headers={**AUTH, "Content-Type": "application/json; charset=utf-8"}
+    )
+    assert ok.status_code == 202
+
+
+def test_both_content_length_and_chunked_is_refused(harness: Harness) -> None:
+    headers = {**AUTH, "Content-Type": "application/json", "Content-Length": "2", "Transfer-Encoding": "chunked"}
+    response = harness.client.post("/alerts", content=b"{}", headers=headers)
+    assert response.status_code == 400
+    assert "Transfer-Encoding" in response.json()["detail"]
+    assert harness.store.notification_count() == 0
+
+
+@pytest.mark.parametrize(
+    ("path", "params"),
+    [
+        ("/actions", {"limit": "lots"}),
+        ("/actions", {"remediation_id": "-1"}),
+        ("/remediations", {"state": "nonsense"}),
+        ("/nothing-here", {}),
+    ],
+)
+def test_credentials_are_checked_before_query_parameters(harness: Harness, path: str, params: dict[str, str]) -> None:
+    response = harness.client.get(path, params=params)
+    assert response.status_code == 401
+    assert "detail" in response.json()
+    assert "loc" not in response.text  # no schema detail for an unauthenticated caller
+    assert harness.client.get(path, params=params, headers=AUTH).status_code in {404, 422}
+
+
+def test_healthz_says_503_when_the_store_cannot_take_writes(harness: Harness) -> None:
+    assert harness.client.get("/healthz").status_code == 200
+    harness.store._conn.execute("PRAGMA query_only = 1")  # what a read-only or failing disk looks like to SQLite
+    response = harness.client.get("/healthz")
+    assert response.status_code == 503
+    assert "cannot take writes" in response.json()["detail"]
+    assert harness.post(alert()).status_code == 503  # and Alertmanager retries the notification
+
+
+def test_the_api_kill_switch_works_while_the_store_is_broken(harness: Harness) -> None:
+    harness.post(alert())
+    harness.store._conn.execute("PRAGMA query_only = 1")
+    response = harness.client.post("/admin/pause", headers=AUTH)
+    assert response.status_code == 200
+    assert (response.json()["paused"], response.json()["persisted"]) == (True, False)
+    harness.store._conn.execute("PRAGMA query_only = 0")  # the disk comes back; the operator's pause still holds
+    harness.run()
+    assert harness.scaler.applied == []
+    assert "paused" in (harness.store.remediations()[0].reason or "")
+
+
+def test_a_held_write_lock_gets_a_quick_503_not_a_hang(harness_factory: Callable[..., Harness]) -> None:
+    h = harness_factory(store={"busy_timeout": "1s"})
+    other = sqlite3.connect(h.store.path, isolation_level=None)
+    other.execute("BEGIN IMMEDIATE")  # e.g. someone's sqlite3 shell in a write transaction
+    try:
+        started = time.monotonic()
+        response = h.post(alert())
+        waited = time.monotonic() - started
+    finally:
+        other.execute("ROLLBACK")
+        other.close()
+    assert response.status_code == 503
+    assert waited < 3
+    assert h.post(alert()).status_code == 202

@@ -11,6 +11,7 @@ from pathlib import Path
 
 import schemathesis
 from hypothesis import HealthCheck, settings
+from schemathesis.checks import negative_data_rejection
 
 from .conftest import AUTH, Harness, enabled_playbooks, make_config
 
@@ -23,7 +24,11 @@ schema = schemathesis.openapi.from_asgi("/openapi.json", _HARNESS.service.app)
 @schema.parametrize()
 @settings(max_examples=15, deadline=None, suppress_health_check=list(HealthCheck))
 def test_api_conforms_to_its_schema(case: schemathesis.Case) -> None:
-    case.call_and_validate(headers=AUTH)
+    # POST /alerts accepts a group in which some alerts violate the schema, by design: the bad alerts are rejected
+    # one by one (listed in `rejected`), because Alertmanager never retries a 4xx and refusing the group would lose
+    # its good alerts. Every other check applies; tests/webhook/test_api.py covers what is refused with 422.
+    excluded = [negative_data_rejection] if (case.method, case.path) == ("POST", "/alerts") else []
+    case.call_and_validate(headers=AUTH, excluded_checks=excluded)
 
 
 def test_unauthenticated_requests_are_refused_everywhere_but_metrics_and_health() -> None:
