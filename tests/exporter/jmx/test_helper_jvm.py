@@ -113,7 +113,8 @@ def test_a_hung_broker_times_out_alone_and_recovers(
     with JmxResponder.start() as hung_jvm:
         hung_port = hung_jvm.open_broker("hung/1", username="monitor", password=PASSWORD)
         hung_jvm.publish("hung/1", kafka_beans(state(1)))
-        target = cluster([hung_port, ports[1], ports[2]], timeout=2)
+        timeout = 5.0
+        target = cluster([hung_port, ports[1], ports[2]], timeout=timeout)
         collector = JmxCollector(target, client=helper)
         try:
             assert up(cycle(collector, target)) == {"1": 1, "2": 1, "3": 1}
@@ -124,11 +125,12 @@ def test_a_hung_broker_times_out_alone_and_recovers(
                     series = cycle(collector, target)
                     elapsed = time.monotonic() - started
                     assert up(series) == {"1": 0, "2": 1, "3": 1}
-                    assert elapsed < 2 + 1.5, "the cycle waited for more than the hung broker's timeout"
+                    assert elapsed < timeout + 3, "the cycle waited for more than the hung broker's timeout"
                     durations = {
                         labels[0][1]: v for (n, labels), v in series.items() if n == "kafka_jmx_scrape_duration_seconds"
                     }
-                    assert max(durations["2"], durations["3"]) < 1.5, durations  # not held up by broker 1
+                    # not held up by broker 1 (loose bound: the machine running the tests may be busy)
+                    assert max(durations["2"], durations["3"]) < timeout - 1, durations
                 with pytest.raises(JmxError) as caught:
                     helper.query(
                         service_url("127.0.0.1", hung_port),
