@@ -171,6 +171,25 @@ def test_a_killed_helper_is_started_again_on_the_next_cycle(helper: JmxHelper, p
     assert helper.pid not in (None, first)
 
 
+def test_a_stopped_helper_costs_one_timeout_and_is_replaced(helper: JmxHelper, ports: list[int]) -> None:
+    """A SIGSTOPped helper reads no request: the cycle still ends after the timeout, and the next one works."""
+    target = cluster(ports, timeout=5)
+    collector = JmxCollector(target, client=helper)
+    try:
+        assert up(cycle(collector, target)) == {"1": 1, "2": 1, "3": 1}
+        stopped = helper.pid
+        assert stopped is not None
+        os.kill(stopped, signal.SIGSTOP)
+        started = time.monotonic()
+        assert up(cycle(collector, target)) == {"1": 0, "2": 0, "3": 0}
+        assert time.monotonic() - started < 5 + 2 + 3  # timeout + the client's grace + a busy machine
+        assert up(cycle(collector, target)) == {"1": 1, "2": 1, "3": 1}
+    finally:
+        collector.close()
+    assert helper.starts == 2
+    assert not Path(f"/proc/{stopped}").exists()  # killed, not left stopped
+
+
 def test_the_password_is_not_in_the_helpers_command_line_or_environment(helper: JmxHelper, ports: list[int]) -> None:
     helper.query(service_url("127.0.0.1", ports[0]), batch_queries(), timeout=20, username="monitor", password=PASSWORD)
     assert helper.pid is not None
