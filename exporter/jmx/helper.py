@@ -255,7 +255,10 @@ class JmxHelper:
             if reply.get("connected") is True:
                 with self._lock:
                     self.connections_opened += 1
-            return [Row(str(name), str(attribute), key, value) for name, attribute, key, value in reply["rows"]]
+            try:
+                return [Row(str(name), str(attribute), key, value) for name, attribute, key, value in reply["rows"]]
+            except (TypeError, ValueError):
+                raise JmxError("protocol", "the JMX helper sent a malformed row") from None
         reason = reply.get("reason")
         message = " ".join(str(reply.get("message") or "no message").split())[:500]
         if password:

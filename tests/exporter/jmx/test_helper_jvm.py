@@ -22,7 +22,7 @@ from kafka_obs.exporter.jmx.catalogue import batch_queries
 from kafka_obs.exporter.jmx.query import service_url
 from kafka_obs.sandbox.jmx import BrokerJmxState, JmxResponder, TopicTraffic, kafka_beans
 
-PASSWORD = "helper-s3cret"
+PASSWORD = 'helper-s3cret "\\ é'  # quote, backslash, non-ASCII: JSON escapes through the helper's own parser
 Series = dict[tuple[str, tuple[tuple[str, str], ...]], float]
 
 
