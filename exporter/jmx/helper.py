@@ -20,6 +20,7 @@ import itertools
 import json
 import logging
 import os
+import queue
 import shutil
 import subprocess
 import threading
@@ -34,11 +35,13 @@ log = logging.getLogger(__name__)
 JAR = Path(__file__).with_name("java") / "kafka-obs-jmx.jar"
 JVM_OPTIONS: tuple[str, ...] = (
     # A small client that lives as long as the exporter: one GC thread instead of one per core, a heap that holds
-    # the biggest batch many times over, no hsperfdata file in /tmp. The optimising compiler stays on: RMI's
-    # serialization is the helper's whole cost, and C2 code does it in ~30% less CPU once warm than C1-only code.
+    # the biggest batch many times over, no hsperfdata file in /tmp, and the C1 compiler only. Measured on acme
+    # (docs/performance.md): with C2 the first 15 reads cost 3x the CPU (2.7 s instead of 0.9 s) and it kept
+    # compiling while idle; it reads ~30% cheaper once warm, which repays that only after ~10 minutes.
     "-XX:+UseSerialGC",
     "-Xmx128m",
     "-Xss512k",
+    "-XX:TieredStopAtLevel=1",
     "-XX:-UsePerfData",
     "-Xshare:auto",
 )
@@ -77,6 +80,10 @@ class _Jvm:
         self.pending: dict[int, _Pending] = {}
         self.lock = threading.Lock()
         self.stderr_tail: collections.deque[str] = collections.deque(maxlen=_STDERR_LINES)
+        # Requests go through a writer thread: a helper that stops reading (stopped, wedged) fills the pipe, and
+        # then only that thread blocks, never a cluster's worker, whose read times out as usual.
+        self._outbox: queue.SimpleQueue[bytes | None] = queue.SimpleQueue()
+        threading.Thread(target=self._write_requests, name=f"jmx-helper-{process.pid}-in", daemon=True).start()
         threading.Thread(target=self._read_replies, name=f"jmx-helper-{process.pid}-out", daemon=True).start()
         threading.Thread(target=self._read_stderr, name=f"jmx-helper-{process.pid}-err", daemon=True).start()
 
@@ -90,17 +97,7 @@ class _Jvm:
             if self.exited:
                 raise _NotSent
             self.pending[request_id] = pending
-            try:
-                stdin = self.process.stdin
-                assert stdin is not None
-                stdin.write(line)
-                stdin.flush()
-            except (OSError, ValueError):
-                # Its end of the pipe is closed: it is dead, even if its exit is not reaped yet (poll() cannot tell
-                # while the reader thread waits for it).
-                self.pending.pop(request_id, None)
-                self.exited = True
-                raise _NotSent from None
+        self._outbox.put(line)
         return pending
 
     def forget(self, request_id: int) -> None:
@@ -114,15 +111,22 @@ class _Jvm:
         return f"the JMX helper {status}" + (f": {last}" if last else "")
 
     def stop(self, timeout: float = 5.0) -> None:
-        stdin = self.process.stdin
-        if stdin is not None:
-            with contextlib.suppress(OSError):
-                stdin.close()  # end of input: the helper exits by itself
+        self._outbox.put(None)  # the writer closes stdin after what is queued: end of input ends the helper
         try:
             self.process.wait(timeout)
         except subprocess.TimeoutExpired:
             self.process.kill()
             self.process.wait(timeout)
+
+    def _write_requests(self) -> None:
+        stdin = self.process.stdin
+        assert stdin is not None
+        with contextlib.suppress(OSError, ValueError):  # a closed pipe: the reader sees the exit and reports it
+            while (line := self._outbox.get()) is not None:
+                stdin.write(line)
+                stdin.flush()
+        with contextlib.suppress(OSError, ValueError):
+            stdin.close()
 
     def _read_replies(self) -> None:
         stdout: IO[bytes] | None = self.process.stdout
@@ -233,6 +237,7 @@ class JmxHelper:
                 raise JmxError("java", jvm.exit_message()) from None
         if not pending.done.wait(timeout + self._reply_grace):
             jvm.forget(request_id)
+            self._abandon(jvm)
             raise JmxError("timeout", f"no answer within {timeout:g}s")
         if pending.error is not None:
             raise pending.error
@@ -250,12 +255,26 @@ class JmxHelper:
             if reply.get("connected") is True:
                 with self._lock:
                     self.connections_opened += 1
-            return [Row(str(name), str(attribute), key, value) for name, attribute, key, value in reply["rows"]]
+            try:
+                return [Row(str(name), str(attribute), key, value) for name, attribute, key, value in reply["rows"]]
+            except (TypeError, ValueError):
+                raise JmxError("protocol", "the JMX helper sent a malformed row") from None
         reason = reply.get("reason")
         message = " ".join(str(reply.get("message") or "no message").split())[:500]
         if password:
             message = message.replace(password, "***")
         raise JmxError(reason if reason in _REASONS else "protocol", message)
+
+    def _abandon(self, jvm: _Jvm) -> None:
+        """The helper answers every read by its deadline, even for a hung broker; one that did not is wedged (or
+        stopped): kill it, which fails its other reads at once, and the next read starts a new one."""
+        with self._lock:
+            if self._jvm is not jvm or not jvm.alive:
+                return
+            log.warning("JMX helper missed a read's deadline, starting it again", extra={"pid": jvm.process.pid})
+            with jvm.lock:
+                jvm.exited = True  # from now on, reads go to a new helper; its reads in flight fail at its exit
+            jvm.process.kill()
 
     def _running(self) -> _Jvm:
         """The helper JVM, started now if it is not running (first read, or it died since the last one)."""

@@ -12,6 +12,8 @@ from kafka_obs.exporter.jmx.catalogue import APP_INFO_PATTERN, RULES, Rule
 from kafka_obs.exporter.jmx.query import Row
 
 BROKER = "broker"
+MEMO_ENTRIES = 200_000
+"""Remembered (ObjectName, attribute) rows per cluster: ~20 brokers of 10,000 MBeans, a few tens of MB at most."""
 
 
 def parse_object_name(name: str) -> tuple[str, dict[str, str]]:
@@ -84,6 +86,9 @@ def _metric_def(rule: Rule) -> MetricDef:
     )
 
 
+_Targets = tuple[tuple[_Compiled, tuple[str, ...]], ...]
+
+
 class SeriesBuilder:
     """Turns one broker's rows into families, by the catalogue's rules (compiled once per collector)."""
 
@@ -99,11 +104,14 @@ class SeriesBuilder:
             )
         self._rules = tuple(compiled)
         self._app_info = _Pattern.parse(APP_INFO_PATTERN)
+        self._memo: dict[tuple[str, str, str | None], _Targets] = {}
         self.definitions: tuple[MetricDef, ...] = tuple(definitions.values())
 
     def broker_id(self, rows: Iterable[Row]) -> str | None:
         """The broker id from ``kafka.server:type=app-info,id=N``, when the broker registers it."""
         for row in rows:
+            if "app-info" not in row.object_name:
+                continue  # cheap pre-filter: parsing every ObjectName of a big broker costs more than the rest
             domain, keys = parse_object_name(row.object_name)
             if self._app_info.matches(domain, keys) and keys.get("id"):
                 return keys["id"]
@@ -112,25 +120,39 @@ class SeriesBuilder:
     def families(self, broker: str, rows: Iterable[Row]) -> tuple[Family, ...]:
         out = FamilyBuilder()
         for row in rows:
-            domain, keys = parse_object_name(row.object_name)
-            attribute = row.attribute if row.key is None else f"{row.attribute}/{row.key}"
-            for compiled in self._rules:
+            for compiled, labels in self._targets(row.object_name, row.attribute, row.key):
                 rule = compiled.rule
-                extra = rule.attributes.get(attribute)
-                if extra is None or not compiled.pattern.matches(domain, keys):
-                    continue
                 value = _number(row.value)
                 if value is None or (rule.skip_negative and value < 0):
                     continue
                 if rule.convert is not None:
                     value = rule.convert(value)
-                labels = (
-                    broker,
-                    *(keys.get(key, "") for key in rule.labels),
-                    *(extra[k] for k in compiled.extra_labels),
-                )
-                out.add(compiled.metric, value, *labels)
+                out.add(compiled.metric, value, broker, *labels)
         return out.build()
+
+    def _targets(self, object_name: str, attribute: str, key: str | None) -> _Targets:
+        """The rules a row feeds and the labels it gets from each, memoised: a broker reports the same ObjectNames
+        every cycle, and parsing and matching them is most of the Python side's work."""
+        memo_key = (object_name, attribute, key)
+        targets = self._memo.get(memo_key)
+        if targets is not None:
+            return targets
+        domain, keys = parse_object_name(object_name)
+        name = attribute if key is None else f"{attribute}/{key}"
+        found = []
+        for compiled in self._rules:
+            extra = compiled.rule.attributes.get(name)
+            if extra is None or not compiled.pattern.matches(domain, keys):
+                continue
+            labels = (
+                *(keys.get(k, "") for k in compiled.rule.labels),
+                *(extra[k] for k in compiled.extra_labels),
+            )
+            found.append((compiled, labels))
+        if len(self._memo) >= MEMO_ENTRIES:
+            self._memo.clear()  # topics come and go; a bound keeps deleted ones from accumulating
+        self._memo[memo_key] = targets = tuple(found)
+        return targets
 
 
 def _number(value: object) -> float | None:

@@ -104,13 +104,18 @@ def test_an_error_keeps_its_reason_and_never_shows_the_password(helper: JmxHelpe
     assert odd.value.reason == "protocol"
 
 
-def test_no_answer_is_a_timeout_and_later_reads_still_work(helper: JmxHelper) -> None:
+def test_a_helper_that_misses_its_own_deadline_is_replaced(helper: JmxHelper) -> None:
+    """The real helper answers "timeout" itself when a broker hangs; no answer at all means the helper is wedged."""
+    helper.query("b1", QUERIES, timeout=5)
+    wedged = helper.pid
     started = time.monotonic()
     with pytest.raises(JmxError) as caught:
         helper.query("hang", QUERIES, timeout=0.2)
     assert caught.value.reason == "timeout"
     assert time.monotonic() - started < 2.0
     assert helper.query("b1", QUERIES, timeout=5)
+    assert helper.starts == 2
+    assert helper.pid not in (None, wedged)
 
 
 def test_a_helper_that_dies_fails_the_reads_in_flight_and_is_started_again(
