@@ -177,6 +177,28 @@ CATALOGUE: tuple[MetricDef, ...] = (
         "Largest lag_seconds over the group's partitions.",
         "OffsetFetch, ListOffsets history",
     ),
+    MetricDef(
+        "kafka_consumergroup_status",
+        "gauge",
+        ("consumergroup", "status"),
+        "Lag evaluation of the group (its worst partition): one series per status (OK, WARN, REWIND, STALL, STOP), "
+        "1 for the current one, 0 for the others.",
+        "OffsetFetch, ListOffsets over the evaluation window",
+    ),
+    MetricDef(
+        "kafka_consumergroup_partition_status",
+        "gauge",
+        GTP,
+        "Lag evaluation of the partition: 0 OK, 1 WARN, 2 REWIND, 3 STALL, 4 STOP (ordered by severity).",
+        "OffsetFetch, ListOffsets over the evaluation window",
+    ),
+    MetricDef(
+        "kafka_consumergroup_abandoned",
+        "gauge",
+        ("consumergroup",),
+        "1 when the group has had no members and committed nothing new for longer than abandoned_after, else 0.",
+        "DescribeGroups, OffsetFetch over time",
+    ),
     # the exporter itself
     MetricDef(
         "kafka_exporter_collection_duration_seconds",

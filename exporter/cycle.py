@@ -31,6 +31,7 @@ from kafka_obs.exporter.collectors.log_dirs import fetch_log_dirs, log_dir_serie
 from kafka_obs.exporter.collectors.topics import cluster_series, fetch_offsets, offset_targets, topic_series
 from kafka_obs.exporter.families import Family, FamilyBuilder
 from kafka_obs.exporter.lag_seconds import DEFAULT_MAX_POINTS, SEED_AGES, LagSecondsEstimator
+from kafka_obs.exporter.lag_status import LagEvaluator
 from kafka_obs.exporter.model import ClusterMetadata, LogDir, PartitionOffsets, TopicPartition
 from kafka_obs.exporter.snapshot import ClusterSnapshot
 
@@ -55,7 +56,8 @@ CONFIG_REFRESH_INTERVALS = 5
 
 
 class ClusterCollector:
-    """Owns everything that lives across one cluster's cycles: its client, lag history, config cache and counters."""
+    """Owns everything that lives across one cluster's cycles: its client, lag history and group windows, config
+    cache and counters."""
 
     def __init__(
         self,
@@ -77,6 +79,8 @@ class ClusterCollector:
         self._allow_group = cluster.groups.matcher()
         self._per_partition = cluster.granularity == "partition"
         self._estimator = LagSecondsEstimator(lag_points)
+        evaluation = cluster.lag_evaluation
+        self._evaluator = LagEvaluator(evaluation.window, evaluation.ok_lag, evaluation.abandoned_after)
         self._configs = TopicConfigCache(max(CONFIG_REFRESH_INTERVALS * interval, 300.0))
         self._errors: Counter[str] = Counter({stage: 0 for stage in STAGES})
         self._sequence = 0
@@ -161,6 +165,8 @@ class ClusterCollector:
             groups = fetch_groups(
                 client, self._allow_group, skip_empty=self.cluster.groups.skip_empty, on_error=self._count_error
             )
+            # only after a successful ListGroups: a failed one must not wipe every group's window
+            self._evaluator.retain(g.group_id for g in groups.listings)
         except Exception as exc:
             log.warning("list groups failed", extra={"cluster": self.cluster.name, "err": str(exc)})
             self._count_error("groups")
@@ -222,6 +228,7 @@ class ClusterCollector:
             groups,
             offsets.latest,
             estimator=self._estimator,
+            evaluator=self._evaluator,
             now=now,
             allow_topic=self._allow_topic,
             per_partition=self._per_partition,

@@ -3,6 +3,9 @@
 Thresholds come from ``slos.yaml`` (``alerts:``); everything else is fixed here so that names, labels and runbook
 anchors stay stable for Alertmanager routing and the webhook's playbooks, which key on them:
 ``KafkaConsumerLagHigh`` (labels cluster, consumergroup, topic) and ``KafkaBrokerDiskPressure`` (cluster, broker).
+``KafkaConsumerGroupStopped`` and ``KafkaConsumerGroupStalled`` (cluster, consumergroup) come from the exporter's
+lag evaluation (docs/exporter.md, "Lag evaluation"): they say *why* a group is behind, and no playbook scales on
+them — more consumers do not help a group nobody consumes or whose consumers are stuck.
 """
 
 from __future__ import annotations
@@ -16,6 +19,7 @@ CLUSTER = "cluster, region, environment"
 """The labels every per-cluster alert keeps, whichever series it comes from."""
 
 LAG_GROWTH_WINDOW = "10m"
+GROUP = "cluster, region, environment, consumergroup"
 BROKER_DROP_WINDOW = "1h"
 
 
@@ -101,6 +105,27 @@ def kafka_alerts(settings: KafkaAlerts, runbook_base: str) -> list[Rule]:
             runbook_base=runbook_base,
         ),
         alert(
+            "KafkaConsumerGroupStopped",
+            _group_status_expr("STOP") + "unless on (cluster, consumergroup)\nkafka_consumergroup_abandoned == 1\n",
+            severity="warning",
+            for_=300.0,
+            summary="A consumer group has stopped consuming while messages wait.",
+            description="{{ $labels.consumergroup }} in {{ $labels.cluster }}: no members and no commit over the "
+            "whole evaluation window; {{ $value }} messages waiting. Scaling does not help: start the consumers.",
+            runbook_base=runbook_base,
+        ),
+        alert(
+            "KafkaConsumerGroupStalled",
+            _group_status_expr("STALL"),
+            severity="warning",
+            for_=300.0,
+            summary="A consumer group has members but its offsets do not advance.",
+            description="{{ $labels.consumergroup }} in {{ $labels.cluster }}: consumers are in the group but "
+            "committed nothing new over the whole evaluation window; {{ $value }} messages waiting. Scaling does "
+            "not help: find what blocks them.",
+            runbook_base=runbook_base,
+        ),
+        alert(
             "KafkaBrokerDiskPressure",
             f"1 - kafka_log_dir_usable_bytes / (kafka_log_dir_total_bytes > 0) > {used}",
             severity="warning",
@@ -121,6 +146,14 @@ def kafka_alerts(settings: KafkaAlerts, runbook_base: str) -> list[Rule]:
             runbook_base=runbook_base,
         ),
     ]
+
+
+def _group_status_expr(status: str) -> str:
+    """The group's lag (the alert's value, evidence in the notification) while its evaluated status is ``status``."""
+    return (
+        f"sum by ({GROUP}) (kafka_consumergroup_lag_sum)\n"
+        f'and on (cluster, consumergroup)\nkafka_consumergroup_status{{status="{status}"}} == 1\n'
+    )
 
 
 def kafka_alert_group(settings: KafkaAlerts, runbook_base: str) -> RuleGroup:

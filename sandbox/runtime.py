@@ -281,6 +281,9 @@ class Sandbox:
     def resume_deployment(self, cluster: str, deployment: str) -> None:
         self._runtime.cluster(cluster).resume_deployment(deployment)
 
+    def set_consume_rate(self, cluster: str, deployment: str, messages_per_second: float) -> None:
+        self._runtime.cluster(cluster).set_consume_rate(deployment, messages_per_second)
+
     def scale_deployment(self, cluster: str, deployment: str, replicas: int) -> None:
         self._runtime.cluster(cluster).scale_deployment(deployment, replicas)
 

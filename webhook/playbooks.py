@@ -74,6 +74,23 @@ class Verification(_Strict):
     initial_delay: DelayDuration = Field(default=0.0, description="wait before the first query (e.g. 30s, or 0)")
 
 
+class Requirement(_Strict):
+    """A pre-condition checked right before acting: the actions run only when ``query`` holds.
+
+    For conditions no alert expresses, such as "more consumers would help" (the group's lag evaluation is WARN,
+    not STOP or STALL). When it does not hold, the remediation is refused and — with ``otherwise: escalate`` —
+    escalated with the evidence, so a human gets the case the automation must not touch.
+    """
+
+    query: str = Field(min_length=1, description="PromQL; holds when it returns a non-empty, non-zero result")
+    evidence: str | None = Field(
+        default=None, description="PromQL whose result is recorded with the decision (default: the query's own)"
+    )
+    otherwise: Literal["escalate", "skip"] = Field(
+        default="escalate", description="escalate: a RemediationFailed alert with the evidence; skip: record only"
+    )
+
+
 class Match(_Strict):
     alertname: str = Field(min_length=1, description="regular expression on the alert name")
     labels: dict[str, str] = Field(default_factory=dict, description="label → regular expression")
@@ -114,10 +131,20 @@ class Playbook(_Strict):
     target: TargetKind
     actions: list[ActionSpec] = Field(min_length=1)
     verify: Verification
+    require: Requirement | None = Field(default=None, description="pre-condition checked right before acting")
     rollback: bool = True
     escalate: bool = True
     cooldown: Duration | None = Field(default=None, description="overrides guardrails.cooldown")
     max_actions_per_hour: int | None = Field(default=None, ge=0, description="overrides the per-playbook cap")
+
+    def queries(self) -> list[str]:
+        """Every PromQL template of the playbook (their ``{{label}}`` placeholders must be on the alert)."""
+        out = [self.verify.query]
+        if self.require is not None:
+            out.append(self.require.query)
+            if self.require.evidence:
+                out.append(self.require.evidence)
+        return out
 
 
 class PlaybookFile(_Strict):

@@ -89,10 +89,10 @@ def route(notification: Notification, playbooks: list[Playbook], config: Webhook
         for playbook in playbooks:
             if not playbook.match(alert.labels):
                 continue
-            missing = sorted(placeholders(playbook.verify.query) - alert.labels.keys())
+            missing = sorted(set().union(*map(placeholders, playbook.queries())) - alert.labels.keys())
             resolved = resolve_target(playbook.target, alert.labels, config)
             if missing:
-                planned.append(Planned(playbook.name, None, f"alert lacks labels its verification needs: {missing}"))
+                planned.append(Planned(playbook.name, None, f"alert lacks labels its queries need: {missing}"))
             elif isinstance(resolved, str):
                 planned.append(Planned(playbook.name, None, f"no allowlisted target: {resolved}"))
             else:

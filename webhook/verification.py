@@ -20,6 +20,8 @@ from kafka_obs.clock import Clock
 class QueryOutcome:
     holds: bool
     detail: str
+    series: tuple[dict[str, str], ...] = ()
+    """The vector's series (labels plus ``value``), for the audit log's evidence; empty for scalars and errors."""
 
 
 @dataclass(frozen=True)
@@ -57,7 +59,12 @@ class PrometheusQuerier:
             return QueryOutcome(value != 0, f"scalar {value}")
         if kind == "vector":
             samples = {str(item.get("metric", {})): item.get("value", [0, "?"])[1] for item in result or []}
-            return QueryOutcome(bool(result), f"{len(result or [])} series {dict(list(samples.items())[:5])}")
+            series = tuple(
+                {**item.get("metric", {}), "value": str(item.get("value", [0, "?"])[1])} for item in result or []
+            )
+            return QueryOutcome(
+                bool(result), f"{len(result or [])} series {dict(list(samples.items())[:5])}", series[:20]
+            )
         return QueryOutcome(False, f"unexpected result type {kind}")
 
     def close(self) -> None:
@@ -97,6 +104,10 @@ class Verifier:
         self.router = querier if isinstance(querier, QueryRouter) else QueryRouter(querier)
         self.clock = clock
         self.sleep = sleep
+
+    def check(self, expr: str, labels: Mapping[str, str] | None = None) -> QueryOutcome:
+        """One query, no polling: a playbook's pre-condition (``require``) is a fact at the moment of acting."""
+        return self.router.pick(labels)[1].query(expr)
 
     def source(self, labels: Mapping[str, str] | None) -> str:
         """Which Prometheus :meth:`verify` asks for an alert with these labels (recorded in the audit log)."""

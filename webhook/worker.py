@@ -390,8 +390,41 @@ class Worker:
             self.backends[action.type].plan(rem.spec, action.parsed(), self.guardrails) for action in playbook.actions
         ]
 
+    def _unmet_precondition(self, rem: Remediation, playbook: Playbook) -> str | None:
+        """Check the playbook's ``require`` query now; record it with its evidence; the reason when it fails.
+
+        A query error or an unreachable Prometheus fails the pre-condition: without the fact, do not act.
+        """
+        require = playbook.require
+        if require is None:
+            return None
+        expr = render_query(require.query, rem.labels)
+        outcome = self.verifier.check(expr, rem.labels)
+        evidence_expr = render_query(require.evidence, rem.labels) if require.evidence else expr
+        evidence = outcome if evidence_expr == expr else self.verifier.check(evidence_expr, rem.labels)
+        self.store.audit(
+            "precondition",
+            rem,
+            data={
+                "query": expr,
+                "holds": outcome.holds,
+                "detail": outcome.detail,
+                "evidence_query": evidence_expr,
+                "evidence": list(evidence.series),
+            },
+        )
+        if outcome.holds:
+            return None
+        shown = "; ".join(_series_text(series, rem.labels) for series in evidence.series[:5])
+        return f"precondition not met: {expr} ({outcome.detail}); evidence: {shown or evidence.detail}"
+
     def _dry_run(self, rem: Remediation) -> None:
         playbook = self.playbooks[rem.playbook]
+        unmet = self._unmet_precondition(rem, playbook)
+        if unmet is not None:
+            would = "escalate" if playbook.require and playbook.require.otherwise == "escalate" else "skip"
+            self._finish(rem, {State.grace}, State.dry_run, f"dry run, would {would}: {unmet}", dry_run=1)
+            return
         try:
             plans = self._plans(rem, playbook)
         except Refused as exc:
@@ -406,6 +439,18 @@ class Worker:
             self.metrics.actions.labels(playbook.name, action.type, "dry_run").inc()
 
     def _act(self, rem: Remediation) -> None:
+        playbook = self.playbooks[rem.playbook]
+        unmet = self._unmet_precondition(rem, playbook)
+        if unmet is None:
+            self._apply(rem)
+        elif (
+            self._finish(rem, {State.acting}, State.refused, unmet, started_at=None)
+            and playbook.require
+            and playbook.require.otherwise == "escalate"
+        ):
+            self._escalate(rem, "refused", unmet)
+
+    def _apply(self, rem: Remediation) -> None:
         playbook = self.playbooks[rem.playbook]
         try:
             plans = self._plans(rem, playbook)
@@ -577,3 +622,11 @@ class Worker:
         )
         if result.delivered:
             self.metrics.escalations.labels(rem.playbook).inc()
+
+
+def _series_text(series: dict[str, str], alert_labels: dict[str, str]) -> str:
+    """``name{labels the alert does not already say} value``: the part of a series that is news to a human."""
+    labels = ",".join(
+        f'{k}="{v}"' for k, v in sorted(series.items()) if k not in ("__name__", "value") and alert_labels.get(k) != v
+    )
+    return f"{series.get('__name__', '')}{{{labels}}} {series.get('value', '')}"

@@ -17,6 +17,13 @@ function(c)
   local tsel = '%s, topic=~"$topic"' % gsel;
   local lagSteps = [['green', null], ['orange', c.lagWarning], ['red', c.lagCritical]];
 
+  // The exporter's lag evaluation (docs/exporter.md#lag-evaluation): label values and partition codes.
+  local statusText = [
+    ['OK', 'OK', 'green'], ['WARN', 'WARN', 'orange'], ['REWIND', 'REWIND', 'blue'],
+    ['STALL', 'STALL', 'red'], ['STOP', 'STOP', 'dark-red'],
+  ];
+  local statusCodes = [[std.toString(i), statusText[i][1], statusText[i][2]] for i in std.range(0, 4)];
+
   local laggards = k.bargauge(
     'Top $topn laggards (messages)',
     'The consumer groups furthest behind, in messages summed over their topics (kafka_consumergroup_lag_sum).',
@@ -37,17 +44,21 @@ function(c)
 
   local groups = k.table(
     'Consumer groups',
-    'Per group: state (Stable, Empty, PreparingRebalance, Dead, ...), members, total lag in messages and the ' +
-    'largest lag in time. A group with lag and no members is not consuming at all.',
+    'Per group: state (Stable, Empty, PreparingRebalance, Dead, ...), lag evaluation (OK; WARN: alive but too ' +
+    'slow, more consumers help; STALL: members but no progress; STOP: no members, nothing consumes; REWIND: offset ' +
+    'reset; kafka_consumergroup_status), abandoned (Empty and idle past lag_evaluation.abandoned_after: left out ' +
+    'of the consumer-lag SLI), members, total lag in messages and the largest lag in time.',
     'none',
     [
       k.target('max by (cluster, consumergroup, state) (kafka_consumergroup_state{%s} == 1)' % gsel, instant=true),
       k.target('max by (cluster, consumergroup) (kafka_consumergroup_members{%s})' % gsel, instant=true),
       k.target('sum by (cluster, consumergroup) (kafka_consumergroup_lag_sum{%s})' % tsel, instant=true),
       k.target('max by (cluster, consumergroup) (kafka_consumergroup_max_lag_seconds{%s})' % gsel, instant=true),
+      k.target('max by (cluster, consumergroup, status) (kafka_consumergroup_status{%s} == 1)' % gsel, instant=true),
+      k.target('max by (cluster, consumergroup) (kafka_consumergroup_abandoned{%s})' % gsel, instant=true),
     ],
-    [['cluster', 'Cluster'], ['consumergroup', 'Group'], ['state', 'State'], ['Value #B', 'Members'],
-     ['Value #C', 'Lag (messages)'], ['Value #D', 'Lag (time)']],
+    [['cluster', 'Cluster'], ['consumergroup', 'Group'], ['state', 'State'], ['status', 'Status'],
+     ['Value #F', 'Abandoned'], ['Value #B', 'Members'], ['Value #C', 'Lag (messages)'], ['Value #D', 'Lag (time)']],
     sortBy=['Lag (messages)', true],
   ) + k.withOverrides([
     k.colouredColumn('State', 'none', mappings=k.valueMappings([
@@ -57,6 +68,8 @@ function(c)
       ['CompletingRebalance', 'CompletingRebalance', 'yellow'],
       ['Dead', 'Dead', 'red'],
     ])),
+    k.colouredColumn('Status', 'none', mappings=k.valueMappings(statusText)),
+    k.colouredColumn('Abandoned', 'none', mappings=k.valueMappings([['0', 'no', 'transparent'], ['1', 'yes', 'purple']])),
     k.colouredColumn('Lag (messages)', 'short', steps=lagSteps),
     k.override('Lag (time)', { unit: 's' }),
     k.override('Members', { unit: 'none' }),
@@ -79,6 +92,16 @@ function(c)
               '{{cluster}} / {{consumergroup}} / {{topic}}')],
     min=0,
   );
+  local evaluation = k.timeseries(
+    'Lag evaluation over time (worst partition)',
+    'Per group, the worst partition status code (kafka_consumergroup_partition_status): 0 OK, 1 WARN (alive, too ' +
+    'slow: scaling helps), 2 REWIND (offset moved back), 3 STALL (members, no progress), 4 STOP (no members). ' +
+    'STALL and STOP alert (KafkaConsumerGroupStalled/Stopped); the lag playbook scales only WARN.',
+    'none',
+    [k.target('max by (cluster, consumergroup) (kafka_consumergroup_partition_status{%s})' % tsel,
+              '{{cluster}} / {{consumergroup}}')],
+    min=0,
+  ) + k.withSize(24, 8) + { fieldConfig+: { defaults+: { max: 4, mappings: k.valueMappings(statusCodes) } } };
   local consumed = k.timeseries(
     'Consumption rate',
     'Messages committed per second per group (rate of kafka_consumergroup_current_offset).',
@@ -99,7 +122,8 @@ function(c)
   f.dashboard(
     'consumerGroups',
     'Consumer groups',
-    'Consumer lag in messages and time, group state and membership, and the worst laggards.',
+    'Consumer lag in messages and time, why groups are behind (lag evaluation), group state and membership, and ' +
+    'the worst laggards.',
     f.variables + [group, topic, topn],
-    [[laggards, laggardsTime], [groups], [lag, lagTime], [consumed, members]],
+    [[laggards, laggardsTime], [groups], [evaluation], [lag, lagTime], [consumed, members]],
   )

@@ -11,6 +11,8 @@ Behaviour chosen for alerting (documented in docs/exporter.md):
 * A group whose OffsetFetch failed this cycle has no lag series this cycle (a gap, counted in
   ``kafka_exporter_errors_total{stage="committed_offsets"}``), rather than old offsets against new log-ends.
 * Groups of the consumer protocol (KIP-848) are treated exactly like classic ones.
+* Every group with committed partitions is rated (OK, WARN, REWIND, STALL, STOP) from a window of this exporter's
+  own observations, and flagged when abandoned (:mod:`..lag_status`); the statuses need no extra request.
 * ``groups.skip_empty`` leaves out Empty and Dead groups before they are described or fetched, which is what
   makes fleets with tens of thousands of stale groups affordable (kminion#108).
 """
@@ -25,6 +27,7 @@ from typing import TypeVar
 from kafka_obs.exporter.client import KafkaAdmin
 from kafka_obs.exporter.families import FamilyBuilder
 from kafka_obs.exporter.lag_seconds import LagSecondsEstimator
+from kafka_obs.exporter.lag_status import GroupVerdict, LagEvaluator, Status
 from kafka_obs.exporter.model import GroupDescription, GroupListing, TopicPartition
 
 log = logging.getLogger(__name__)
@@ -91,6 +94,7 @@ def group_series(
     log_end: Mapping[TopicPartition, int],
     *,
     estimator: LagSecondsEstimator,
+    evaluator: LagEvaluator,
     now: float,
     allow_topic: Callable[[str], bool],
     per_partition: bool,
@@ -109,12 +113,14 @@ def group_series(
             continue
         lag_sums: dict[str, int] = {}
         max_lag_seconds: float | None = None
+        observed: dict[TopicPartition, tuple[int, int]] = {}
         for tp in sorted(offsets):
             topic, partition = tp
             end = log_end.get(tp)
             committed = offsets[tp]
             if end is None or committed < 0 or not allow_topic(topic):
                 continue  # vanished or offline partition, no commit, or a filtered topic
+            observed[tp] = (committed, end)
             lag = max(0, end - committed)
             seconds = estimator.lag_seconds(tp, committed, now) if lag else 0.0
             lag_sums[topic] = lag_sums.get(topic, 0) + lag
@@ -128,3 +134,18 @@ def group_series(
             out.add("kafka_consumergroup_lag_sum", lag_sums[topic], group, topic)
         if max_lag_seconds is not None:
             out.add("kafka_consumergroup_max_lag_seconds", round(max_lag_seconds, 3), group)
+        if observed:
+            # members: DescribeGroups' count; without an answer this cycle, what ListGroups' state implies
+            members = description.members if description else int(state not in SKIPPED_WHEN_EMPTY)
+            _status_series(
+                out, group, evaluator.observe(group, at=now, members=members, offsets=observed), per_partition
+            )
+
+
+def _status_series(out: FamilyBuilder, group: str, verdict: GroupVerdict, per_partition: bool) -> None:
+    for status in Status:
+        out.add("kafka_consumergroup_status", int(status is verdict.status), group, status.name)
+    out.add("kafka_consumergroup_abandoned", int(verdict.abandoned), group)
+    if per_partition:
+        for (topic, partition), status in sorted(verdict.partitions.items()):
+            out.add("kafka_consumergroup_partition_status", status.value, group, topic, str(partition))

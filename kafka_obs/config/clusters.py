@@ -165,6 +165,24 @@ class GroupFilter(NameFilter):
     """Leave out groups in state Empty or Dead: fleets with tens of thousands of stale groups (kminion#108)."""
 
 
+class LagEvaluation(_Strict):
+    """How consumer groups are rated OK / WARN / REWIND / STALL / STOP, and when one counts as abandoned.
+
+    See :mod:`kafka_obs.exporter.lag_status` and docs/exporter.md ("Lag evaluation") for the rules.
+    """
+
+    window: int = Field(default=10, ge=3, le=100, description="observations (cycles) per partition in the window")
+    ok_lag: int = Field(default=0, ge=0, description="lag at or below this many messages counts as caught up")
+    abandoned_after: float = Field(
+        default=86400.0, ge=60.0, description="an Empty group not committing for this long is abandoned"
+    )
+
+    @field_validator("abandoned_after", mode="before")
+    @classmethod
+    def _duration(cls, value: Any) -> Any:
+        return parse_duration(value) if isinstance(value, str) else value
+
+
 class JmxSettings(_Strict):
     username: Secret | None = None
     password: Secret | None = None
@@ -192,6 +210,7 @@ class Cluster(_Strict):
     topics: NameFilter = Field(default_factory=NameFilter)
     groups: GroupFilter = Field(default_factory=GroupFilter)
     granularity: Literal["partition", "topic"] = "partition"
+    lag_evaluation: LagEvaluation = Field(default_factory=LagEvaluation)
 
     @field_validator("brokers")
     @classmethod

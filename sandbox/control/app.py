@@ -103,6 +103,11 @@ def build_app(runtime: FleetRuntime) -> FastAPI:
         runtime.cluster(cluster).scale_deployment(name, body.replicas)
         return ok()
 
+    @app.put("/clusters/{cluster}/deployments/{name}/rate")
+    def set_consume_rate(cluster: str, name: str, body: RateBody) -> dict[str, Any]:
+        runtime.cluster(cluster).set_consume_rate(name, body.messages_per_second)
+        return ok()
+
     @app.delete("/clusters/{cluster}/groups/{group}")
     def delete_group(cluster: str, group: str) -> dict[str, Any]:
         runtime.delete_group(cluster, group)

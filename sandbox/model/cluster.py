@@ -605,6 +605,16 @@ class ClusterModel:
         group.deployment = dep.name
         group.generation += 1
 
+    def set_consume_rate(self, name: str, rate: float) -> None:
+        """Messages per second each replica consumes from now on; 0 stalls the group: its members stay, its committed
+        offsets stop advancing (a poison record, a deadlocked consumer)."""
+        if rate < 0:
+            raise SandboxError("messages_per_second must be >= 0")
+        with self.lock:
+            dep = self.deployment(name)
+            self._event()  # offsets so far at the old rate
+            dep.rate = rate
+
     def pause_deployment(self, name: str) -> None:
         with self.lock:
             dep = self.deployment(name)

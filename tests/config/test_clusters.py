@@ -56,6 +56,8 @@ def test_defaults_and_intervals(tmp_path: Path) -> None:
     assert [fleet.interval_for(c) for c in fleet.clusters] == [15, 600, DEFAULT_INTERVALS[Priority.medium], 45]
     assert fleet.clusters[2].priority is Priority.medium
     assert [c.name for c in fleet.select(regions=["r2"]).clusters] == ["c", "d"]
+    evaluation = fleet.clusters[0].lag_evaluation
+    assert (evaluation.window, evaluation.ok_lag, evaluation.abandoned_after) == (10, 0, 86400)
 
 
 BAD_INPUTS = [
@@ -168,6 +170,19 @@ BAD_INPUTS = [
         "clusters[0].granularity",
         "'partition' or 'topic'",
         id="bad-granularity",
+    ),
+    pytest.param(
+        "clusters:\n  - {name: a, region: r, environment: e, brokers: ['h:1'], lag_evaluation: {window: 2}}\n",
+        "clusters[0].lag_evaluation.window",
+        "greater than or equal to 3",
+        id="lag-window-too-short",
+    ),
+    pytest.param(
+        "clusters:\n  - {name: a, region: r, environment: e, brokers: ['h:1'],"
+        " lag_evaluation: {abandoned_after: 1x}}\n",
+        "clusters[0].lag_evaluation.abandoned_after",
+        "not a duration",
+        id="lag-abandoned-after",
     ),
     pytest.param("clusters: []\n", "clusters", "at least 1 item", id="no-clusters"),
     pytest.param("clusters:\n  - name: a\n    name: b\n", "clusters[0].name", "more than once", id="repeated-key"),

@@ -55,6 +55,8 @@ class FakeKafka:
     down: bool = False
     failing_groups: set[str] = field(default_factory=set)
     failing_log_dir_brokers: set[int] = field(default_factory=set)
+    failing_calls: set[str] = field(default_factory=set)
+    """Calls (``list_groups``, ``topic_configs``…) that fail as a whole, as if their broker did not answer."""
     calls: list[str] = field(default_factory=list)
     requests: Counter[str] = field(default_factory=Counter)
     disk_total: int = 1_000_000
@@ -94,6 +96,8 @@ class FakeKafka:
         self.calls.append(call)
         if self.down:
             raise KafkaUnavailable(f"{call}: cluster is down")
+        if call in self.failing_calls:
+            raise KafkaUnavailable(f"{call}: no answer")
 
     def metadata(self) -> ClusterMetadata:
         self._check("metadata")

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
+from prometheus_client.openmetrics.parser import text_string_to_metric_families as parse_openmetrics
 
 from kafka_obs.clock import ManualClock
 from kafka_obs.config.clusters import Cluster
@@ -142,6 +143,66 @@ def test_lag_seconds_grow_while_a_group_is_paused(clock: ManualClock, kafka: Fak
     clock.advance(30)
     exporter.collect_once()
     assert value(scrape(exporter), "kafka_consumergroup_lag_seconds", consumergroup="g") == 0
+
+
+def statuses(s: Series, group: str) -> dict[str, float | None]:
+    return {st: value(s, "kafka_consumergroup_status", consumergroup=group, status=st) for st in STATUS_NAMES}
+
+
+STATUS_NAMES = ("OK", "WARN", "REWIND", "STALL", "STOP")
+
+
+def test_groups_are_rated_from_the_cycles_window_per_clusters_yaml(clock: ManualClock, kafka: FakeKafka) -> None:
+    """window 3 from clusters.yaml: a frozen group with members is STALL, without STOP, a slow one WARN, a healthy
+    one OK; every group's state set has exactly one 1, and the OpenMetrics body parses strictly."""
+    kafka.groups["stuck"] = FakeGroup(members=2, committed={("orders", 0): 0, ("orders", 1): 0})
+    kafka.groups["gone"] = FakeGroup(state="Empty", members=0, committed={("orders", 0): 0})
+    kafka.groups["slow"] = FakeGroup(members=1, committed={("orders", 0): 0})
+    kafka.groups["fine"] = FakeGroup(members=1, committed={("orders", 0): 0})
+    exporter = make(clock, {"alpha": kafka}, lag_evaluation={"window": 3, "abandoned_after": "1m"})
+    seen: list[Series] = []
+    for _ in range(3):
+        kafka.produce("orders", 0, 10)
+        kafka.groups["stuck"].committed[("orders", 1)] = 0
+        kafka.groups["slow"].committed[("orders", 0)] += 5  # commits, but lag grows by 5 a cycle
+        kafka.groups["fine"].committed[("orders", 0)] = kafka.topics["orders"][0].latest
+        clock.advance(30)
+        exporter.collect_once()
+        seen.append(scrape(exporter))
+    first, last = seen[0], seen[-1]
+    assert statuses(first, "stuck") == {"OK": 1, "WARN": 0, "REWIND": 0, "STALL": 0, "STOP": 0}  # window not full
+    assert statuses(last, "stuck")["STALL"] == 1
+    assert statuses(last, "gone")["STOP"] == 1
+    assert statuses(last, "slow")["WARN"] == 1
+    assert statuses(last, "fine")["OK"] == 1
+    for group in ("stuck", "gone", "slow", "fine"):
+        assert sum(v or 0 for v in statuses(last, group).values()) == 1
+    code = {"consumergroup": "stuck", "topic": "orders"}
+    assert value(last, "kafka_consumergroup_partition_status", partition="0", **code) == 3  # lag 30, frozen
+    assert value(last, "kafka_consumergroup_partition_status", partition="1", **code) == 0  # nothing to consume
+    assert value(seen[1], "kafka_consumergroup_abandoned", consumergroup="gone") == 0  # Empty and idle for 30 s
+    assert value(last, "kafka_consumergroup_abandoned", consumergroup="gone") == 1  # idle 60 s: abandoned_after
+    assert value(last, "kafka_consumergroup_abandoned", consumergroup="stuck") == 0  # has members
+    body = exporter.store.body(openmetrics=True).decode()
+    families = {f.name: f for f in parse_openmetrics(body)}
+    assert families["kafka_consumergroup_status"].type == "gauge"  # a `status` label: see docs/metrics.md
+
+    # an offset reset backwards is a REWIND at the next cycle, whatever the lag was
+    kafka.groups["fine"].committed[("orders", 0)] = 0
+    clock.advance(30)
+    exporter.collect_once()
+    assert statuses(scrape(exporter), "fine")["REWIND"] == 1
+
+
+def test_a_failed_list_groups_keeps_the_windows(clock: ManualClock, kafka: FakeKafka) -> None:
+    kafka.groups["stuck"] = FakeGroup(members=1, committed={("orders", 0): 0})
+    exporter = make(clock, {"alpha": kafka}, lag_evaluation={"window": 3})
+    kafka.produce("orders", 0, 10)
+    for fail in (False, False, True, False):
+        kafka.failing_calls = {"list_groups"} if fail else set()
+        clock.advance(30)
+        exporter.collect_once()
+    assert statuses(scrape(exporter), "stuck")["STALL"] == 1
 
 
 def test_vanished_topics_partitions_and_groups_disappear(clock: ManualClock, kafka: FakeKafka) -> None:

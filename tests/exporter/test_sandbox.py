@@ -11,9 +11,11 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
+from confluent_kafka import ConsumerGroupTopicPartitions, TopicPartition
 from confluent_kafka.admin import AdminClient, AlterConfigOpType, ConfigEntry, ConfigResource, ResourceType
 
 from kafka_obs.clock import ManualClock
+from kafka_obs.config.clusters import FleetConfig
 from kafka_obs.exporter.app import Exporter
 from kafka_obs.exporter.catalogue import CATALOGUE
 from kafka_obs.exporter.confluent_client import ConfluentKafkaAdmin
@@ -22,7 +24,13 @@ from tests.exporter.scrape import Series, parse, value
 sandbox_runtime = pytest.importorskip("kafka_obs.sandbox.runtime")
 
 INTERVAL = {"alpha": 30.0, "beta": 120.0}  # critical and medium priorities of the small fleet
-ORACLE_SKIPS = {"kafka_consumergroup_lag_seconds", "kafka_consumergroup_max_lag_seconds"}  # checked separately
+ORACLE_SKIPS = {  # checked separately
+    "kafka_consumergroup_lag_seconds",
+    "kafka_consumergroup_max_lag_seconds",
+    "kafka_consumergroup_status",
+    "kafka_consumergroup_partition_status",
+    "kafka_consumergroup_abandoned",
+}
 KAFKA_SERIES = {m.name for m in CATALOGUE if not m.always} - ORACLE_SKIPS
 
 
@@ -259,4 +267,83 @@ def test_lowered_retention_moves_the_oldest_offset(env) -> None:  # type: ignore
     assert oldest is not None
     assert new_oldest > oldest
     assert value(series, "kafka_topic_config_retention_ms", cluster="alpha", topic="orders") == 600000
+    assert_matches_truth(series, sb.truth(), "alpha")
+
+
+STATUSES = ("OK", "WARN", "REWIND", "STALL", "STOP")
+
+
+def group_status(series: Series, cluster: str, group: str) -> str:
+    """The one status whose series is 1; the state set must have exactly one."""
+    values = {
+        s: value(series, "kafka_consumergroup_status", cluster=cluster, consumergroup=group, status=s) for s in STATUSES
+    }
+    current = [s for s, v in values.items() if v == 1]
+    assert len(current) == 1, values
+    assert all(values[s] == 0 for s in STATUSES if s not in current), values
+    return current[0]
+
+
+@pytest.fixture
+def rated(env: tuple[Any, Exporter, ManualClock]) -> Iterator[tuple[Any, Exporter, ManualClock]]:
+    """The same sandbox, watched by an exporter with a 3-cycle evaluation window (clusters.yaml `lag_evaluation`)."""
+    sb, _, clock = env
+    config = sb.runtime.clusters_config()
+    for cluster in config["clusters"]:
+        cluster["lag_evaluation"] = {"window": 3, "abandoned_after": "2m"}
+    exporter = Exporter(
+        FleetConfig.model_validate(config), clock=clock, client_factory=lambda c: ConfluentKafkaAdmin(c, timeout=2.0)
+    )
+    try:
+        yield sb, exporter, clock
+    finally:
+        exporter.stop()
+
+
+def test_paused_is_stop_stalled_is_stall_reset_is_rewind_healthy_is_ok(rated) -> None:  # type: ignore[no-untyped-def]
+    sb, exporter, clock = rated
+    sb.pause_deployment("alpha", "orders-processor")  # consumers gone: nothing commits
+    series = cycle(exporter, clock)
+    assert group_status(series, "alpha", "orders-processor") == "OK"  # one observation is no evidence yet
+    for _ in range(2):
+        series = cycle(exporter, clock)
+    truth = sb.truth()["clusters"]
+    assert truth["alpha"]["groups"]["orders-processor"]["members"] == []
+    assert group_status(series, "alpha", "orders-processor") == "STOP"
+    assert group_status(series, "alpha", "clicks-aggregator") == "WARN"  # 2 x 50/s against 200/s: too slow
+    assert group_status(series, "beta", "events-reader") == "OK"  # caught up
+    assert group_status(series, "alpha", "payments-audit") == "STOP"  # scaled to zero, 10 minutes behind
+    assert value(series, "kafka_consumergroup_abandoned", cluster="alpha", consumergroup="payments-audit") == 0
+    assert value(series, "kafka_consumergroup_abandoned", cluster="alpha", consumergroup="orders-processor") == 0
+
+    # clicks-aggregator's consumers stay in the group but stop making progress
+    sb.set_consume_rate("alpha", "clicks-aggregator", 0)
+    for _ in range(3):
+        series = cycle(exporter, clock)
+    assert len(sb.truth()["clusters"]["alpha"]["groups"]["clicks-aggregator"]["members"]) == 2
+    assert group_status(series, "alpha", "clicks-aggregator") == "STALL"
+    codes = [
+        value(series, "kafka_consumergroup_partition_status", consumergroup="clicks-aggregator", partition=str(p))
+        for p in range(4)
+    ]
+    assert codes == [3, 3, 3, 3]
+    # Empty and not committing since the first cycle, 90 s + 30 s ago: abandoned at 2m
+    assert value(series, "kafka_consumergroup_abandoned", cluster="alpha", consumergroup="payments-audit") == 1
+
+    # an offset reset backwards (the admin API, over the wire) on every partition of payments-audit
+    committed = sb.truth()["clusters"]["alpha"]["groups"]["payments-audit"]["offsets"]
+    admin = AdminClient({"bootstrap.servers": sb.bootstrap_servers("alpha")})
+    back = [TopicPartition(t, int(p), o // 2) for t, parts in committed.items() for p, o in parts.items()]
+    futures = admin.alter_consumer_group_offsets([ConsumerGroupTopicPartitions("payments-audit", back)])
+    for future in futures.values():
+        future.result(timeout=10)
+    series = cycle(exporter, clock)
+    assert group_status(series, "alpha", "payments-audit") == "REWIND"
+    assert value(series, "kafka_consumergroup_abandoned", cluster="alpha", consumergroup="payments-audit") == 0
+
+    # resumed consumers catch up: back to OK once the frozen observations leave the window
+    sb.resume_deployment("alpha", "orders-processor")
+    for _ in range(3):
+        series = cycle(exporter, clock, 120.0)
+    assert group_status(series, "alpha", "orders-processor") == "OK"
     assert_matches_truth(series, sb.truth(), "alpha")

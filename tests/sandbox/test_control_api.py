@@ -6,6 +6,7 @@ import httpx
 import pytest
 from kubernetes import client as k8s
 
+from kafka_obs.clock import ManualClock
 from kafka_obs.sandbox.runtime import Sandbox
 from tests.sandbox.conftest import CLUSTER, cluster_truth
 
@@ -30,7 +31,7 @@ def test_get_fleet_is_the_ground_truth(sandbox: Sandbox, http: httpx.Client) -> 
     assert set(response.json()["clusters"]) == {"alpha", "beta"}
 
 
-def test_fault_endpoints_change_the_truth(sandbox: Sandbox, http: httpx.Client) -> None:
+def test_fault_endpoints_change_the_truth(sandbox: Sandbox, http: httpx.Client, clock: ManualClock) -> None:
     base = f"/clusters/{CLUSTER}"
     assert http.post(f"{base}/brokers/3/stop").json() == {"ok": True}
     assert not cluster_truth(sandbox)["brokers"][2]["up"]
@@ -51,6 +52,14 @@ def test_fault_endpoints_change_the_truth(sandbox: Sandbox, http: httpx.Client) 
     assert cluster_truth(sandbox)["deployments"]["orders-processor"]["replicas"] == 3
     assert http.put(f"{base}/deployments/orders-processor/replicas", json={"replicas": 1}).status_code == 200
     assert len(cluster_truth(sandbox)["groups"]["orders-processor"]["members"]) == 1
+
+    stalled = cluster_truth(sandbox)["groups"]["orders-processor"]["offsets"]["orders"]
+    assert http.put(f"{base}/deployments/orders-processor/rate", json={"messages_per_second": 0}).status_code == 200
+    clock.advance(60)
+    truth = cluster_truth(sandbox)
+    assert truth["deployments"]["orders-processor"]["rate_per_replica"] == 0
+    assert truth["groups"]["orders-processor"]["offsets"]["orders"] == stalled  # members stay, offsets do not move
+    assert len(truth["groups"]["orders-processor"]["members"]) == 1
 
     assert http.put(f"{base}/brokers/1/disk", json={"used_ratio": 0.95}).status_code == 200
     broker = cluster_truth(sandbox)["brokers"][0]
@@ -75,6 +84,8 @@ def test_fault_endpoints_change_the_truth(sandbox: Sandbox, http: httpx.Client) 
         (f"PUT /clusters/{CLUSTER}/brokers/1/disk", {"used_ratio": 0.0001}, 400, "already use"),
         (f"DELETE /clusters/{CLUSTER}/groups/orders-processor", None, 409, "not empty"),
         (f"DELETE /clusters/{CLUSTER}/groups/nope", None, 404, "unknown group"),
+        (f"PUT /clusters/{CLUSTER}/deployments/nope/rate", {"messages_per_second": 1}, 404, "unknown deployment"),
+        (f"PUT /clusters/{CLUSTER}/deployments/orders-processor/rate", {"messages_per_second": -1}, 422, "greater"),
     ],
 )
 def test_bad_requests_get_4xx_with_the_reason(

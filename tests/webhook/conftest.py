@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import itertools
+import re
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -127,13 +128,26 @@ class FakeScaler:
 
 
 class ScriptedPrometheus:
-    """Answers verification queries from a callable, and records them."""
+    """Answers verification queries from a callable (recorded in ``queries``), and selectors of
+    ``kafka_consumergroup_status`` (the seed playbook's pre-condition, recorded in ``checks``) from ``status``: the
+    exporter's lag evaluation of every group, one series with value 1 per group as the exporter serves it."""
 
     def __init__(self) -> None:
         self.holds: Callable[[str], bool] = lambda _expr: True
         self.queries: list[str] = []
+        self.checks: list[str] = []
+        self.status: dict[str, str] = {"orders-processor": "WARN", "clicks-aggregator": "WARN"}
 
     def query(self, expr: str) -> QueryOutcome:
+        if expr.startswith("kafka_consumergroup_status{"):
+            self.checks.append(expr)
+            matchers = dict(re.findall(r'(\w+)="([^"]*)"', expr))
+            series = tuple(
+                {"__name__": "kafka_consumergroup_status", "cluster": "alpha", "consumergroup": g, "status": st}
+                for g, st in self.status.items()
+            )
+            found = tuple({**x, "value": "1"} for x in series if all(x.get(k) == v for k, v in matchers.items()))
+            return QueryOutcome(bool(found), f"{len(found)} series", found)
         self.queries.append(expr)
         ok = self.holds(expr)
         return QueryOutcome(ok, "1 series" if ok else "0 series")

@@ -53,12 +53,14 @@ def test_bad_playbook_is_reported_with_its_field_path(tmp_path: Path) -> None:
         "      - type: lower_retention\n"
         "      - type: reboot_everything\n"
         "    verify: {query: up, deadline: soon}\n"
+        "    require: {query: up, otherwise: panic}\n"
     )
     with pytest.raises(ConfigError) as info:
         load_playbooks(bad)
     text = info.value.render()
     assert "playbooks[0].actions[2].type: unknown action type 'reboot_everything'" in text
     assert "playbooks[0].verify.deadline" in text
+    assert "playbooks[0].require.otherwise: Input should be 'escalate' or 'skip'" in text
 
 
 def test_bad_params_and_kind_mismatch(tmp_path: Path) -> None:

@@ -29,6 +29,7 @@ from confluent_kafka.admin import (
 )
 from fastapi.testclient import TestClient
 
+from kafka_obs.exporter.lag_status import LagEvaluator, Status
 from kafka_obs.sandbox.runtime import Sandbox
 from kafka_obs.webhook.config import WebhookConfig
 from kafka_obs.webhook.playbooks import Playbook, load_playbooks
@@ -42,11 +43,17 @@ pytestmark = pytest.mark.e2e
 
 
 class Fleet:
-    """The sandbox the current test uses; the scrape target renders its ground truth at every scrape."""
+    """The sandbox the current test uses; the scrape target renders its ground truth at every scrape, plus each
+    group's lag evaluation by the exporter's own evaluator (a window of 3 scrapes) fed with that truth."""
 
     def __init__(self) -> None:
         self.sandbox: Sandbox | None = None
+        self.evaluator = LagEvaluator(window=3)
         self.gates: dict[str, int] = {}
+
+    def watch(self, sandbox: Sandbox | None) -> None:
+        self.sandbox = sandbox
+        self.evaluator = LagEvaluator(window=3)
 
     def render(self) -> str:
         lines = [f'kafka_obs_test_gate{{case="{case}"}} {value}' for case, value in self.gates.items()]
@@ -68,6 +75,19 @@ class Fleet:
                     lines.append(
                         f'kafka_consumergroup_lag_sum{{cluster="{name}",consumergroup="{group}",topic="{topic}"}} {lag}'
                     )
+                observed = {
+                    (topic, int(p)): (committed, ends[(topic, int(p))])
+                    for topic, offsets in g.get("offsets", {}).items()
+                    for p, committed in offsets.items()
+                }
+                verdict = self.evaluator.observe(
+                    f"{name}/{group}", at=time.time(), members=len(g["members"]), offsets=observed
+                )
+                for status in Status:
+                    lines.append(
+                        f'kafka_consumergroup_status{{cluster="{name}",consumergroup="{group}",status="{status.name}"}}'
+                        f" {int(status is verdict.status)}"
+                    )
         return "\n".join(lines) + "\n"
 
 
@@ -86,9 +106,10 @@ def engines(fleet: Fleet, tmp_path_factory: pytest.TempPathFactory) -> Iterator[
 @pytest.fixture
 def sandbox(fleet: Fleet) -> Iterator[Sandbox]:
     with Sandbox.start("small") as sb:
-        fleet.sandbox = sb
+        sb.set_consume_rate("alpha", "orders-processor", 10)  # 3 x 10/s against 50/s: too slow, rated WARN
+        fleet.watch(sb)
         yield sb
-        fleet.sandbox = None
+        fleet.watch(None)
 
 
 def fast_playbooks(enable: tuple[str, ...]) -> list[Playbook]:
@@ -158,12 +179,23 @@ def start_webhook(tmp_path: Path, sandbox: Sandbox, engines: tuple[str, str]) ->
         service = build_service(config, fast_playbooks(enable))
         service.worker.start()
         started.append(Running(service))
+        for group in ("orders-processor", "clicks-aggregator"):  # the lag alerts of these tests are about slowness
+            wait_for_status(engines[0], group, "WARN")
         return started[-1]
 
     yield start
     for running in started:
         running.client.close()
         running.service.close()
+
+
+def wait_for_status(prom: str, group: str, status: str, timeout: float = 20) -> None:
+    expr = f'kafka_consumergroup_status{{cluster="alpha", consumergroup="{group}", status="{status}"}} == 1'
+
+    def rated() -> bool:
+        return bool(httpx.get(f"{prom}/api/v1/query", params={"query": expr}).json()["data"]["result"])
+
+    wait_until(rated, timeout, f"{group} rated {status} in Prometheus")
 
 
 def replicas(sb: Sandbox, name: str) -> int:
@@ -219,6 +251,24 @@ def test_failed_verification_rolls_back_and_escalates_to_alertmanager(
     assert escalated["labels"]["original_alertname"] == "KafkaConsumerLagHigh"
     assert escalated["labels"]["consumergroup"] == "clicks-aggregator"
     assert escalated["labels"]["outcome"] == "rolled_back"
+
+
+def test_a_stalled_group_is_escalated_with_its_status_not_scaled(
+    start_webhook: Callable[..., Running], sandbox: Sandbox, engines: tuple[str, str]
+) -> None:
+    """Consumers alive but committing nothing: Prometheus has STALL, so the lag playbook escalates instead."""
+    hook = start_webhook()
+    sandbox.set_consume_rate("alpha", "clicks-aggregator", 0)
+    wait_for_status(engines[0], "clicks-aggregator", "STALL")
+    hook.post(alert(consumergroup="clicks-aggregator", topic="clicks", case="stalled"))
+    hook.wait_for(State.refused)
+    assert replicas(sandbox, "clicks-aggregator") == 2
+    wait_until(lambda: len(escalations(engines[1], "stalled")) == 1, 10, "RemediationFailed in Alertmanager")
+    [escalated] = escalations(engines[1], "stalled")
+    assert escalated["labels"]["outcome"] == "refused"
+    assert 'status="STALL"' in escalated["annotations"]["description"]
+    records = hook.client.get("/actions", params={"event": "precondition"}, headers=AUTH).json()["records"]
+    assert [s["status"] for s in records[-1]["data"]["evidence"]] == ["STALL"]
 
 
 def test_disk_pressure_playbook_changes_configs_over_the_kafka_protocol(

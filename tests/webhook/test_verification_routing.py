@@ -67,8 +67,11 @@ class FakePrometheus:
 
         class Handler(StubHandler):
             def do_GET(self) -> None:
-                fake.queries.extend(parse_qs(urlparse(self.path).query).get("query", []))
-                result = [{"metric": {}, "value": [0, "1"]}] if fake.holds else []
+                queries = parse_qs(urlparse(self.path).query).get("query", [])
+                fake.queries.extend(queries)
+                # the playbook's pre-condition: the group is rated WARN (alive and too slow) in both
+                warn = any("kafka_consumergroup_status" in q for q in queries)
+                result = [{"metric": {"status": "WARN"}, "value": [0, "1"]}] if fake.holds or warn else []
                 self.reply(
                     200, json.dumps({"status": "success", "data": {"resultType": "vector", "result": result}}).encode()
                 )
@@ -113,8 +116,11 @@ def test_the_service_verifies_each_alert_where_its_series_live(tmp_path: Path) -
             service.worker.run_until_idle()
             states = {r.labels["consumergroup"]: str(r.state) for r in service.store.remediations()}
             assert states == {"orders-processor": "succeeded", "clicks-aggregator": "rolled_back"}
-            assert len(regional.queries) == 1
-            assert 'consumergroup="orders-processor"' in regional.queries[0]
+            checks = [q for q in regional.queries if "kafka_consumergroup_status" in q]
+            verifications = [q for q in regional.queries if q not in checks]
+            assert len(checks) == 2  # the pre-condition and its evidence are asked where the series live too
+            assert len(verifications) == 1
+            assert 'consumergroup="orders-processor"' in verifications[0]
             assert global_.queries
             assert all('consumergroup="clicks-aggregator"' in q for q in global_.queries)
             started = client.get("/actions", params={"event": "verification_started"}, headers=AUTH).json()

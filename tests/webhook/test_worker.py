@@ -31,7 +31,7 @@ def test_happy_path_acts_after_grace_and_verifies(harness: Harness) -> None:
     assert harness.scaler.applied == [("orders-processor", 6)]  # 3 x 2, under the 6 partitions
     assert harness.states() == ["succeeded"]
     assert events(harness, 1) == [
-        "queued", "grace", "acting", "planned", "action_started", "action_applied", "verifying",
+        "queued", "grace", "acting", "precondition", "planned", "action_started", "action_applied", "verifying",
         "verification_started", "succeeded",
     ]  # fmt: skip
     assert 'consumergroup="orders-processor"' in harness.prometheus.queries[0]
@@ -430,3 +430,61 @@ def test_a_burst_of_10000_alerts_for_one_target_does_not_delay_another_target(ha
     for job in jobs:
         job()
     assert ("clicks-aggregator", 4) in harness.scaler.applied
+
+
+@pytest.mark.parametrize("status", ["STALL", "STOP", "REWIND"])
+def test_a_group_that_more_consumers_cannot_help_is_escalated_not_scaled(harness: Harness, status: str) -> None:
+    """high_consumer_lag scales only a WARN group; otherwise it escalates with the status that decided."""
+    harness.prometheus.status["orders-processor"] = status
+    harness.post(alert())
+    harness.run()
+    assert harness.scaler.applied == []
+    assert harness.states() == ["refused"]
+    assert harness.prometheus.queries == []  # nothing was done, so nothing is verified
+    [rem] = harness.store.remediations()
+    assert rem.reason is not None
+    assert f'status="{status}"' in rem.reason
+    [record] = harness.store.audit_records(remediation_id=rem.id, event="precondition")
+    check = json.loads(record["data"])
+    assert check["holds"] is False
+    assert [s["status"] for s in check["evidence"]] == [status]
+    [escalation] = harness.escalator.alerts
+    assert escalation["labels"]["outcome"] == "refused"
+    assert escalation["labels"]["consumergroup"] == "orders-processor"
+    assert f'status="{status}"' in escalation["annotations"]["description"]
+    assert harness.metric("kafka_obs_webhook_remediations_total", playbook="high_consumer_lag",
+                          alertname="KafkaConsumerLagHigh", result="refused") == 1  # fmt: skip
+    assert harness.store.verify_audit().ok
+
+
+def test_the_status_that_decided_to_scale_is_in_the_audit_log(harness: Harness) -> None:
+    harness.post(alert())
+    harness.run()
+    assert harness.scaler.applied == [("orders-processor", 6)]
+    [record] = harness.store.audit_records(remediation_id=1, event="precondition")
+    check = json.loads(record["data"])
+    assert check["holds"] is True
+    assert [s["status"] for s in check["evidence"]] == ["WARN"]
+    assert 'consumergroup="orders-processor", status="WARN"' in check["query"]
+
+
+def test_no_status_at_all_fails_closed(harness: Harness) -> None:
+    """The exporter's status is missing (not scraped, group not evaluated yet): do not act on a guess."""
+    harness.prometheus.status = {}
+    harness.post(alert())
+    harness.run()
+    assert harness.scaler.applied == []
+    assert harness.states() == ["refused"]
+    assert len(harness.escalator.alerts) == 1
+
+
+def test_dry_run_records_what_the_precondition_decided(harness_factory: Callable[..., Harness]) -> None:
+    h = harness_factory(enabled=())
+    h.prometheus.status["orders-processor"] = "STALL"
+    h.post(alert())
+    h.run()
+    [rem] = h.store.remediations()
+    assert rem.state is State.dry_run
+    assert (rem.reason or "").startswith("dry run, would escalate: precondition not met")
+    assert h.escalator.alerts == []  # a dry run pages nobody
+    assert h.scaler.applied == []

@@ -1,0 +1,166 @@
+"""Consumer lag evaluation: *why* a group is behind, rated the way Burrow rates it, from the exporter's own cycles.
+
+Burrow keeps the last N commits of every partition by reading ``__consumer_offsets``, which breaks whenever Kafka
+changes that topic's record format (Burrow#470, #560, #851, #843). The exporter already reads each group's
+committed offsets and each partition's log-end offset every cycle, so it keeps the last ``window`` of those
+*observations* per partition instead and rates the partition at every cycle:
+
+``OK``
+    lag was at or below ``ok_lag`` at least once in the window, or nothing below applies.
+``WARN``
+    the group commits (its offset advanced over the window) but its lag never fell and grew overall: the
+    consumers are alive and too slow. The one status that more consumers can fix.
+``REWIND``
+    the committed offset moved backwards between two observations of the window (an offset reset, a
+    reprocessing job). Checked first and whatever the lag, because a reset usually starts from a caught-up group.
+``STALL``
+    the committed offset did not move over a whole window while lag stayed above ``ok_lag``, and the group *has*
+    members: consumers are alive but stuck (a poison record, a deadlock, a rebalance loop). Scaling changes nothing.
+``STOP``
+    the same, with no members: nothing is consuming (a crashed or scaled-to-zero deployment).
+
+Without reading ``__consumer_offsets`` there are no commit timestamps, so "commits that do not advance" (Burrow's
+STALL) and "no commits" (its STOP) cannot be told apart from offsets alone; the group's membership tells them apart
+instead, which is also what an operator needs to know (restart vs. debug). A standalone consumer (``assign()`` plus
+commits, no members) whose offset advances is rated like any other.
+
+STALL and STOP need a full window of evidence (``window`` observations, one per cycle), so neither fires during
+the first ``window`` cycles after the exporter starts or a partition appears; WARN needs a full window too. A
+log-end offset that goes backwards (topic recreated) restarts the partition's window.
+
+A group's status is its worst partition's, by severity OK < WARN < REWIND < STALL < STOP (the codes of
+``kafka_consumergroup_partition_status``, so ``max`` over a group's partitions is the group's status).
+
+A group is **abandoned** when it has had no members and committed nothing new for longer than ``abandoned_after``,
+as seen by this exporter process (the clock restarts with the exporter: Kafka keeps no record of when a group
+emptied). Rules leave abandoned groups out of the consumer-lag SLI, so one forgotten group cannot hold it down.
+
+The module is pure (time comes in as arguments, no global state) and memory is bounded: ``window`` observations
+per partition, and groups and partitions that are no longer seen are forgotten.
+"""
+
+from __future__ import annotations
+
+from collections import deque
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from enum import IntEnum
+from itertools import pairwise
+
+from kafka_obs.exporter.model import TopicPartition
+
+DEFAULT_WINDOW = 10
+DEFAULT_OK_LAG = 0
+DEFAULT_ABANDONED_AFTER = 86_400.0
+
+
+class Status(IntEnum):
+    """Partition and group statuses; the value is the code of ``kafka_consumergroup_partition_status``."""
+
+    OK = 0
+    WARN = 1
+    REWIND = 2
+    STALL = 3
+    STOP = 4
+
+
+@dataclass(frozen=True, slots=True)
+class Observation:
+    at: float
+    committed: int
+    log_end: int
+
+    @property
+    def lag(self) -> int:
+        return max(0, self.log_end - self.committed)
+
+
+def rate(observations: Sequence[Observation], *, window: int, ok_lag: int, alive: bool) -> Status:
+    """The status of one partition from its observations (oldest first, at most ``window`` of them)."""
+    if any(b.committed < a.committed for a, b in pairwise(observations)):
+        return Status.REWIND
+    if not observations or min(o.lag for o in observations) <= ok_lag:
+        return Status.OK
+    if len(observations) < window:
+        return Status.OK  # not enough evidence yet to call a group stuck or slow
+    first, last = observations[0], observations[-1]
+    if last.committed == first.committed:  # no rewind in the window, so the offset never moved
+        return Status.STALL if alive else Status.STOP
+    lags = [o.lag for o in observations]
+    if last.lag > first.lag and all(b >= a for a, b in pairwise(lags)):
+        return Status.WARN
+    return Status.OK
+
+
+@dataclass(frozen=True, slots=True)
+class GroupVerdict:
+    status: Status
+    partitions: Mapping[TopicPartition, Status]
+    abandoned: bool
+
+
+@dataclass(slots=True)
+class _GroupState:
+    partitions: dict[TopicPartition, deque[Observation]] = field(default_factory=dict)
+    idle_since: float | None = None
+    """Since when the group has had no members and committed nothing new; None while it has members or commits."""
+
+
+class LagEvaluator:
+    """The windows of every group of one cluster, fed once per cycle per group whose offsets were read."""
+
+    def __init__(
+        self,
+        window: int = DEFAULT_WINDOW,
+        ok_lag: int = DEFAULT_OK_LAG,
+        abandoned_after: float = DEFAULT_ABANDONED_AFTER,
+    ):
+        if window < 3:
+            raise ValueError("window must be at least 3 observations")
+        if ok_lag < 0:
+            raise ValueError("ok_lag must not be negative")
+        self.window = window
+        self.ok_lag = ok_lag
+        self.abandoned_after = abandoned_after
+        self._groups: dict[str, _GroupState] = {}
+
+    def observe(
+        self, group: str, *, at: float, members: int, offsets: Mapping[TopicPartition, tuple[int, int]]
+    ) -> GroupVerdict:
+        """Record one cycle's ``(committed, log-end)`` per partition of ``group`` and rate it.
+
+        Partitions left out of ``offsets`` (no longer committed, filtered, offline) are forgotten.
+        """
+        state = self._groups.setdefault(group, _GroupState())
+        windows = state.partitions
+        for tp in [tp for tp in windows if tp not in offsets]:
+            del windows[tp]
+        moved = False
+        for tp, (committed, log_end) in offsets.items():
+            observations = windows.get(tp)
+            if observations is None:
+                observations = windows[tp] = deque(maxlen=self.window)
+            elif observations and at <= observations[-1].at:
+                continue  # not later than what we know: time must increase within a window
+            elif observations and log_end < observations[-1].log_end:
+                observations.clear()  # the partition was recreated or truncated: its past says nothing now
+            if observations and committed != observations[-1].committed:
+                moved = True
+            observations.append(Observation(at, committed, log_end))
+        if members > 0 or moved:
+            state.idle_since = None
+        elif state.idle_since is None:
+            state.idle_since = at
+        alive = members > 0
+        statuses = {tp: rate(obs, window=self.window, ok_lag=self.ok_lag, alive=alive) for tp, obs in windows.items()}
+        abandoned = state.idle_since is not None and at - state.idle_since >= self.abandoned_after
+        return GroupVerdict(max(statuses.values(), default=Status.OK), statuses, abandoned)
+
+    def retain(self, groups: Iterable[str]) -> None:
+        """Forget groups that are no longer listed (deleted, filtered out), so memory follows the cluster."""
+        keep = set(groups)
+        for group in [g for g in self._groups if g not in keep]:
+            del self._groups[group]
+
+    def __len__(self) -> int:
+        return len(self._groups)
