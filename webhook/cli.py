@@ -89,6 +89,7 @@ def run(args: argparse.Namespace) -> int:
         header_timeout=limits.header_timeout,
         on_close=lambda reason: service.metrics.connections_closed.labels(reason).inc(),
     )
+    assert service.app is not None, "build_service creates the app"
     server = uvicorn.Server(
         uvicorn.Config(
             service.app,

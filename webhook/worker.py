@@ -575,8 +575,8 @@ class Worker:
     def _resume_rollback(self, rem: Remediation) -> None:
         """After a restart: repeat the recorded rollback (idempotent: it restores absolute before-values)."""
         playbook = self.playbooks[rem.playbook]
-        [intent] = self.store.audit_records(remediation_id=rem.id, event=str(State.rolling_back))[-1:] or [None]
-        actions = int(json.loads(intent["data"]).get("actions", len(playbook.actions))) if intent else 0
+        intents = self.store.audit_records(remediation_id=rem.id, event=str(State.rolling_back))
+        actions = int(json.loads(intents[-1]["data"]).get("actions", len(playbook.actions))) if intents else 0
         reason = f"{rem.reason or 'rollback'}; the rollback was finished after a restart"
         self._complete_rollback(rem, playbook, actions, reason)
 

@@ -26,7 +26,7 @@ import subprocess
 import threading
 from collections.abc import Sequence
 from pathlib import Path
-from typing import IO, Any, get_args
+from typing import IO, Any, cast, get_args
 
 from kafka_obs.exporter.jmx.query import JmxError, Query, Reason, Row
 
@@ -48,6 +48,16 @@ JVM_OPTIONS: tuple[str, ...] = (
 REPLY_GRACE_SECONDS = 2.0
 """How much longer than a read's own timeout this side waits: the helper answers "timeout" itself, on time."""
 _REASONS = frozenset(get_args(Reason))
+
+
+def _reason(value: object) -> Reason:
+    """The helper's reason if it is one we know; anything else is the helper breaking the protocol."""
+    for reason in get_args(Reason):
+        if value == reason:
+            return cast("Reason", reason)
+    return "protocol"
+
+
 _STDERR_LINES = 20
 
 
@@ -263,7 +273,7 @@ class JmxHelper:
         message = " ".join(str(reply.get("message") or "no message").split())[:500]
         if password:
             message = message.replace(password, "***")
-        raise JmxError(reason if reason in _REASONS else "protocol", message)
+        raise JmxError(_reason(reason), message)
 
     def _abandon(self, jvm: _Jvm) -> None:
         """The helper answers every read by its deadline, even for a hung broker; one that did not is wedged (or
