@@ -200,6 +200,15 @@ RULES: tuple[Rule, ...] = (
 )
 
 
+PARTITION_SIZES = "kafka_log_log_size"
+"""The one per-partition rule: read only when a cluster sets ``jmx.partition_sizes``."""
+
+
+def rules_for(*, partition_sizes: bool) -> tuple[Rule, ...]:
+    """The catalogue a cluster reads: without per-partition log sizes unless asked (see ``JmxSettings``)."""
+    return RULES if partition_sizes else tuple(rule for rule in RULES if rule.metric != PARTITION_SIZES)
+
+
 def batch_queries(rules: tuple[Rule, ...] = RULES) -> list[Query]:
     """Every pattern of the catalogue once, with every attribute any rule reads from it (so each MBean is read
     with one ``getAttributes``), plus app-info for the broker's id."""

@@ -26,7 +26,7 @@ from kafka_obs.config.clusters import Cluster
 from kafka_obs.exporter.catalogue import MetricDef
 from kafka_obs.exporter.collectors import ClusterFacts
 from kafka_obs.exporter.families import Family, FamilyBuilder
-from kafka_obs.exporter.jmx.catalogue import batch_queries
+from kafka_obs.exporter.jmx.catalogue import batch_queries, rules_for
 from kafka_obs.exporter.jmx.query import JmxClient, JmxError, Row, service_url
 from kafka_obs.exporter.jmx.series import BROKER, SeriesBuilder
 
@@ -83,9 +83,10 @@ class JmxCollector:
     ):
         self._cluster = cluster
         self._client = client
-        self._series = series or SeriesBuilder()
+        rules = rules_for(partition_sizes=cluster.jmx.partition_sizes)
+        self._series = series or SeriesBuilder(rules)
         self._monotonic = monotonic
-        self._queries = batch_queries()
+        self._queries = batch_queries(rules)
         endpoints = cluster.jmx_endpoints()  # empty when the cluster has no jmx_ports
         self._endpoints = [
             _Endpoint(bootstrap, host, port)

@@ -188,6 +188,13 @@ class JmxSettings(_Strict):
     password: Secret | None = None
     ssl: bool = False
     timeout: float = Field(default=10.0, gt=0, le=300, description="seconds for one broker's query batch")
+    partition_sizes: bool = Field(
+        default=False,
+        description="also read kafka.log:type=Log,name=Size per partition replica (kafka_log_log_size)",
+    )
+    """Off by default: one MBean per partition replica is half of a broker's MBeans and most of the JMX cost (JMX
+    has no bulk read: each MBean is a round trip), while DescribeLogDirs already gives sizes per topic and log
+    directory every cycle."""
 
     @model_validator(mode="after")
     def _both_or_neither(self) -> JmxSettings:

@@ -199,3 +199,13 @@ def test_a_broker_down_since_startup_is_named_by_its_address_and_logged_once(cap
 def test_a_cluster_without_jmx_ports_has_no_jmx_series() -> None:
     cluster = CLUSTER.model_copy(update={"jmx_ports": None})
     assert list(JmxCollector(cluster, client=FakeClient({})).collect(ClusterFacts(cluster, None, 0.0))) == []
+
+
+def test_per_partition_log_sizes_are_read_only_when_a_cluster_asks() -> None:
+    """They are one MBean per partition replica (half a broker's MBeans) and repeat DescribeLogDirs' sizes."""
+    from kafka_obs.exporter.jmx.catalogue import PARTITION_SIZES, RULES, batch_queries, rules_for
+
+    size_pattern = next(rule.query().pattern for rule in RULES if rule.metric == PARTITION_SIZES)
+    assert size_pattern not in {q.pattern for q in batch_queries(rules_for(partition_sizes=False))}
+    assert size_pattern in {q.pattern for q in batch_queries(rules_for(partition_sizes=True))}
+    assert len(rules_for(partition_sizes=False)) == len(RULES) - 1
