@@ -49,9 +49,18 @@ def create_topic(
     future.result(timeout=30)
 
 
-def produce(kafka: KafkaCluster, topic: str, count: int, size: int, *, partitions: int | None = None) -> int:
+def produce(
+    kafka: KafkaCluster,
+    topic: str,
+    count: int,
+    size: int,
+    *,
+    partitions: int | None = None,
+    timestamp_ms: int = 0,
+) -> int:
     """``count`` records of ``size`` bytes with acks=all and idempotence (no duplicate on a retry, so a broker's
-    message counters can be compared exactly), spread over ``partitions`` round-robin; returns the value bytes sent."""
+    message counters can be compared exactly), spread over ``partitions`` round-robin, stamped ``timestamp_ms`` (0:
+    now; a past time makes them expired for time-based retention); returns the value bytes sent."""
     producer = Producer(
         {
             "bootstrap.servers": kafka.bootstrap_servers,
@@ -72,7 +81,7 @@ def produce(kafka: KafkaCluster, topic: str, count: int, size: int, *, partition
         partition = i % partitions if partitions else -1  # -1: librdkafka's partitioner chooses
         while True:
             try:
-                producer.produce(topic, payload, partition=partition, on_delivery=delivered)
+                producer.produce(topic, payload, partition=partition, timestamp=timestamp_ms, on_delivery=delivered)
                 break
             except BufferError:
                 producer.poll(0.1)
