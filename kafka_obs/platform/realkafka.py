@@ -213,6 +213,8 @@ class KafkaCluster:
     classpath: str
     overrides: dict[str, str] = field(default_factory=dict)
     heap: str = HEAP
+    log_dir_bytes: int | None = None
+    """When set, each node's log dir is a tmpfs of this size (see :func:`small_disk`): real disk pressure in tests."""
     _watchdog: ManagedProcess | None = None
 
     # -- construction --------------------------------------------------------------------------------------------
@@ -227,9 +229,10 @@ class KafkaCluster:
         directory: Path | None = None,
         heap: str = HEAP,
         timeout: float = 120.0,
+        log_dir_bytes: int | None = None,
     ) -> Iterator[KafkaCluster]:
         """Format storage, start ``size`` nodes, wait until every broker is registered, and clean up on exit."""
-        cluster = cls.create(size, overrides=overrides, directory=directory, heap=heap)
+        cluster = cls.create(size, overrides=overrides, directory=directory, heap=heap, log_dir_bytes=log_dir_bytes)
         try:
             cluster.format()
             cluster.start_all(timeout=timeout)
@@ -245,6 +248,7 @@ class KafkaCluster:
         overrides: Mapping[str, str] | None = None,
         directory: Path | None = None,
         heap: str = HEAP,
+        log_dir_bytes: int | None = None,
     ) -> KafkaCluster:
         if size < 1:
             raise ValueError("a cluster needs at least one node")
@@ -254,7 +258,7 @@ class KafkaCluster:
             KafkaNode(node_id, free_port(), free_port(), free_port(), base / f"node-{node_id}")
             for node_id in range(1, size + 1)
         ]
-        cluster = cls(nodes, base, new_cluster_id(), cp, dict(overrides or {}), heap)
+        cluster = cls(nodes, base, new_cluster_id(), cp, dict(overrides or {}), heap, log_dir_bytes)
         cluster._start_watchdog()
         return cluster
 
@@ -338,6 +342,8 @@ class KafkaCluster:
         if node.alive():
             raise ProcessError(f"kafka node {node.node_id} is already running")
         argv = [*self._java(node, jmx=True), "kafka.Kafka", str(node.config_path)]
+        if self.log_dir_bytes is not None:
+            argv = small_disk(node.data_dir, self.log_dir_bytes, argv)
         node.process = ManagedProcess(f"kafka-{node.node_id}", argv, node.log_path).start()
         self._record_process_groups()
 
@@ -452,6 +458,42 @@ class KafkaCluster:
         tmp = self.directory / "pgids.tmp"
         tmp.write_text("\n".join(groups) + "\n")
         tmp.replace(self.directory / "pgids")
+
+
+SMALL_DISK_SCRIPT = """\
+set -e
+data="$1" size="$2"; shift 2
+formatted="$(mktemp -d)"
+cp -a "$data/." "$formatted/"
+mount -t tmpfs -o "size=$size,mode=0755" kafka-obs-log-dir "$data"
+cp -a "$formatted/." "$data/"
+rm -rf "$formatted"
+exec "$@"
+"""
+
+
+def small_disk(data_dir: Path, size: int, argv: Sequence[str]) -> list[str]:
+    """``argv`` run with ``data_dir`` on a tmpfs of ``size`` bytes, in a mount namespace of its own.
+
+    Why: disk-pressure alerts read DescribeLogDirs' total and usable bytes, which Kafka takes from the log dir's
+    file system; on a build machine's large disk a test cannot fill it, on a tmpfs of a few MiB real segments do.
+    ``unshare --mount --map-root-user`` needs no privileges where unprivileged user namespaces are allowed (root
+    works everywhere); the mount vanishes with the JVM (``exec`` keeps its pid, so stopping the node is unchanged).
+    The formatted ``meta.properties`` is copied onto the tmpfs at each start, so a restarted node starts empty."""
+    if shutil.which("unshare") is None:
+        raise KafkaUnavailableError("a log dir of limited size needs `unshare` (util-linux)")
+    return [
+        "unshare",
+        "--mount",
+        "--map-root-user",
+        "sh",
+        "-c",
+        SMALL_DISK_SCRIPT,
+        "sh",
+        str(data_dir),
+        str(size),
+        *argv,
+    ]
 
 
 # -- the watchdog ---------------------------------------------------------------------------------------------------
