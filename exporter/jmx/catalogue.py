@@ -84,27 +84,28 @@ def _btm(name: str, metric: str, what: str) -> Rule:
     )
 
 
-def _gauge(domain: str, type_: str, name: str, help_: str, *, convert: Callable[[float], float] | None = None) -> Rule:
+def _gauge(
+    domain: str,
+    type_: str,
+    name: str,
+    help_: str,
+    *,
+    attribute: str = "Value",
+    convert: Callable[[float], float] | None = None,
+) -> Rule:
     return Rule(
         metric=f"kafka_{domain.removeprefix('kafka.')}_{type_.lower()}_{name.lower()}",
         type="gauge",
         help=help_,
         pattern=f"{domain}:type={type_},name={name}",
-        attributes={"Value": {}},
+        attributes={attribute: {}},
         convert=convert,
     )
 
 
 def _idle(name: str, help_: str) -> Rule:
     """A request handler pool's idle meter, read for its one-minute rate (see the module docstring)."""
-    return Rule(
-        metric=f"kafka_server_kafkarequesthandlerpool_{name.lower()}",
-        type="gauge",
-        help=help_,
-        pattern=f"kafka.server:type=KafkaRequestHandlerPool,name={name}",
-        attributes={"OneMinuteRate": {}},
-        convert=_ratio,
-    )
+    return _gauge("kafka.server", "KafkaRequestHandlerPool", name, help_, attribute="OneMinuteRate", convert=_ratio)
 
 
 RULES: tuple[Rule, ...] = (
