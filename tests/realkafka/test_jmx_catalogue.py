@@ -15,9 +15,8 @@ import pytest
 from confluent_kafka import Consumer, TopicPartition
 
 from kafka_obs.config.clusters import Cluster
-from kafka_obs.exporter.collectors import ClusterFacts
+from kafka_obs.exporter.collectors import ClusterFacts, Collector
 from kafka_obs.exporter.jmx import SeriesBuilder, jmx_collectors
-from kafka_obs.exporter.jmx.collector import JmxCollector
 from kafka_obs.platform.realkafka import HEAP, KafkaCluster
 from tests.realkafka.support import cluster_config, create_topic, produce
 
@@ -31,7 +30,7 @@ Samples = dict[str, list[tuple[dict[str, str], float]]]
 @dataclass
 class Reader:
     cluster: Cluster
-    jmx: JmxCollector
+    jmx: Collector
 
 
 @pytest.fixture(scope="module")
