@@ -8,7 +8,7 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 SYSTEM_TOOLS := prometheus promtool prometheus-alertmanager amtool
 
-.PHONY: help demo test lint format typecheck unit tools venv generate jmx-jar bench clean lock
+.PHONY: help demo test lint format typecheck unit tools venv kafka generate jmx-jar bench clean lock
 
 help:  ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-16s %s\n", $$1, $$2}'
@@ -35,6 +35,19 @@ tools:  ## install Prometheus, promtool, Alertmanager and amtool (Debian package
 	  exit 1; \
 	fi
 
+KAFKA_POM       := kafka_obs/platform/maven/pom.xml
+KAFKA_CLASSPATH := kafka_obs/platform/maven/target/classpath.txt
+
+$(KAFKA_CLASSPATH): $(KAFKA_POM)
+	@command -v java >/dev/null || { echo "error: java not found: the real-Kafka tests need Java 17+ (apt-get install openjdk-17-jre-headless)"; exit 1; }
+	@command -v mvn >/dev/null || { echo "error: mvn not found: the real-Kafka tests resolve Apache Kafka from Maven Central (apt-get install maven)"; exit 1; }
+	@java -version 2>&1 | awk -F'"' '/version/ { split($$2, v, "."); if (v[1] < 17) { print "error: Java " $$2 " found, Apache Kafka 4 needs 17+"; exit 1 } }'
+	@echo "resolving Apache Kafka from Maven Central ($(KAFKA_POM); cached in ~/.m2 after the first run)"
+	mvn -q -B -f $(KAFKA_POM) dependency:build-classpath -Dmdep.includeScope=runtime -Dmdep.outputFile=$(CURDIR)/$@.tmp
+	@mv $@.tmp $@
+
+kafka: $(KAFKA_CLASSPATH)  ## resolve Apache Kafka's broker jars (Maven) for the real-Kafka tests and demo
+
 lint: $(STAMP)  ## ruff lint and format check
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
@@ -49,7 +62,7 @@ typecheck: $(STAMP)  ## mypy over the package
 unit: $(STAMP)  ## only the fast tests (no real Prometheus, Alertmanager or e2e)
 	$(BIN)/pytest -q -m "not e2e"
 
-test: tools $(STAMP) lint typecheck  ## what CI runs: lint, types, then every test
+test: tools kafka $(STAMP) lint typecheck  ## what CI runs: lint, types, then every test
 	$(BIN)/pytest -q
 
 demo: tools $(STAMP)  ## run the platform on the embedded sandbox

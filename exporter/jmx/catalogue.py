@@ -3,9 +3,13 @@
 Names follow prometheus/jmx_exporter's Kafka example (what Strimzi's and Grafana's Kafka dashboards query):
 ``kafka_<domain>_<type>_<name>`` lower-cased, ``PerSec`` dropped. Meters become ``_total`` counters from their
 ``Count``; their 1/5/15-minute rates are never exported because Prometheus computes rates itself, over the window
-the query asks for. Histograms become gauges with a ``quantile`` label. The one meter read for its rate is
-``RequestHandlerAvgIdlePercent``: Kafka marks it with idle time per thread, so its rate *is* the idle ratio, which
-is what jmx_exporter reads too.
+the query asks for. Histograms become gauges with a ``quantile`` label. The meters read for their rate are the
+request handler pools' ``*RequestHandlerAvgIdlePercent``: Kafka marks them with idle time per thread, so their rate
+*is* the idle ratio, which is what jmx_exporter reads too.
+
+Every rule was checked against a real Apache Kafka 4.4 KRaft cluster of combined broker+controller nodes
+(tests/realkafka/test_jmx_catalogue.py): each exists on every node there; docs/metrics.md says which exist only on
+controller nodes of a cluster with separate controllers.
 
 Every rule is one pattern in the broker's single batch (one request to the JMX helper); a pattern that matches
 nothing (an MBean an older Kafka does not have) simply yields no rows.
@@ -77,20 +81,34 @@ def _btm(name: str, metric: str, what: str) -> Rule:
     )
 
 
-def _gauge(domain: str, type_: str, name: str, help_: str, *, convert: Callable[[float], float] | None = None) -> Rule:
+def _gauge(
+    domain: str,
+    type_: str,
+    name: str,
+    help_: str,
+    *,
+    attribute: str = "Value",
+    convert: Callable[[float], float] | None = None,
+) -> Rule:
     return Rule(
         metric=f"kafka_{domain.removeprefix('kafka.')}_{type_.lower()}_{name.lower()}",
         type="gauge",
         help=help_,
         pattern=f"{domain}:type={type_},name={name}",
-        attributes={"Value": {}},
+        attributes={attribute: {}},
         convert=convert,
     )
 
 
+def _idle(name: str, help_: str) -> Rule:
+    """A request handler pool's idle meter, read for its one-minute rate (see the module docstring)."""
+    return _gauge("kafka.server", "KafkaRequestHandlerPool", name, help_, attribute="OneMinuteRate", convert=_ratio)
+
+
 RULES: tuple[Rule, ...] = (
     _btm("BytesInPerSec", "bytesin", "Bytes received from producers"),
-    _btm("BytesOutPerSec", "bytesout", "Bytes sent to consumers and followers"),
+    # follower fetches count in ReplicationBytesOutPerSec, not here (checked on Kafka 4.4: 0 until a consumer reads)
+    _btm("BytesOutPerSec", "bytesout", "Bytes sent to consumers"),
     _btm("MessagesInPerSec", "messagesin", "Messages received from producers"),
     _btm("TotalProduceRequestsPerSec", "totalproducerequests", "Produce requests received"),
     _btm("FailedProduceRequestsPerSec", "failedproducerequests", "Produce requests that failed"),
@@ -140,13 +158,16 @@ RULES: tuple[Rule, ...] = (
         )
         for request in REQUESTS
     ),
-    Rule(
-        metric="kafka_server_kafkarequesthandlerpool_requesthandleravgidlepercent",
-        type="gauge",
-        help="Share of time the request handler threads are idle, 0..1 (one-minute rate of Kafka's idle meter).",
-        pattern="kafka.server:type=KafkaRequestHandlerPool,name=RequestHandlerAvgIdlePercent",
-        attributes={"OneMinuteRate": {}},
-        convert=_ratio,
+    _idle(
+        "RequestHandlerAvgIdlePercent",
+        "Share of time the request handler threads are idle, 0..1 (one-minute rate of Kafka's idle meter); on a "
+        "combined KRaft node, both pools together.",
+    ),
+    # Kafka 4.x splits the pools of a combined broker+controller node; older brokers have neither (no rows)
+    _idle("BrokerRequestHandlerAvgIdlePercent", "Share of time the broker's request handler threads are idle, 0..1."),
+    _idle(
+        "ControllerRequestHandlerAvgIdlePercent",
+        "Share of time the controller's request handler threads are idle, 0..1 (controller nodes only).",
     ),
     _gauge(
         "kafka.network",

@@ -93,6 +93,11 @@ class ManagedProcess:
     def pid(self) -> int | None:
         return self._proc.pid if self._proc else None
 
+    @property
+    def returncode(self) -> int | None:
+        """The exit status once the child has exited (None while it runs or before it starts)."""
+        return self._proc.poll() if self._proc else None
+
     def alive(self) -> bool:
         return self._proc is not None and self._proc.poll() is None
 
@@ -117,6 +122,17 @@ class ManagedProcess:
                 self.stop()
                 raise ProcessError(f"{self.name} did not become ready: {exc}\n{self.tail()}") from None
         return self
+
+    def wait(self, timeout: float) -> int:
+        """Wait for a one-shot child (a formatter, a generator) to exit; its status. Still running after
+        ``timeout`` seconds: it is stopped and a :class:`ProcessError` quotes its log."""
+        if self._proc is None:
+            raise ProcessError(f"{self.name} was never started")
+        try:
+            return self._proc.wait(timeout)
+        except subprocess.TimeoutExpired:
+            self.stop()
+            raise ProcessError(f"{self.name} still running after {timeout:g}s\n{self.tail()}") from None
 
     def _check_alive(self) -> bool:
         if not self.alive():

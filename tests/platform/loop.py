@@ -10,6 +10,7 @@ The sandbox runs in this process so a test can inject faults directly and read t
 
 from __future__ import annotations
 
+import functools
 import subprocess
 import tempfile
 import time
@@ -161,6 +162,24 @@ def wait_for(check: Callable[[], Any], timeout: float, what: str, show: Callable
         raise AssertionError(f"{exc}; have: {show() if show else check()}") from None
 
 
+@dataclass(frozen=True)
+class JoiningCluster:
+    """A cluster outside the sandbox (real Kafka) that joins the loop's fleet: its ``clusters.yaml`` entry (its
+    region must be one of the sandbox fleet's, so it shares that region's exporter and Prometheus) and the topics
+    the webhook may lower retention on."""
+
+    entry: dict[str, Any]
+    topics: list[str]
+
+
+def joined(truth: dict[str, Any], clusters: dict[str, Any], joining: list[JoiningCluster]) -> None:
+    """Add ``joining`` to the fleet's clusters.yaml document and, as far as the wiring reads it, to its truth."""
+    for cluster in joining:
+        clusters["clusters"].append(cluster.entry)
+        topics = {topic: {"criticality": "normal"} for topic in cluster.topics}
+        truth["clusters"][cluster.entry["name"]] = {"topics": topics, "deployments": {}}
+
+
 @contextmanager
 def started_loop(
     fleet: str = "small",
@@ -169,8 +188,10 @@ def started_loop(
     playbooks: dict[str, Any] | None = None,
     guardrails: dict[str, Any] | None = None,
     prepare: Callable[[Sandbox], None] = lambda _sb: None,
+    joining: list[JoiningCluster] | None = None,
 ) -> Iterator[Loop]:
-    """The sandbox in-process plus the whole stack as real processes; everything stopped and removed afterwards."""
+    """The sandbox in-process plus the whole stack as real processes; everything stopped and removed afterwards.
+    ``joining`` clusters (real Kafka) are monitored and remediated alongside the sandbox's."""
     require_engines()
     with tempfile.TemporaryDirectory(prefix="kafka-obs-loop-") as tmp:
         workdir = Path(tmp)
@@ -179,10 +200,12 @@ def started_loop(
         stack: Stack | None = None
         try:
             prepare(sandbox)
-            clusters = wiring.dump_yaml(
-                wiring.demo_clusters(wiring.load_yaml(sandbox.write_clusters_yaml(workdir / "sandbox.yaml")), "1s"),
-                workdir / "clusters.yaml",
+            document = wiring.demo_clusters(
+                wiring.load_yaml(sandbox.write_clusters_yaml(workdir / "sandbox.yaml")), "1s"
             )
+            truth = sandbox.truth()
+            joined(truth, document, joining or [])
+            clusters = wiring.dump_yaml(document, workdir / "clusters.yaml")
             options = StackOptions(
                 **{
                     **FAST.__dict__,
@@ -192,12 +215,12 @@ def started_loop(
                     "guardrails": guardrails or FAST.guardrails,
                 },
             )
-            stack = Stack(workdir / "stack", clusters, sandbox.truth(), sandbox.control_url, options)
+            stack = Stack(workdir / "stack", clusters, truth, sandbox.control_url, options)
             stack.start()
             loop = Loop(sandbox, stack)
             for region in stack.regions:
                 wait_for(
-                    lambda region=region: loop.query(loop.regional(region), "slo:sli_total:slice"),
+                    functools.partial(loop.query, loop.regional(region), "slo:sli_total:slice"),
                     60,
                     f"the first SLO slices in {region}",
                 )

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import socket
 import struct
-from typing import Any
 
 import pytest
 from kafka.protocol.admin.groups import DescribeGroupsRequest, DescribeGroupsResponse
@@ -14,6 +13,7 @@ from kafka.protocol.metadata.metadata import MetadataRequest, MetadataResponse
 
 from kafka_obs.sandbox.protocol.dispatch import SERVED_VERSIONS
 from kafka_obs.sandbox.runtime import Sandbox
+from tests.kafka_wire import roundtrip
 from tests.sandbox.conftest import cluster_truth
 
 
@@ -23,29 +23,9 @@ def _connect(sb: Sandbox, broker_id: int) -> socket.socket:
     return sock
 
 
-def _recv_exactly(sock: socket.socket, n: int) -> bytes:
-    data = b""
-    while len(data) < n:
-        chunk = sock.recv(n - len(data))
-        if not chunk:
-            raise ConnectionError("closed")
-        data += chunk
-    return data
-
-
-def _roundtrip(sock: socket.socket, request: Any, response_class: Any, correlation_id: int = 7) -> Any:
-    request.with_header(correlation_id=correlation_id, client_id="test")
-    sock.sendall(bytes(request.encode(header=True, framed=True)))
-    size = struct.unpack(">i", _recv_exactly(sock, 4))[0]
-    frame = _recv_exactly(sock, size)
-    response = response_class.decode(frame, header=True)
-    assert response.header.correlation_id == correlation_id
-    return response
-
-
 def test_api_versions_advertises_exactly_what_is_served(sandbox: Sandbox) -> None:
     with _connect(sandbox, 1) as sock:
-        response = _roundtrip(
+        response = roundtrip(
             sock, ApiVersionsRequest[3](client_software_name="t", client_software_version="1"), ApiVersionsResponse[3]
         )
     assert response.error_code == 0
@@ -56,12 +36,12 @@ def test_unsupported_version_gets_error_35_not_a_closed_connection(sandbox: Sand
     _, hi = SERVED_VERSIONS[MetadataRequest.API_KEY]
     assert hi < MetadataRequest.max_version
     with _connect(sandbox, 1) as sock:
-        response = _roundtrip(sock, MetadataRequest[hi + 1](topics=None), MetadataResponse[hi + 1])
+        response = roundtrip(sock, MetadataRequest[hi + 1](topics=None), MetadataResponse[hi + 1])
         assert response.error_code == 35
         # Unsupported ApiVersions answers v0 with the supported list, as Kafka does.
         with pytest.raises(ValueError, match="Invalid version"):
             ApiVersionsRequest[ApiVersionsRequest.max_version + 1]
-        ok = _roundtrip(sock, MetadataRequest[hi](topics=None), MetadataResponse[hi], correlation_id=8)
+        ok = roundtrip(sock, MetadataRequest[hi](topics=None), MetadataResponse[hi], correlation_id=8)
         assert ok.cluster_id == cluster_truth(sandbox)["cluster_id"]
 
 
@@ -80,7 +60,7 @@ def test_unknown_topic_partition_and_not_leader(sandbox: Sandbox) -> None:
         ],
     )
     with _connect(sandbox, follower) as sock:
-        response = _roundtrip(sock, request, ListOffsetsResponse[7])
+        response = roundtrip(sock, request, ListOffsetsResponse[7])
     codes = {(t.name, p.partition_index): p.error_code for t in response.topics for p in t.partitions}
     assert codes == {("orders", 0): 6, ("orders", 99): 3, ("nope", 0): 3}
 
@@ -89,8 +69,25 @@ def test_not_coordinator(sandbox: Sandbox) -> None:
     coordinator = cluster_truth(sandbox)["groups"]["orders-processor"]["coordinator"]
     other = next(b for b in (1, 2, 3) if b != coordinator)
     with _connect(sandbox, other) as sock:
-        response = _roundtrip(sock, DescribeGroupsRequest[5](groups=["orders-processor"]), DescribeGroupsResponse[5])
+        response = roundtrip(sock, DescribeGroupsRequest[5](groups=["orders-processor"]), DescribeGroupsResponse[5])
     assert response.groups[0].error_code == 16
+    assert response.groups[0].group_state == ""  # as Kafka: the broker knows nothing of the group, not "Dead"
+
+
+def test_a_partition_asked_for_twice_is_answered_once_with_invalid_request(sandbox: Sandbox) -> None:
+    """As Kafka 4.4 does (tests/realkafka/test_sandbox_differential.py); the other partitions are answered."""
+    leader = cluster_truth(sandbox)["topics"]["orders"]["partitions"][0]["leader"]
+    T = ListOffsetsRequest.ListOffsetsTopic
+    P = ListOffsetsRequest.ListOffsetsTopic.ListOffsetsPartition
+    partitions = [
+        P(partition_index=0, timestamp=-1),
+        P(partition_index=0, timestamp=-2),
+        P(partition_index=99, timestamp=-1),
+    ]
+    request = ListOffsetsRequest[7](replica_id=-1, isolation_level=0, topics=[T(name="orders", partitions=partitions)])
+    with _connect(sandbox, leader) as sock:
+        response = roundtrip(sock, request, ListOffsetsResponse[7])
+    assert [(p.partition_index, p.error_code) for t in response.topics for p in t.partitions] == [(0, 42), (99, 3)]
 
 
 @pytest.mark.parametrize(
@@ -103,6 +100,6 @@ def test_bad_frames_close_only_their_connection(
         bad.sendall(garbage)
         bad.settimeout(5)
         assert bad.recv(1) == b""  # closed by the sandbox
-        response = _roundtrip(good, MetadataRequest[12](topics=None), MetadataResponse[12])
+        response = roundtrip(good, MetadataRequest[12](topics=None), MetadataResponse[12])
         assert response.cluster_id == cluster_truth(sandbox)["cluster_id"]
     assert any("bad request" in r.getMessage() for r in caplog.records)

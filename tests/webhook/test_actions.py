@@ -10,7 +10,7 @@ import pytest
 from confluent_kafka.admin import ConfigSource
 
 from kafka_obs.config.clusters import NameMatcher
-from kafka_obs.webhook.actions import Refused
+from kafka_obs.webhook.actions import ActionFailed, Refused
 from kafka_obs.webhook.actions.kafka_config import TopicConfigChanger
 from kafka_obs.webhook.actions.kubernetes import DeploymentScaler
 from kafka_obs.webhook.config import Guardrails
@@ -143,3 +143,70 @@ def test_retention_plan_respects_floor_allowlist_and_current_values() -> None:
 def test_nothing_allowlisted_is_refused() -> None:
     with pytest.raises(Refused, match="allowlist"):
         changer({"a": {}}, ["b"]).plan({"cluster": "alpha"}, LowerRetentionParams(), Guardrails())
+
+
+class LaggingAdmin(FakeAdmin):
+    """A KRaft cluster as the client sees it: an alter is committed when it answers, but the broker that answers
+    DescribeConfigs applies it ``lag`` reads later (``lag=None``: never, a change that did not stick)."""
+
+    def __init__(self, topics: dict[str, dict[str, tuple[str, bool]]], lag: int | None):
+        super().__init__(topics)
+        self.lag = lag
+        self.pending: list[tuple[int, str, str, str | None]] = []
+        self.reads = 0
+
+    def incremental_alter_configs(self, resources: list[Any]) -> dict[Any, Future[Any]]:
+        out = {}
+        for resource in resources:
+            for entry in resource.incremental_configs:
+                self.pending.append((self.reads, resource.name, entry.name, entry.value))
+            future: Future[Any] = Future()
+            future.set_result(None)
+            out[resource] = future
+        return out
+
+    def describe_configs(self, resources: list[Any]) -> dict[Any, Future[Any]]:
+        self.reads += 1
+        for item in list(self.pending):
+            at, topic, name, value = item
+            if self.lag is not None and self.reads > at + self.lag:
+                default = {"retention.ms": "604800000"}[name]
+                self.topics[topic][name] = (value, True) if value is not None else (default, False)
+                self.pending.remove(item)
+        return super().describe_configs(resources)
+
+
+def lagging(lag: int | None) -> tuple[TopicConfigChanger, LaggingAdmin, list[float]]:
+    admin = LaggingAdmin(
+        {"inherited": {"cleanup.policy": ("delete", False), "retention.ms": ("604800000", False)}}, lag
+    )
+    now = [0.0]
+    changer = TopicConfigChanger(
+        lambda _cluster: admin,
+        lambda _cluster: NameMatcher([".*"], []),
+        timeout=5.0,
+        monotonic=lambda: now[0],
+        sleep=lambda seconds: now.__setitem__(0, now[0] + seconds),
+    )
+    return changer, admin, now
+
+
+def test_a_change_read_back_from_a_broker_that_has_not_applied_it_yet_is_polled_not_failed() -> None:
+    changer, admin, now = lagging(lag=3)
+    plan = changer.plan({"cluster": "alpha"}, LowerRetentionParams(), Guardrails())
+    assert changer.apply({"cluster": "alpha"}, plan) == {"inherited": {"retention.ms": "86400000"}}
+    assert changer.rollback({"cluster": "alpha"}, plan)["configs"] == {"inherited": {"retention.ms": "604800000"}}
+    assert admin.topics["inherited"]["retention.ms"] == ("604800000", False)  # inherited again, not pinned
+    assert 0 < now[0] < 5.0
+
+
+def test_a_rollback_that_does_not_restore_the_prior_state_fails_and_says_what_is_left() -> None:
+    changer, admin, now = lagging(lag=0)
+    plan = changer.plan({"cluster": "alpha"}, LowerRetentionParams(), Guardrails())
+    changer.apply({"cluster": "alpha"}, plan)
+    admin.lag = None  # the DELETE never shows
+    with pytest.raises(
+        ActionFailed, match=r"inherited\.retention\.ms: set on the topic to 86400000 instead of inherited"
+    ):
+        changer.rollback({"cluster": "alpha"}, plan)
+    assert now[0] >= 5.0  # it waited for the timeout before giving up

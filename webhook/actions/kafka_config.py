@@ -18,6 +18,7 @@ broker default is restored with DELETE, so the topic inherits again instead of p
 from __future__ import annotations
 
 import threading
+import time
 from collections.abc import Callable
 from typing import Any
 
@@ -116,10 +117,24 @@ def _wait(futures: dict[Any, Any], timeout: float) -> dict[str, Any]:
 
 
 class TopicConfigChanger:
-    def __init__(self, admins: AdminFactory, allowlists: Callable[[str], NameMatcher], *, timeout: float = 10.0):
+    """Plans, applies and rolls back the config changes; ``monotonic`` and ``sleep`` pace the read-back polls."""
+
+    def __init__(
+        self,
+        admins: AdminFactory,
+        allowlists: Callable[[str], NameMatcher],
+        *,
+        timeout: float = 10.0,
+        monotonic: Callable[[], float] = time.monotonic,
+        sleep: Callable[[float], None] = time.sleep,
+        poll_interval: float = 0.2,
+    ):
         self.admins = admins
         self.allowlists = allowlists
         self.timeout = timeout
+        self._monotonic = monotonic
+        self._sleep = sleep
+        self._poll_interval = poll_interval
 
     def _describe(self, admin: Any, topics: list[str]) -> dict[str, dict[str, Any]]:
         futures = admin.describe_configs([ConfigResource(ResourceType.TOPIC, t) for t in topics])
@@ -201,20 +216,38 @@ class TopicConfigChanger:
             raise ActionFailed(f"IncrementalAlterConfigs failed: {exc}") from None
         _wait(futures, self.timeout)
 
-    def _observe(self, cluster: str, topics: list[str]) -> dict[str, dict[str, Any]]:
-        return self._describe(self.admins(cluster), topics)
+    def _observe(
+        self, cluster: str, topics: list[str], wrong: Callable[[dict[str, dict[str, Any]]], list[str]]
+    ) -> tuple[dict[str, dict[str, Any]], list[str]]:
+        """Describe ``topics`` until ``wrong`` finds nothing to complain about, or ``timeout`` passes.
+
+        Why poll: the controller commits an IncrementalAlterConfigs before it answers, but each broker applies the
+        metadata record on its own, and DescribeConfigs is answered by whichever broker the client asks. On a real
+        Kafka 4.4 KRaft cluster a DescribeConfigs right after the alter returned the previous values
+        (tests/realkafka/test_self_healing.py); a single read would report a failed change, or a failed rollback,
+        that was in fact committed."""
+        deadline = self._monotonic() + self.timeout
+        while True:
+            observed = self._describe(self.admins(cluster), topics)
+            problems = wrong(observed)
+            if not problems or self._monotonic() >= deadline:
+                return observed, problems
+            self._sleep(self._poll_interval)
 
     def apply(self, spec: dict[str, Any], plan: Plan) -> dict[str, Any]:
         cluster = spec["cluster"]
         desired: dict[str, dict[str, str]] = plan["desired"]
         self._alter(cluster, {topic: list(entries.items()) for topic, entries in desired.items()})
-        observed = self._observe(cluster, sorted(desired))
-        wrong = [
-            f"{topic}.{key}"
-            for topic, entries in desired.items()
-            for key, value in entries.items()
-            if str(observed.get(topic, {}).get(key, {}).get("value")) != value
-        ]
+        observed, wrong = self._observe(
+            cluster,
+            sorted(desired),
+            lambda observed: [
+                f"{topic}.{key}"
+                for topic, entries in desired.items()
+                for key, value in entries.items()
+                if str(observed.get(topic, {}).get(key, {}).get("value")) != value
+            ],
+        )
         if wrong:
             raise ActionFailed(f"configs not in effect after the change: {wrong}")
         return {topic: {k: observed[topic][k]["value"] for k in entries} for topic, entries in desired.items()}
@@ -227,7 +260,18 @@ class TopicConfigChanger:
             for topic, entries in before.items()
         }
         self._alter(cluster, changes)
-        observed = self._observe(cluster, sorted(before))
+        observed, wrong = self._observe(
+            cluster,
+            sorted(before),
+            lambda observed: [
+                f"{topic}.{key}: {_state(observed.get(topic, {}).get(key))} instead of {_state(state)}"
+                for topic, entries in before.items()
+                for key, state in entries.items()
+                if not _restored(state, observed.get(topic, {}).get(key))
+            ],
+        )
+        if wrong:
+            raise ActionFailed(f"configs not restored after the rollback: {wrong}")
         return {
             "configs": {
                 topic: {k: observed[topic].get(k, {}).get("value") for k in entries}
@@ -235,3 +279,19 @@ class TopicConfigChanger:
             },
             "note": "configs restored; data deleted while retention was lower is not restored",
         }
+
+
+def _restored(before: dict[str, Any], now: dict[str, Any] | None) -> bool:
+    """An override is back when the topic overrides the key again with the old value; an inherited key is back when
+    the topic no longer overrides it (its value is whatever the broker's default is now, which may have changed)."""
+    if now is None:
+        return not before.get("overridden")
+    if before.get("overridden"):
+        return bool(now["overridden"]) and str(now["value"]) == str(before["value"])
+    return not now["overridden"]
+
+
+def _state(state: dict[str, Any] | None) -> str:
+    if state is None:
+        return "absent"
+    return f"set on the topic to {state['value']}" if state.get("overridden") else "inherited"

@@ -102,8 +102,11 @@ def _describe(ctx: RequestContext, name: str) -> Any:
     error = _coordinator_error(cluster, name, ctx.broker_id)
     group = cluster.groups.get(name)
     if error or group is None:
+        # Kafka: an unknown group at its coordinator is "Dead" with no error; a broker that is not the coordinator
+        # knows nothing of the group and leaves the state empty (checked against Kafka 4.4)
+        state = "" if error else "Dead"
         return Described(
-            error_code=error, group_id=name, group_state="Dead", protocol_type="", protocol_data="", members=[]
+            error_code=error, group_id=name, group_state=state, protocol_type="", protocol_data="", members=[]
         )
     state = cluster.group_state(group)
     members = []
