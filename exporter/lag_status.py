@@ -45,7 +45,7 @@ from collections import deque
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from enum import IntEnum
-from itertools import pairwise
+from typing import NamedTuple
 
 from kafka_obs.exporter.model import TopicPartition
 
@@ -64,8 +64,9 @@ class Status(IntEnum):
     STOP = 4
 
 
-@dataclass(frozen=True, slots=True)
-class Observation:
+class Observation(NamedTuple):
+    """One cycle's view of one partition of one group (a tuple: tens of thousands are kept, and made every cycle)."""
+
     at: float
     committed: int
     log_end: int
@@ -76,18 +77,25 @@ class Observation:
 
 
 def rate(observations: Sequence[Observation], *, window: int, ok_lag: int, alive: bool) -> Status:
-    """The status of one partition from its observations (oldest first, at most ``window`` of them)."""
-    if any(b.committed < a.committed for a, b in pairwise(observations)):
-        return Status.REWIND
-    if not observations or min(o.lag for o in observations) <= ok_lag:
-        return Status.OK
-    if len(observations) < window:
-        return Status.OK  # not enough evidence yet to call a group stuck or slow
+    """The status of one partition from its observations (oldest first, at most ``window`` of them); one pass."""
+    caught_up = not observations
+    lag_fell = False
+    previous: Observation | None = None
+    previous_lag = 0
+    for observation in observations:
+        lag = max(0, observation.log_end - observation.committed)
+        if previous is not None:
+            if observation.committed < previous.committed:
+                return Status.REWIND  # checked before anything else, whatever the lag
+            lag_fell = lag_fell or lag < previous_lag
+        caught_up = caught_up or lag <= ok_lag
+        previous, previous_lag = observation, lag
+    if caught_up or len(observations) < window:
+        return Status.OK  # caught up at least once, or not enough evidence yet to call a group stuck or slow
     first, last = observations[0], observations[-1]
     if last.committed == first.committed:  # no rewind in the window, so the offset never moved
         return Status.STALL if alive else Status.STOP
-    lags = [o.lag for o in observations]
-    if last.lag > first.lag and all(b >= a for a, b in pairwise(lags)):
+    if not lag_fell and last.lag > first.lag:
         return Status.WARN
     return Status.OK
 
