@@ -30,6 +30,8 @@ class StateSnapshot:
     paused: bool
     audit_records: int = 0
     audit_chain_ok: bool = True
+    store_readable: bool = True
+    """False when the database could not be read for this scrape: the gauges that come from it are left out."""
 
 
 class _StateCollector(Collector):
@@ -38,6 +40,14 @@ class _StateCollector(Collector):
 
     def collect(self) -> Iterator[Metric]:
         state = self.snapshot()
+        yield GaugeMetricFamily(f"{PREFIX}_paused", "1 while the kill switch stops new actions.", int(state.paused))
+        yield GaugeMetricFamily(
+            f"{PREFIX}_store_readable",
+            "1 when the database answered this scrape; 0 means the store is broken (see /healthz for writes).",
+            int(state.store_readable),
+        )
+        if not state.store_readable:
+            return  # absent, not wrong: a 0 queue depth would look like an idle webhook
         yield GaugeMetricFamily(
             f"{PREFIX}_queue_depth",
             "Remediations stored and waiting (queued or in their grace period).",
@@ -46,7 +56,6 @@ class _StateCollector(Collector):
         yield GaugeMetricFamily(
             f"{PREFIX}_actions_in_flight", "Remediations acting or verifying right now.", state.in_flight
         )
-        yield GaugeMetricFamily(f"{PREFIX}_paused", "1 while the kill switch stops new actions.", int(state.paused))
         yield GaugeMetricFamily(
             f"{PREFIX}_audit_records",
             "Records in the audit log; it only grows, so a drop means the log was cut (the chain's outside anchor).",

@@ -4,6 +4,7 @@ injectable so tests can swap the clock, the action backends, Prometheus or Alert
 
 from __future__ import annotations
 
+import sqlite3
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -113,14 +114,18 @@ def build_service(
     closers: list[Callable[[], None]] = []
 
     def snapshot() -> StateSnapshot:
-        counts = store.counts()
-        return StateSnapshot(
-            queue_depth=sum(counts.get(s, 0) for s in PENDING),
-            in_flight=sum(counts.get(s, 0) for s in IN_FLIGHT),
-            paused=worker_ref[0].paused() if worker_ref else True,
-            audit_records=store.audit_count(),
-            audit_chain_ok=store.chain_status(config.audit.verify_interval).ok,
-        )
+        paused = worker_ref[0].paused() if worker_ref else True
+        try:
+            counts = store.counts()
+            return StateSnapshot(
+                queue_depth=sum(counts.get(s, 0) for s in PENDING),
+                in_flight=sum(counts.get(s, 0) for s in IN_FLIGHT),
+                paused=paused,
+                audit_records=store.audit_count(),
+                audit_chain_ok=store.chain_status(config.audit.verify_interval).ok,
+            )
+        except (sqlite3.Error, OSError):  # /metrics must still answer, and say the store is the problem
+            return StateSnapshot(queue_depth=0, in_flight=0, paused=paused, store_readable=False)
 
     metrics = WebhookMetrics(registry or CollectorRegistry(), snapshot)
     metrics.initialise((p.name, [a.type for a in p.actions]) for p in playbooks)

@@ -356,3 +356,14 @@ def test_a_held_write_lock_gets_a_quick_503_not_a_hang(harness_factory: Callable
     assert response.status_code == 503
     assert waited < 3
     assert h.post(alert()).status_code == 202
+
+
+def test_metrics_still_answer_when_the_store_cannot_be_read(harness: Harness, monkeypatch: pytest.MonkeyPatch) -> None:
+    def broken() -> dict[str, int]:
+        raise sqlite3.OperationalError("disk I/O error")
+
+    monkeypatch.setattr(harness.store, "counts", broken)
+    response = harness.client.get("/metrics")
+    assert response.status_code == 200
+    assert "kafka_obs_webhook_store_readable 0.0" in response.text
+    assert "kafka_obs_webhook_queue_depth" not in response.text
