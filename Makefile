@@ -56,8 +56,8 @@ format: $(STAMP)  ## apply ruff's formatting and safe fixes
 	$(BIN)/ruff format .
 	$(BIN)/ruff check --fix .
 
-typecheck: $(STAMP)  ## mypy over the package
-	$(BIN)/mypy kafka_obs
+typecheck: $(STAMP)  ## mypy over the package, its tests and benchmarks
+	$(BIN)/mypy kafka_obs tests bench
 
 unit: $(STAMP)  ## only the fast tests (no real Prometheus, Alertmanager or e2e)
 	$(BIN)/pytest -q -m "not e2e"

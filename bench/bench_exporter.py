@@ -21,9 +21,13 @@ import tempfile
 import threading
 import time
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import machine  # bench/machine.py: load averages and a note measured, not asserted
+
+if TYPE_CHECKING:
+    from kafka_obs.exporter.app import Exporter
+    from kafka_obs.exporter.snapshot import RenderedSnapshot
 
 ROOT = Path(__file__).resolve().parent.parent
 RESULTS = ROOT / "bench" / "results"
@@ -91,7 +95,7 @@ def compare_renderers(families: tuple[Any, ...], labels: dict[str, str]) -> dict
                 yield m
 
     registry = CollectorRegistry(auto_describe=False)
-    registry.register(Collector())  # type: ignore[arg-type]
+    registry.register(Collector())
     start = time.perf_counter()
     theirs = generate_latest(registry)
     theirs_s = time.perf_counter() - start
@@ -101,6 +105,14 @@ def compare_renderers(families: tuple[Any, ...], labels: dict[str, str]) -> dict
         "ours_bytes": len(ours),
         "prometheus_client_bytes": len(theirs),
     }
+
+
+def latest_snapshot(exporter: Exporter, cluster: str) -> RenderedSnapshot:
+    """The exporter's last rendering of ``cluster``: read after the scrapes, so its absence is a failed run."""
+    rendered = exporter.store.latest(cluster)
+    if rendered is None:
+        raise SystemExit(f"the exporter holds no snapshot of {cluster}")
+    return rendered
 
 
 def bench_fleet(fleet_name: str) -> dict[str, Any]:
@@ -165,7 +177,7 @@ def bench_fleet(fleet_name: str) -> dict[str, Any]:
         rss_mb = process.memory_info().rss / 1e6
         biggest = max(exporter.workers.values(), key=lambda w: len(w.collector.cluster.brokers))
         renderer = compare_renderers(
-            exporter.store.latest(biggest.name).snapshot.kafka, biggest.collector.cluster.static_labels()
+            latest_snapshot(exporter, biggest.name).snapshot.kafka, biggest.collector.cluster.static_labels()
         )
         exporter.stop()
         return {

@@ -27,6 +27,7 @@ REPO = Path(__file__).resolve().parents[1]
 RESULTS = REPO / "bench" / "results" / "sandbox-sweep.json"
 REPEATS = int(os.environ.get("BENCH_REPEATS", "5"))
 TIMEOUT = 60
+TARGET_SECONDS = 5.0
 
 
 def sweep(admin: AdminClient) -> dict[str, float]:
@@ -56,11 +57,11 @@ def sweep(admin: AdminClient) -> dict[str, float]:
 
     t = time.perf_counter()
     # The Python binding takes one group per call; all calls are in flight at once.
-    futures = [
+    fetches = [
         admin.list_consumer_group_offsets([ConsumerGroupTopicPartitions(g)], request_timeout=TIMEOUT)[g] for g in groups
     ]
-    for future in futures:
-        future.result()
+    for fetch in fetches:
+        fetch.result()
     stages["offset_fetch"] = time.perf_counter() - t
     stages["total"] = sum(stages.values())
     stages["partitions"] = len(partitions)
@@ -103,25 +104,26 @@ def main() -> int:
             process.send_signal(signal.SIGINT)
             process.wait(30)
     totals = [r["total"] for r in runs]
+    median_seconds = statistics.median(totals)
     result = {
         "benchmark": "sandbox full admin sweep, scale fleet",
         "fleet": {"brokers": 6, "partitions": runs[0]["partitions"], "groups": runs[0]["groups"]},
         "client": "confluent-kafka AdminClient (librdkafka), separate process from the sandbox",
         "repeats": REPEATS,
-        "median_seconds": statistics.median(totals),
+        "median_seconds": median_seconds,
         "min_seconds": min(totals),
         "max_seconds": max(totals),
         "median_stage_seconds": {
             stage: statistics.median(r[stage] for r in runs)
             for stage in ("metadata", "list_offsets", "list_groups", "describe_groups", "offset_fetch")
         },
-        "target_seconds": 5.0,
+        "target_seconds": TARGET_SECONDS,
         "machine": machine.describe(load_before, machine.snapshot()),
     }
     RESULTS.parent.mkdir(parents=True, exist_ok=True)
     RESULTS.write_text(json.dumps(result, indent=2) + "\n")
     print(json.dumps(result, indent=2))
-    return 0 if result["median_seconds"] < result["target_seconds"] else 1
+    return 0 if median_seconds < TARGET_SECONDS else 1
 
 
 if __name__ == "__main__":

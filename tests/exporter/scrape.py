@@ -24,6 +24,14 @@ def value(series: Series, name: str, **labels: str) -> float | None:
     return found[0] if found else None
 
 
+def required(series: Series, name: str, **labels: str) -> float:
+    """Like ``value``, for a series the test compares or computes with: a missing series fails here, naming it,
+    rather than as a TypeError on None further down."""
+    found = value(series, name, **labels)
+    assert found is not None, f"no series {name}{labels}"
+    return found
+
+
 def names(series: Series, **labels: str) -> set[str]:
     return {n for (n, ls) in series if set(labels.items()) <= ls}
 

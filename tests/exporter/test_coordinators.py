@@ -45,7 +45,7 @@ def delta(before: dict[str, int], after: dict[str, int], api: str) -> int:
     return after.get(api, 0) - before.get(api, 0)
 
 
-def test_coordinator_move_is_followed_within_one_call(alpha) -> None:  # type: ignore[no-untyped-def]
+def test_coordinator_move_is_followed_within_one_call(alpha) -> None:
     sb, admin = alpha
     groups = sorted(sb.truth()["clusters"]["alpha"]["groups"])
     first = admin.committed_offsets(groups)
@@ -77,7 +77,7 @@ def test_coordinator_move_is_followed_within_one_call(alpha) -> None:  # type: i
     assert delta(before, after, "OffsetFetch") == len(set(new.values()))
 
 
-def test_every_coordinator_down_fails_every_group_bounded(alpha) -> None:  # type: ignore[no-untyped-def]
+def test_every_coordinator_down_fails_every_group_bounded(alpha) -> None:
     sb, admin = alpha
     groups = sorted(sb.truth()["clusters"]["alpha"]["groups"])
     admin.committed_offsets(groups)
@@ -88,7 +88,7 @@ def test_every_coordinator_down_fails_every_group_bounded(alpha) -> None:  # typ
     assert all(isinstance(a, Exception) for a in answers.values())
 
 
-def test_describe_errors_are_per_group(alpha) -> None:  # type: ignore[no-untyped-def]
+def test_describe_errors_are_per_group(alpha) -> None:
     sb, admin = alpha
     answers = admin.describe_groups(["orders-processor", "no-such-group"])
     orders = answers["orders-processor"]

@@ -14,7 +14,7 @@ from kafka_obs.exporter.families import Family, FamilyBuilder
 from kafka_obs.exporter.lag_seconds import SEED_AGES
 from tests.exporter.conftest import cluster_config, fleet
 from tests.exporter.fakes import FakeGroup, FakeKafka
-from tests.exporter.scrape import Series, count, names, parse, value
+from tests.exporter.scrape import Series, count, names, parse, required, value
 
 
 def make(clock: ManualClock, fakes: dict[str, FakeKafka], **extra: Any) -> Exporter:
@@ -128,7 +128,10 @@ def test_lag_seconds_grow_while_a_group_is_paused(clock: ManualClock, kafka: Fak
         exporter.collect_once()
         s = scrape(exporter)
         seen.append(
-            (value(s, "kafka_consumergroup_lag", consumergroup="g"), value(s, "kafka_consumergroup_max_lag_seconds"))
+            (
+                required(s, "kafka_consumergroup_lag", consumergroup="g"),
+                required(s, "kafka_consumergroup_max_lag_seconds"),
+            )
         )
     lags = [lag for lag, _ in seen]
     seconds = [sec for _, sec in seen]
@@ -350,7 +353,7 @@ def test_requests_are_batched_and_counted(clock: ManualClock, kafka: FakeKafka) 
     exporter = make(clock, {"alpha": kafka})
     exporter.collect_once()
     s = scrape(exporter)
-    first_cycle = value(s, "kafka_exporter_kafka_requests_total", api="ListOffsets")
+    first_cycle = required(s, "kafka_exporter_kafka_requests_total", api="ListOffsets")
     assert first_cycle <= (2 + len(SEED_AGES)) * len(kafka.brokers)  # new partitions: history seeded once
     assert value(s, "kafka_exporter_kafka_requests_total", api="DescribeConfigs") == 1
     assert value(s, "kafka_exporter_kafka_requests_total", api="Metadata") == 1
@@ -362,7 +365,7 @@ def test_requests_are_batched_and_counted(clock: ManualClock, kafka: FakeKafka) 
     s = scrape(exporter)
     assert value(s, "kafka_exporter_kafka_requests_total", api="DescribeConfigs") == 1  # slower cadence
     assert value(s, "kafka_exporter_kafka_requests_total", api="Metadata") == 4
-    steady = (value(s, "kafka_exporter_kafka_requests_total", api="ListOffsets") - first_cycle) / 3
+    steady = (required(s, "kafka_exporter_kafka_requests_total", api="ListOffsets") - first_cycle) / 3
     assert steady <= 2 * len(kafka.brokers)
     clock.advance(300)
     exporter.collect_once()

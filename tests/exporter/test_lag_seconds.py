@@ -28,7 +28,7 @@ def build(history_steps: list[tuple[int, float]], max_points: int = 10) -> tuple
 
 @given(steps, st.data())
 @settings(max_examples=200, deadline=None)
-def test_never_negative_nan_or_older_than_the_first_point(history_steps, data) -> None:  # type: ignore[no-untyped-def]
+def test_never_negative_nan_or_older_than_the_first_point(history_steps, data) -> None:
     h, first, now, end = build(history_steps)
     committed = data.draw(st.integers(0, end + 10))
     later = now + data.draw(st.floats(0, 10_000))
@@ -41,7 +41,7 @@ def test_never_negative_nan_or_older_than_the_first_point(history_steps, data) -
 
 @given(steps, st.data())
 @settings(max_examples=200, deadline=None)
-def test_further_behind_is_never_younger(history_steps, data) -> None:  # type: ignore[no-untyped-def]
+def test_further_behind_is_never_younger(history_steps, data) -> None:
     h, _, now, end = build(history_steps)
     a = data.draw(st.integers(0, max(0, end - 1)))
     b = data.draw(st.integers(a, max(a, end)))
@@ -50,7 +50,7 @@ def test_further_behind_is_never_younger(history_steps, data) -> None:  # type: 
 
 @given(steps)
 @settings(max_examples=100, deadline=None)
-def test_memory_is_bounded_and_history_ordered(history_steps) -> None:  # type: ignore[no-untyped-def]
+def test_memory_is_bounded_and_history_ordered(history_steps) -> None:
     h, first, now, end = build(history_steps, max_points=8)
     assert len(h.offsets) <= 8
     assert h.offsets == sorted(h.offsets)
@@ -62,7 +62,7 @@ def test_memory_is_bounded_and_history_ordered(history_steps) -> None:  # type: 
 
 @given(st.integers(1, 100), st.floats(1, 120), st.integers(3, 400))
 @settings(max_examples=100, deadline=None)
-def test_exact_for_a_constant_rate(rate, interval, cycles) -> None:  # type: ignore[no-untyped-def]
+def test_exact_for_a_constant_rate(rate, interval, cycles) -> None:
     """Records at `rate` per cycle: the record at offset k was appended during the cycle it belongs to."""
     h = OffsetHistory(60)
     for c in range(cycles + 1):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from typing import Any
 
 import pytest
 from confluent_kafka.admin import AdminClient
@@ -37,7 +38,9 @@ def test_counts_sent_requests_per_api_and_forwards_warnings(caplog: pytest.LogCa
 def test_a_real_clients_failures_are_forwarded_not_swallowed(caplog: pytest.LogCaptureFixture) -> None:
     """With the protocol debug context on (as the exporter runs it), connection failures still reach the log."""
     requests = RequestLog("alpha")
-    admin = AdminClient({"bootstrap.servers": f"127.0.0.1:{free_port()}", "debug": "protocol", "logger": requests})
+    # librdkafka takes the logger object in the config, as ConfluentKafkaAdmin passes it; the stub's value type omits it
+    config: dict[str, Any] = {"bootstrap.servers": f"127.0.0.1:{free_port()}", "debug": "protocol", "logger": requests}
+    admin = AdminClient(config)
     with caplog.at_level(logging.INFO, logger="kafka_obs.exporter.librdkafka"):
         with pytest.raises(Exception, match="transport"):
             admin.list_topics(timeout=1)

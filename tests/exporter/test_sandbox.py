@@ -19,7 +19,7 @@ from kafka_obs.config.clusters import FleetConfig
 from kafka_obs.exporter.app import Exporter
 from kafka_obs.exporter.catalogue import CATALOGUE
 from kafka_obs.exporter.confluent_client import ConfluentKafkaAdmin
-from tests.exporter.scrape import Series, parse, value
+from tests.exporter.scrape import Series, parse, required, value
 
 sandbox_runtime = pytest.importorskip("kafka_obs.sandbox.runtime")
 
@@ -149,7 +149,7 @@ def lag_seconds_truth(sb: Any, cluster: str, group: str, topic: str, partition: 
     return now - model.time_of_offset(state, committed)
 
 
-def test_every_series_equals_the_truth(env) -> None:  # type: ignore[no-untyped-def]
+def test_every_series_equals_the_truth(env) -> None:
     sb, exporter, clock = env
     cycle(exporter, clock)
     series = cycle(exporter, clock)
@@ -170,14 +170,14 @@ def test_every_series_equals_the_truth(env) -> None:  # type: ignore[no-untyped-
     assert after - before <= 2 * 3
 
 
-def test_lag_seconds_match_the_production_time_of_the_committed_record(env) -> None:  # type: ignore[no-untyped-def]
+def test_lag_seconds_match_the_production_time_of_the_committed_record(env) -> None:
     sb, exporter, clock = env
     sb.pause_deployment("alpha", "orders-processor")
     lags, seconds = [], []
     for _ in range(4):
         series = cycle(exporter, clock)
-        lags.append(value(series, "kafka_consumergroup_lag_sum", consumergroup="orders-processor", topic="orders"))
-        got = value(series, "kafka_consumergroup_lag_seconds", consumergroup="orders-processor", partition="0")
+        lags.append(required(series, "kafka_consumergroup_lag_sum", consumergroup="orders-processor", topic="orders"))
+        got = required(series, "kafka_consumergroup_lag_seconds", consumergroup="orders-processor", partition="0")
         want = lag_seconds_truth(sb, "alpha", "orders-processor", "orders", 0, now=clock.now())
         assert got == pytest.approx(want, abs=2.0)
         seconds.append(got)
@@ -187,7 +187,7 @@ def test_lag_seconds_match_the_production_time_of_the_committed_record(env) -> N
     assert seconds == sorted(seconds)
     assert seconds[-1] >= seconds[0] + 80
     # a group that was already 10 minutes behind when the exporter started is reported as such at once
-    audit = value(
+    audit = required(
         series, "kafka_consumergroup_lag_seconds", consumergroup="payments-audit", topic="payments", partition="0"
     )
     audit_truth = lag_seconds_truth(sb, "alpha", "payments-audit", "payments", 0, now=clock.now())
@@ -195,7 +195,7 @@ def test_lag_seconds_match_the_production_time_of_the_committed_record(env) -> N
     assert audit == pytest.approx(audit_truth, rel=0.02)
 
 
-def test_broker_stop_and_isr_shrink(env) -> None:  # type: ignore[no-untyped-def]
+def test_broker_stop_and_isr_shrink(env) -> None:
     sb, exporter, clock = env
     before = cycle(exporter, clock)
     leaders_before = {k: v for k, v in before.items() if k[0] == "kafka_topic_partition_leader"}
@@ -203,7 +203,7 @@ def test_broker_stop_and_isr_shrink(env) -> None:  # type: ignore[no-untyped-def
     series = cycle(exporter, clock)
     truth = sb.truth()
     assert_matches_truth(series, truth, "alpha")
-    assert value(series, "kafka_cluster_under_replicated_partitions", cluster="alpha") > 0
+    assert required(series, "kafka_cluster_under_replicated_partitions", cluster="alpha") > 0
     assert value(series, "kafka_brokers", cluster="alpha") == 2
     leaders_after = {k: v for k, v in series.items() if k[0] == "kafka_topic_partition_leader"}
     assert any(leaders_after[k] != v for k, v in leaders_before.items() if v == 1)
@@ -223,7 +223,7 @@ def expected_under_min_isr(truth: dict[str, Any]) -> int:
     return sum(len(p["isr"]) < int(t["config"]["min.insync.replicas"]) for t in beta.values() for p in t["partitions"])
 
 
-def test_unreachable_cluster_is_down_and_dropped_others_unaffected(env) -> None:  # type: ignore[no-untyped-def]
+def test_unreachable_cluster_is_down_and_dropped_others_unaffected(env) -> None:
     sb, exporter, clock = env
     cycle(exporter, clock)
     for broker in (1, 2):
@@ -236,11 +236,11 @@ def test_unreachable_cluster_is_down_and_dropped_others_unaffected(env) -> None:
     series = cycle(exporter, clock, 2 * INTERVAL["beta"])
     assert value(series, "kafka_cluster_up", cluster="beta") == 0
     assert value(series, "kafka_topic_partitions", cluster="beta", topic="events") is None
-    assert value(series, "kafka_exporter_errors_total", cluster="beta", stage="metadata") >= 2
+    assert required(series, "kafka_exporter_errors_total", cluster="beta", stage="metadata") >= 2
     assert_matches_truth(series, sb.truth(), "alpha")
 
 
-def test_deleted_group_vanishes(env) -> None:  # type: ignore[no-untyped-def]
+def test_deleted_group_vanishes(env) -> None:
     sb, exporter, clock = env
     series = cycle(exporter, clock)
     assert value(series, "kafka_consumergroup_members", consumergroup="payments-audit") == 0
@@ -250,7 +250,7 @@ def test_deleted_group_vanishes(env) -> None:  # type: ignore[no-untyped-def]
     assert_matches_truth(series, sb.truth(), "alpha")
 
 
-def test_lowered_retention_moves_the_oldest_offset(env) -> None:  # type: ignore[no-untyped-def]
+def test_lowered_retention_moves_the_oldest_offset(env) -> None:
     sb, exporter, clock = env
     series = cycle(exporter, clock)
     oldest = value(series, "kafka_topic_partition_oldest_offset", cluster="alpha", topic="orders", partition="0")
@@ -300,7 +300,7 @@ def rated(env: tuple[Any, Exporter, ManualClock]) -> Iterator[tuple[Any, Exporte
         exporter.stop()
 
 
-def test_paused_is_stop_stalled_is_stall_reset_is_rewind_healthy_is_ok(rated) -> None:  # type: ignore[no-untyped-def]
+def test_paused_is_stop_stalled_is_stall_reset_is_rewind_healthy_is_ok(rated) -> None:
     sb, exporter, clock = rated
     sb.pause_deployment("alpha", "orders-processor")  # consumers gone: nothing commits
     series = cycle(exporter, clock)

@@ -22,14 +22,14 @@ from tests.exporter.scrape import parse, value
 
 
 @pytest.fixture
-def served(clock: ManualClock, kafka: FakeKafka):  # type: ignore[no-untyped-def]
+def served(clock: ManualClock, kafka: FakeKafka):
     exporter = Exporter(fleet(cluster_config("alpha")), clock=clock, client_factory=lambda c: kafka)
     server = exporter.serve("127.0.0.1", 0)
     yield exporter, f"http://127.0.0.1:{server.port}"
     exporter.stop()
 
 
-def test_endpoints(served, kafka: FakeKafka) -> None:  # type: ignore[no-untyped-def]
+def test_endpoints(served, kafka: FakeKafka) -> None:
     exporter, url = served
     with httpx.Client(base_url=url, timeout=5) as http:
         assert http.get("/healthz").status_code == 200
@@ -57,7 +57,7 @@ def test_endpoints(served, kafka: FakeKafka) -> None:  # type: ignore[no-untyped
         assert len(kafka.calls) == calls  # scrapes never reach Kafka
 
 
-def test_gzip_body_is_the_text_body(served) -> None:  # type: ignore[no-untyped-def]
+def test_gzip_body_is_the_text_body(served) -> None:
     exporter, _ = served
     exporter.collect_once()
     plain = exporter.store.body(openmetrics=False)
@@ -174,7 +174,7 @@ def test_at_the_connection_cap_the_longest_waiting_connection_makes_room(clock: 
     ],
     ids=["huge-header", "bad-request-line", "body", "method", "chunked"],
 )
-def test_bad_requests_get_a_4xx_with_the_reason(served, request_bytes: bytes, status: int) -> None:  # type: ignore[no-untyped-def]
+def test_bad_requests_get_a_4xx_with_the_reason(served, request_bytes: bytes, status: int) -> None:
     _, url = served
     port = int(url.rsplit(":", 1)[1])
     with socket.create_connection(("127.0.0.1", port), timeout=5) as sock:
@@ -183,7 +183,7 @@ def test_bad_requests_get_a_4xx_with_the_reason(served, request_bytes: bytes, st
     assert answer.startswith(f"HTTP/1.1 {status} ".encode()), answer[:80]
 
 
-def test_head_answers_like_get_without_a_body(served) -> None:  # type: ignore[no-untyped-def]
+def test_head_answers_like_get_without_a_body(served) -> None:
     exporter, url = served
     exporter.collect_once()
     with httpx.Client(base_url=url, timeout=5) as http:
@@ -196,7 +196,7 @@ def test_head_answers_like_get_without_a_body(served) -> None:  # type: ignore[n
             assert head.content == b""
 
 
-def test_metrics_honours_q_zero_over_http(served) -> None:  # type: ignore[no-untyped-def]
+def test_metrics_honours_q_zero_over_http(served) -> None:
     exporter, url = served
     exporter.collect_once()
     with httpx.Client(base_url=url, timeout=5) as http:

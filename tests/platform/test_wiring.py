@@ -6,6 +6,7 @@ import shutil
 import subprocess
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -26,8 +27,8 @@ def sandbox() -> Iterator[Sandbox]:
         yield sb
 
 
-def regional(**overrides: object) -> dict[str, object]:
-    arguments: dict[str, object] = {
+def regional(**overrides: Any) -> wiring.Doc:
+    arguments: dict[str, Any] = {
         "region": "eu-west-1",
         "exporters": ["127.0.0.1:9308"],
         "self_address": "127.0.0.1:9091",
@@ -36,11 +37,11 @@ def regional(**overrides: object) -> dict[str, object]:
         "webhooks": ["127.0.0.1:9097"],
     }
     arguments.update(overrides)
-    return wiring.regional_prometheus(wiring.load_yaml(SHIPPED.regional_prometheus), **arguments)  # type: ignore[arg-type]
+    return wiring.regional_prometheus(wiring.load_yaml(SHIPPED.regional_prometheus), **arguments)
 
 
-def jobs(document: dict[str, object]) -> dict[str, dict[str, object]]:
-    return {j["job_name"]: j for j in document["scrape_configs"]}  # type: ignore[attr-defined,index]
+def jobs(document: wiring.Doc) -> dict[str, wiring.Doc]:
+    return {j["job_name"]: j for j in document["scrape_configs"]}
 
 
 def test_regional_prometheus_replaces_only_targets_rules_and_label() -> None:
@@ -158,7 +159,7 @@ def test_demo_clusters_collect_every_priority_fast_and_stay_a_valid_fleet(tmp_pa
 
 
 def test_cap_alert_for_shortens_only_longer_fors() -> None:
-    rules = {"groups": [{"name": "g", "rules": [
+    rules: wiring.Doc = {"groups": [{"name": "g", "rules": [
         {"alert": "A", "expr": "x", "for": "5m"}, {"alert": "B", "expr": "y", "for": "2s"},
         {"record": "r", "expr": "z"}]}]}  # fmt: skip
     capped = wiring.cap_alert_for(rules, 4)

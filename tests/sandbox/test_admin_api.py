@@ -114,7 +114,9 @@ def test_groups_equal_truth(sandbox: Sandbox, admin: AdminClient) -> None:
         expected = truth[name]
         assert group.state == ConsumerGroupState[expected["state"].upper()]
         assert group.coordinator.id == expected["coordinator"]
-        members = {m.client_id: {tp.topic: [] for tp in m.assignment.topic_partitions} for m in group.members}
+        members: dict[str, dict[str, list[int]]] = {
+            m.client_id: {tp.topic: [] for tp in m.assignment.topic_partitions} for m in group.members
+        }
         for m in group.members:
             for tp in m.assignment.topic_partitions:
                 members[m.client_id][tp.topic].append(tp.partition)

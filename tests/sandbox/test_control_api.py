@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+
 import httpx
 import pytest
 from kubernetes import client as k8s
@@ -12,7 +14,7 @@ from tests.sandbox.conftest import CLUSTER, cluster_truth
 
 
 @pytest.fixture
-def http(sandbox: Sandbox) -> httpx.Client:
+def http(sandbox: Sandbox) -> Iterator[httpx.Client]:
     with httpx.Client(base_url=sandbox.control_url, timeout=10) as c:
         yield c
 
@@ -101,8 +103,10 @@ def test_kubernetes_client_reads_and_scales_deployments(sandbox: Sandbox, apps: 
     deployment = apps.read_namespaced_deployment("clicks-aggregator", CLUSTER)
     assert deployment.spec.replicas == cluster_truth(sandbox)["deployments"]["clicks-aggregator"]["replicas"] == 2
     scale = apps.read_namespaced_deployment_scale("clicks-aggregator", CLUSTER)
+    assert scale.spec is not None
     assert scale.spec.replicas == 2
     patched = apps.patch_namespaced_deployment_scale("clicks-aggregator", CLUSTER, {"spec": {"replicas": 4}})
+    assert patched.spec is not None
     assert patched.spec.replicas == 4
     truth = cluster_truth(sandbox)
     assert truth["deployments"]["clicks-aggregator"]["replicas"] == 4
@@ -112,9 +116,12 @@ def test_kubernetes_client_reads_and_scales_deployments(sandbox: Sandbox, apps: 
         CLUSTER,
         k8s.V1Scale(metadata=k8s.V1ObjectMeta(name="clicks-aggregator"), spec=k8s.V1ScaleSpec(replicas=0)),
     )
+    assert replaced.status is not None
     assert replaced.status.replicas == 0
     assert cluster_truth(sandbox)["groups"]["clicks-aggregator"]["state"] == "Empty"
-    names = {d.metadata.name for d in apps.list_namespaced_deployment(CLUSTER).items}
+    deployments = apps.list_namespaced_deployment(CLUSTER).items
+    assert all(d.metadata is not None for d in deployments)
+    names = {d.metadata.name for d in deployments if d.metadata is not None}
     assert names == set(cluster_truth(sandbox)["deployments"])
 
 
@@ -122,6 +129,7 @@ def test_kubernetes_errors_are_status_objects(apps: k8s.AppsV1Api) -> None:
     with pytest.raises(k8s.ApiException) as missing:
         apps.read_namespaced_deployment_scale("nope", CLUSTER)
     assert missing.value.status == 404
+    assert missing.value.body is not None
     assert '"reason":"NotFound"' in missing.value.body.replace(" ", "")
     with pytest.raises(k8s.ApiException) as invalid:
         apps.patch_namespaced_deployment_scale("clicks-aggregator", CLUSTER, {"spec": {"replicas": -1}})

@@ -13,7 +13,7 @@ from tests.sandbox.conftest import CLUSTER, cluster_truth
 from tests.sandbox.test_admin_api import TIMEOUT, _list_offsets, _metadata_view, _truth_view
 
 
-def _eventually(check, timeout: float = 10.0):  # type: ignore[no-untyped-def]
+def _eventually(check, timeout: float = 10.0):
     """librdkafka refreshes metadata asynchronously after a broker goes away; poll until it agrees."""
     deadline = time.monotonic() + timeout
     while True:

@@ -124,8 +124,12 @@ def test_commit_from_a_client_is_fetched_back(sandbox: Sandbox, admin: AdminClie
 def test_delete_groups(sandbox: Sandbox, admin: AdminClient) -> None:
     futures = admin.delete_consumer_groups(["payments-audit", "orders-processor", "no-such-group"])
     assert futures["payments-audit"].result() is None
-    assert futures["orders-processor"].exception().args[0].name() == "NON_EMPTY_GROUP"
-    assert futures["no-such-group"].exception().args[0].name() == "GROUP_ID_NOT_FOUND"
+    non_empty = futures["orders-processor"].exception()
+    not_found = futures["no-such-group"].exception()
+    assert non_empty is not None
+    assert not_found is not None
+    assert non_empty.args[0].name() == "NON_EMPTY_GROUP"
+    assert not_found.args[0].name() == "GROUP_ID_NOT_FOUND"
     groups = cluster_truth(sandbox)["groups"]
     assert "payments-audit" not in groups
     assert "orders-processor" in groups

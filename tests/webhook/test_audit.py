@@ -5,6 +5,7 @@ from __future__ import annotations
 import sqlite3
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -129,7 +130,7 @@ def test_verify_chain_on_plain_records() -> None:
     records = []
     prev = GENESIS
     for seq, event in ((1, SEAL_EVENT), (2, "e"), (3, "e")):
-        record = {"seq": seq, "ts": 1.0, "event": event, "incident_id": None, "remediation_id": None,
+        record: dict[str, Any] = {"seq": seq, "ts": 1.0, "event": event, "incident_id": None, "remediation_id": None,
                   "playbook": None, "target": None, "action": None, "data": "{}"}  # fmt: skip
         record["prev_hash"], record["hash"] = prev, record_mac(key, prev, record)
         prev = record["hash"]

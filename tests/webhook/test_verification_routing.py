@@ -95,13 +95,18 @@ def test_the_service_verifies_each_alert_where_its_series_live(tmp_path: Path) -
         )
         clock = ManualClock()
         scaler = FakeScaler()
+
+        def sleep(seconds: float) -> bool:
+            clock.advance(seconds)
+            return False  # never stopping
+
         service = build_service(
             config,
             enabled_playbooks("high_consumer_lag"),
             clock=clock,
             backends={"scale_deployment": scaler},
             escalator=RecordingEscalator(),  # type: ignore[arg-type]
-            sleep=lambda seconds: clock.advance(seconds) or False,
+            sleep=sleep,
         )
         assert service.app is not None
         client = TestClient(service.app)

@@ -167,7 +167,7 @@ def test_kill_switch_holds_then_resume_acts(harness: Harness) -> None:
     assert harness.scaler.applied == [("orders-processor", 6)]
 
 
-def test_pause_file_flag(harness_factory: Callable[..., Harness], tmp_path) -> None:  # type: ignore[no-untyped-def]
+def test_pause_file_flag(harness_factory: Callable[..., Harness], tmp_path) -> None:
     flag = tmp_path / "pause"
     h = harness_factory(guardrails={"pause_file": str(flag)})
     flag.touch()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from typing import Any
 
 import pytest
 
@@ -20,8 +21,8 @@ from kafka_obs.sandbox.jmx import (
 PASSWORD = "jmx-s3cret"
 
 
-def state(broker_id: int, **overrides: object) -> BrokerJmxState:
-    base: dict[str, object] = {
+def state(broker_id: int, **overrides: Any) -> BrokerJmxState:
+    base: dict[str, Any] = {
         "broker_id": broker_id,
         "topics": {
             "orders": TopicTraffic(bytes_in=10_000 * broker_id, bytes_out=30_000, messages_in=100 * broker_id),

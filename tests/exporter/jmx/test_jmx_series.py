@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Sequence
 from typing import Any
 
 import pytest
@@ -12,7 +13,7 @@ from kafka_obs.exporter.collectors import ClusterFacts
 from kafka_obs.exporter.families import Family
 from kafka_obs.exporter.jmx import JmxCollector, JmxError, SeriesBuilder
 from kafka_obs.exporter.jmx.catalogue import RULES, batch_queries
-from kafka_obs.exporter.jmx.query import Row, service_url
+from kafka_obs.exporter.jmx.query import Query, Row, service_url
 from kafka_obs.exporter.jmx.series import parse_object_name
 from kafka_obs.exporter.model import Broker, ClusterMetadata
 
@@ -131,7 +132,15 @@ class FakeClient:
         self.answers = answers
         self.calls: list[str] = []
 
-    def query(self, url: str, queries: list[Any], **kwargs: Any) -> list[Row]:
+    def query(
+        self,
+        url: str,
+        queries: Sequence[Query],
+        *,
+        timeout: float,
+        username: str | None = None,
+        password: str | None = None,
+    ) -> list[Row]:
         self.calls.append(url)
         answer = self.answers[url]
         if isinstance(answer, JmxError):
