@@ -49,10 +49,16 @@ def run(args: argparse.Namespace) -> int:
     from kafka_obs.exporter.app import Exporter
     from kafka_obs.exporter.confluent_client import ConfluentKafkaAdmin
     from kafka_obs.exporter.jmx import jmx_collectors
+    from kafka_obs.exporter.kafka_python import KafkaPythonIncompatible, check_version
     from kafka_obs.exporter.server import parse_listen_address
 
     logs.setup(args)
     log = logging.getLogger("kafka_obs.exporter")
+    try:
+        check_version()
+    except KafkaPythonIncompatible as exc:
+        log.error(str(exc))
+        return 2
     host, port = parse_listen_address(args.listen_address)
     fleet = load_fleet(args.config_file).select(regions=args.regions, names=args.clusters)
     if not fleet.clusters:

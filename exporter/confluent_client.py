@@ -10,9 +10,10 @@ understands is translated for the log-dirs client. Requests are counted as they 
 from __future__ import annotations
 
 import logging
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
+import kafka.errors as Errors
 from confluent_kafka import IsolationLevel
 from confluent_kafka import TopicPartition as CkTopicPartition
 from confluent_kafka.admin import AdminClient, ConfigResource, ResourceType
@@ -22,6 +23,7 @@ from kafka.admin import KafkaAdminClient
 from kafka_obs.config.clusters import Cluster
 from kafka_obs.exporter.client import KafkaUnavailable, OffsetSpec
 from kafka_obs.exporter.coordinators import CoordinatorRouter, is_coordinator_problem
+from kafka_obs.exporter.kafka_python import ConnectionManager
 from kafka_obs.exporter.model import (
     Broker,
     ClusterMetadata,
@@ -100,7 +102,10 @@ class ConfluentKafkaAdmin:
         self._racks: dict[int, str | None] = {}
         self._log_dirs_client: Any = None
         self._router: CoordinatorRouter | None = None
+        self._manager: ConnectionManager | None = None
         self._metadata_ok = False
+        self._quorum_unsupported = False
+        self._quorum_leader: int | None = None
 
     def _poll(self) -> None:
         """Serve librdkafka's log queue: that is when sent requests are counted."""
@@ -139,7 +144,34 @@ class ConfluentKafkaAdmin:
             )
             for name, topic in md.topics.items()
         }
-        return ClusterMetadata(md.cluster_id, md.controller_id, brokers, partitions)
+        return ClusterMetadata(md.cluster_id, self._active_controller(md.controller_id), brokers, partitions)
+
+    def _active_controller(self, metadata_controller: int) -> int:
+        """The active controller: the KRaft metadata quorum's leader (DescribeQuorum), else Metadata's answer.
+
+        In KRaft, Metadata's ``controller_id`` is a *random live broker* (brokers forward controller requests,
+        KIP-590), so it changes from one request to the next and says nothing about the controller (seen against
+        Apache Kafka 4.4; the sandbox answered with its real controller, hiding it). Clusters without
+        DescribeQuorum (ZooKeeper mode, the sandbox) are asked once; their Metadata answer is the controller. A
+        failed DescribeQuorum keeps the last leader seen rather than reporting a random broker.
+        """
+        if self._quorum_unsupported:
+            return metadata_controller
+        try:
+            answer = self._kafka_python().describe_metadata_quorum()
+            leader = int(answer["topics"][0]["partitions"][0]["leader_id"])
+        except (Errors.IncompatibleBrokerVersion, Errors.UnsupportedVersionError) as exc:
+            log.info(
+                "no DescribeQuorum: Metadata names the controller",
+                extra={"cluster": self.cluster.name, "err": str(exc)},
+            )
+            self._quorum_unsupported = True
+            return metadata_controller
+        except Exception as exc:
+            log.info("describe quorum failed", extra={"cluster": self.cluster.name, "err": str(exc)})
+            return self._quorum_leader if self._quorum_leader is not None else metadata_controller
+        self._quorum_leader = leader
+        return leader
 
     def _list_topics(self) -> Any:
         try:
@@ -287,14 +319,16 @@ class ConfluentKafkaAdmin:
     def _kafka_python(self) -> Any:
         if self._log_dirs_client is None:
             client = KafkaAdminClient(**kafka_python_config(self._props, self.timeout))
-            _count_requests(client, self.requests)
+            self._manager = ConnectionManager(client, timeout=self.timeout)
+            _count_requests(self._manager, self.requests)
             self._log_dirs_client = client
         return self._log_dirs_client
 
     def _group_router(self) -> CoordinatorRouter:
-        client = self._kafka_python()
+        self._kafka_python()
         if self._router is None:
-            self._router = CoordinatorRouter(client)
+            assert self._manager is not None
+            self._router = CoordinatorRouter(self._manager)
         return self._router
 
     def log_dirs(
@@ -333,32 +367,28 @@ class ConfluentKafkaAdmin:
                 log.debug("closing kafka-python admin failed", extra={"err": str(exc)})
             self._log_dirs_client = None
             self._router = None
+            self._manager = None
 
 
-def _count_requests(client: Any, requests: RequestLog) -> None:
+def _count_requests(manager: ConnectionManager, requests: RequestLog) -> None:
     """Count kafka-python's requests at its one choke point (its connection manager's ``send``), per API.
 
     A request whose future has already failed when ``send`` returns was never written (a node that is unknown,
     not connected or in reconnect backoff) and is not counted; one queued on a connection that then fails to
     open is (rare: a broker that stops while it is being connected to).
-
-    This wraps an attribute of this one client instance only; if kafka-python ever moves it, requests of this
-    client simply go uncounted (logged), nothing else changes.
     """
-    manager = getattr(client, "_manager", None)
-    send = getattr(manager, "send", None)
-    if manager is None or send is None:
-        log.warning("cannot count kafka-python requests: no connection manager found")
-        return
 
-    def counting_send(request: Any, *args: Any, **kwargs: Any) -> Any:
-        future = send(request, *args, **kwargs)
-        # a request refused before it was written (node unknown, not connected, backing off) is not counted
-        if not (getattr(future, "is_done", False) and getattr(future, "exception", None) is not None):
-            requests.add(type(request).__name__.removesuffix("Request"))
-        return future
+    def wrapper(send: Callable[..., Any]) -> Callable[..., Any]:
+        def counting_send(request: Any, *args: Any, **kwargs: Any) -> Any:
+            future = send(request, *args, **kwargs)
+            # a request refused before it was written (node unknown, not connected, backing off) is not counted
+            if not (getattr(future, "is_done", False) and getattr(future, "exception", None) is not None):
+                requests.add(type(request).__name__.removesuffix("Request"))
+            return future
 
-    manager.send = counting_send
+        return counting_send
+
+    manager.wrap_send(wrapper)
 
 
 def _needs_fallback(answer: object) -> bool:
