@@ -19,6 +19,7 @@ from confluent_kafka import TopicPartition as CkTopicPartition
 from confluent_kafka.admin import AdminClient, ConfigResource, ResourceType
 from confluent_kafka.admin import OffsetSpec as CkOffsetSpec
 from kafka.admin import KafkaAdminClient
+from kafka.protocol.metadata.metadata import MetadataRequest
 
 from kafka_obs.config.clusters import Cluster
 from kafka_obs.exporter.client import KafkaUnavailable, OffsetSpec
@@ -126,10 +127,13 @@ class ConfluentKafkaAdmin:
             md = self._list_topics()
         except KafkaUnavailable as exc:
             if not self._metadata_ok:
-                raise
+                return self._metadata_from_any_broker(exc)
             log.info("metadata failed, asking another broker", extra={"cluster": self.cluster.name, "err": str(exc)})
             self._metadata_ok = False
-            md = self._list_topics()
+            try:
+                md = self._list_topics()
+            except KafkaUnavailable as again:
+                return self._metadata_from_any_broker(again)
         self._metadata_ok = True
         broker_ids = set(md.brokers)
         if broker_ids - set(self._racks):
@@ -145,6 +149,38 @@ class ConfluentKafkaAdmin:
             for name, topic in md.topics.items()
         }
         return ClusterMetadata(md.cluster_id, self._active_controller(md.controller_id), brokers, partitions)
+
+    def _metadata_from_any_broker(self, error: KafkaUnavailable) -> ClusterMetadata:
+        """Metadata from whichever broker answers first, asked all at once (kafka-python), when librdkafka's failed.
+
+        librdkafka keeps sending Metadata to a broker whose connection looks healthy. A hung broker (SIGSTOP on real
+        Kafka: its socket stays open, nothing answers) is such a broker, so every cycle's Metadata timed out and the
+        whole cluster was reported down while two of three brokers served (the sandbox only ever closed a stopped
+        broker's sockets, which librdkafka notices at once). A cluster that is really down fails here too, within
+        the same timeout.
+        """
+        try:
+            self._kafka_python()
+            assert self._manager is not None
+            manager = self._manager
+            nodes = manager.broker_ids()
+            answer = manager.first_answer(lambda: MetadataRequest(topics=None), nodes, self.timeout)
+        except Exception as exc:
+            raise KafkaUnavailable(f"{error}; no broker answered Metadata either: {exc}") from exc
+        log.info("metadata from another broker", extra={"cluster": self.cluster.name, "err": str(error)})
+        brokers = tuple(
+            Broker(b.node_id, b.host, b.port, b.rack) for b in sorted(answer.brokers, key=lambda b: b.node_id)
+        )
+        partitions = {
+            t.name: tuple(
+                Partition(t.name, p.partition_index, p.leader_id, tuple(p.replica_nodes), tuple(p.isr_nodes))
+                for p in sorted(t.partitions, key=lambda p: p.partition_index)
+            )
+            for t in answer.topics
+            if t.error_code == 0
+        }
+        controller = self._active_controller(answer.controller_id)
+        return ClusterMetadata(answer.cluster_id, controller, brokers, partitions)
 
     def _active_controller(self, metadata_controller: int) -> int:
         """The active controller: the KRaft metadata quorum's leader (DescribeQuorum), else Metadata's answer.

@@ -14,11 +14,13 @@ That manager (``KafkaAdminClient._manager``) is internal to kafka-python and cha
 
 from __future__ import annotations
 
+import time
 from collections.abc import Awaitable, Callable
 from typing import Any
 
 import kafka
 from kafka.admin import KafkaAdminClient
+from kafka.future import Future
 
 SUPPORTED_SERIES = "3.0."
 """kafka-python 3.0.x (pyproject pins >=3.0.12,<3.1)."""
@@ -82,6 +84,34 @@ class ConnectionManager:
     def api_version(self, request_class: Any) -> int:
         """The highest version of ``request_class`` the cluster and kafka-python both speak."""
         return int(self._manager.broker_version_data.api_version(request_class))
+
+    def broker_ids(self) -> list[int]:
+        """The brokers kafka-python's own metadata knows."""
+        return sorted(int(b.node_id) for b in self._manager.cluster.brokers())
+
+    def first_answer(self, request: Callable[[], Any], node_ids: list[int], timeout: float) -> Any:
+        """Send ``request()`` to every node at once and return the first successful answer; the last error if none
+        answers within ``timeout``. A hung broker (open socket, no answer) costs nothing while another answers."""
+
+        async def race() -> Any:
+            futures = [self._send_future(request(), node) for node in node_ids]
+            deadline = time.monotonic() + timeout
+            while True:
+                for future in futures:
+                    if future.succeeded():
+                        return future.value
+                if all(f.is_done for f in futures) or time.monotonic() >= deadline:
+                    errors = [f.exception for f in futures if f.failed()]
+                    raise errors[-1] if errors else TimeoutError(f"no broker answered within {timeout:g}s")
+                await self.sleep(0.005)
+
+        return self.run(race)
+
+    def _send_future(self, request: Any, node: int) -> Any:
+        try:
+            return self._manager.send(request, node_id=node)
+        except Exception as exc:
+            return Future().failure(exc)
 
     def wrap_send(self, wrapper: Callable[[Callable[..., Any]], Callable[..., Any]]) -> None:
         """Replace this manager's ``send`` with ``wrapper(send)`` (this one client instance only): the choke point
