@@ -107,6 +107,23 @@ class ConnectionManager:
 
         return self.run(race)
 
+    def every_answer(self, request: Callable[[], Any], node_ids: list[int], timeout: float) -> dict[int, Any]:
+        """Send ``request()`` to every node at once; each node's answer or exception once all are in or ``timeout``
+        has passed (a node still silent then gets a ``TimeoutError``)."""
+
+        async def gather() -> dict[int, Any]:
+            futures = {node: self._send_future(request(), node) for node in node_ids}
+            deadline = time.monotonic() + timeout
+            while not all(f.is_done for f in futures.values()) and time.monotonic() < deadline:
+                await self.sleep(0.005)
+            return {
+                node: (f.value if f.succeeded() else f.exception) if f.is_done else TimeoutError(f"node {node}")
+                for node, f in futures.items()
+            }
+
+        result: dict[int, Any] = self.run(gather)
+        return result
+
     def _send_future(self, request: Any, node: int) -> Any:
         try:
             return self._manager.send(request, node_id=node)
