@@ -107,6 +107,7 @@ class ConfluentKafkaAdmin:
         self._manager: ConnectionManager | None = None
         self._metadata_ok = False
         self._quorum_unsupported = False
+        self._live_brokers: set[int] = set()
         self._quorum_leader: int | None = None
 
     def _poll(self) -> None:
@@ -137,6 +138,7 @@ class ConfluentKafkaAdmin:
                 return self._metadata_from_any_broker(again)
         self._metadata_ok = True
         broker_ids = set(md.brokers)
+        self._live_brokers = broker_ids
         if broker_ids - set(self._racks):
             self._racks.update(self._describe_racks())
         brokers = tuple(
@@ -180,6 +182,7 @@ class ConfluentKafkaAdmin:
             for t in answer.topics
             if t.error_code == 0
         }
+        self._live_brokers = {b.id for b in brokers}
         controller = self._active_controller(answer.controller_id)
         return ClusterMetadata(answer.cluster_id, controller, brokers, partitions)
 
@@ -278,7 +281,9 @@ class ConfluentKafkaAdmin:
         try:
             self._kafka_python()
             assert self._manager is not None
-            nodes = self._manager.broker_ids()
+            # the brokers of the last Metadata answer: kafka-python's own metadata refreshes every 5 minutes and
+            # would keep a fenced (hung) broker, costing a timeout per cycle
+            nodes = sorted(self._live_brokers) or self._manager.broker_ids()
             answers = self._manager.every_answer(
                 lambda: ListGroupsRequest(states_filter=[], types_filter=[]), nodes, self.timeout
             )

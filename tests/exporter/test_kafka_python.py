@@ -25,4 +25,4 @@ def test_a_client_without_the_internal_manager_is_refused_by_name() -> None:
         _manager = object()
 
     with pytest.raises(KafkaPythonIncompatible, match="missing: \\['run', 'send'"):
-        ConnectionManager(NotKafkaPython())  # type: ignore[arg-type]
+        ConnectionManager(NotKafkaPython())
