@@ -59,8 +59,8 @@ format: $(STAMP)  ## apply ruff's formatting and safe fixes
 typecheck: $(STAMP)  ## mypy over the package, its tests and benchmarks
 	$(BIN)/mypy kafka_obs tests bench
 
-unit: $(STAMP)  ## only the fast tests (no real Prometheus, Alertmanager or e2e)
-	$(BIN)/pytest -q -m "not e2e"
+unit: $(STAMP)  ## only the fast tests (no real Prometheus, Alertmanager, Kafka or e2e)
+	$(BIN)/pytest -q -m "not e2e and not realkafka"
 
 test: tools kafka $(STAMP) lint typecheck  ## what CI runs: lint, types, then every test
 	$(BIN)/pytest -q

@@ -63,6 +63,7 @@ def run(args: argparse.Namespace) -> int:
     from kafka_obs.exporter.app import Exporter
     from kafka_obs.exporter.confluent_client import ConfluentKafkaAdmin
     from kafka_obs.exporter.jmx import JmxHelper, jmx_collectors
+    from kafka_obs.exporter.kafka_python import KafkaPythonIncompatible, check_version
     from kafka_obs.exporter.server import parse_listen_address
 
     host, port = parse_listen_address(args.listen_address)
@@ -70,6 +71,11 @@ def run(args: argparse.Namespace) -> int:
     redact = Redactor.for_configs(loaded)  # every secret of the file, also of clusters this shard does not serve
     logs.setup(args, redact=redact)
     log = logging.getLogger("kafka_obs.exporter")
+    try:
+        check_version()
+    except KafkaPythonIncompatible as exc:
+        log.error(str(exc))
+        return 2
     fleet = loaded.select(regions=args.regions, names=args.clusters)
     if not fleet.clusters:
         log.error("no cluster matches --region/--cluster", extra={"regions": args.regions, "clusters": args.clusters})

@@ -10,18 +10,22 @@ understands is translated for the log-dirs client. Requests are counted as they 
 from __future__ import annotations
 
 import logging
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
+import kafka.errors as Errors
 from confluent_kafka import IsolationLevel
 from confluent_kafka import TopicPartition as CkTopicPartition
 from confluent_kafka.admin import AdminClient, ConfigResource, ResourceType
 from confluent_kafka.admin import OffsetSpec as CkOffsetSpec
 from kafka.admin import KafkaAdminClient
+from kafka.protocol.admin.groups import ListGroupsRequest
+from kafka.protocol.metadata.metadata import MetadataRequest
 
 from kafka_obs.config.clusters import Cluster
 from kafka_obs.exporter.client import KafkaUnavailable, OffsetSpec
 from kafka_obs.exporter.coordinators import CoordinatorRouter, is_coordinator_problem
+from kafka_obs.exporter.kafka_python import ConnectionManager
 from kafka_obs.exporter.model import (
     Broker,
     ClusterMetadata,
@@ -100,7 +104,11 @@ class ConfluentKafkaAdmin:
         self._racks: dict[int, str | None] = {}
         self._log_dirs_client: Any = None
         self._router: CoordinatorRouter | None = None
+        self._manager: ConnectionManager | None = None
         self._metadata_ok = False
+        self._quorum_unsupported = False
+        self._live_brokers: set[int] = set()
+        self._quorum_leader: int | None = None
 
     def _poll(self) -> None:
         """Serve librdkafka's log queue: that is when sent requests are counted."""
@@ -121,12 +129,16 @@ class ConfluentKafkaAdmin:
             md = self._list_topics()
         except KafkaUnavailable as exc:
             if not self._metadata_ok:
-                raise
+                return self._metadata_from_any_broker(exc)
             log.info("metadata failed, asking another broker", extra={"cluster": self.cluster.name, "err": str(exc)})
             self._metadata_ok = False
-            md = self._list_topics()
+            try:
+                md = self._list_topics()
+            except KafkaUnavailable as again:
+                return self._metadata_from_any_broker(again)
         self._metadata_ok = True
         broker_ids = set(md.brokers)
+        self._live_brokers = broker_ids
         if broker_ids - set(self._racks):
             self._racks.update(self._describe_racks())
         brokers = tuple(
@@ -139,7 +151,67 @@ class ConfluentKafkaAdmin:
             )
             for name, topic in md.topics.items()
         }
-        return ClusterMetadata(md.cluster_id, md.controller_id, brokers, partitions)
+        return ClusterMetadata(md.cluster_id, self._active_controller(md.controller_id), brokers, partitions)
+
+    def _metadata_from_any_broker(self, error: KafkaUnavailable) -> ClusterMetadata:
+        """Metadata from whichever broker answers first, asked all at once (kafka-python), when librdkafka's failed.
+
+        librdkafka keeps sending Metadata to a broker whose connection looks healthy. A hung broker (SIGSTOP on real
+        Kafka: its socket stays open, nothing answers) is such a broker, so every cycle's Metadata timed out and the
+        whole cluster was reported down while two of three brokers served (the sandbox only ever closed a stopped
+        broker's sockets, which librdkafka notices at once). A cluster that is really down fails here too, within
+        the same timeout.
+        """
+        try:
+            self._kafka_python()
+            assert self._manager is not None
+            manager = self._manager
+            nodes = manager.broker_ids()
+            answer = manager.first_answer(lambda: MetadataRequest(topics=None), nodes, self.timeout)
+        except Exception as exc:
+            raise KafkaUnavailable(f"{error}; no broker answered Metadata either: {exc}") from exc
+        log.info("metadata from another broker", extra={"cluster": self.cluster.name, "err": str(error)})
+        brokers = tuple(
+            Broker(b.node_id, b.host, b.port, b.rack) for b in sorted(answer.brokers, key=lambda b: b.node_id)
+        )
+        partitions = {
+            t.name: tuple(
+                Partition(t.name, p.partition_index, p.leader_id, tuple(p.replica_nodes), tuple(p.isr_nodes))
+                for p in sorted(t.partitions, key=lambda p: p.partition_index)
+            )
+            for t in answer.topics
+            if t.error_code == 0
+        }
+        self._live_brokers = {b.id for b in brokers}
+        controller = self._active_controller(answer.controller_id)
+        return ClusterMetadata(answer.cluster_id, controller, brokers, partitions)
+
+    def _active_controller(self, metadata_controller: int) -> int:
+        """The active controller: the KRaft metadata quorum's leader (DescribeQuorum), else Metadata's answer.
+
+        In KRaft, Metadata's ``controller_id`` is a *random live broker* (brokers forward controller requests,
+        KIP-590), so it changes from one request to the next and says nothing about the controller (seen against
+        Apache Kafka 4.4; the sandbox answered with its real controller, hiding it). Clusters without
+        DescribeQuorum (ZooKeeper mode, the sandbox) are asked once; their Metadata answer is the controller. A
+        failed DescribeQuorum keeps the last leader seen rather than reporting a random broker.
+        """
+        if self._quorum_unsupported:
+            return metadata_controller
+        try:
+            answer = self._kafka_python().describe_metadata_quorum()
+            leader = int(answer["topics"][0]["partitions"][0]["leader_id"])
+        except (Errors.IncompatibleBrokerVersion, Errors.UnsupportedVersionError) as exc:
+            log.info(
+                "no DescribeQuorum: Metadata names the controller",
+                extra={"cluster": self.cluster.name, "err": str(exc)},
+            )
+            self._quorum_unsupported = True
+            return metadata_controller
+        except Exception as exc:
+            log.info("describe quorum failed", extra={"cluster": self.cluster.name, "err": str(exc)})
+            return self._quorum_leader if self._quorum_leader is not None else metadata_controller
+        self._quorum_leader = leader
+        return leader
 
     def _list_topics(self) -> Any:
         try:
@@ -200,18 +272,40 @@ class ConfluentKafkaAdmin:
     # -- groups --------------------------------------------------------------------------------------------------
 
     def list_groups(self) -> list[GroupListing]:
+        """ListGroups (v5: state and type) sent to every broker at once over kafka-python.
+
+        Not librdkafka's ``list_consumer_groups``: against Apache Kafka 4.4 it aborted the whole process (SIGABRT
+        inside librdkafka, cf. librdkafka#4605 ``eonce->refcnt > 0``) while a killed broker's ListGroups timed
+        out, found by the realkafka fault test. A broker that does not answer only loses its own groups.
+        """
         try:
-            result = self._admin.list_consumer_groups(request_timeout=self.timeout).result()
+            self._kafka_python()
+            assert self._manager is not None
+            # the brokers of the last Metadata answer: kafka-python's own metadata refreshes every 5 minutes and
+            # would keep a fenced (hung) broker, costing a timeout per cycle
+            nodes = sorted(self._live_brokers) or self._manager.broker_ids()
+            answers = self._manager.every_answer(
+                lambda: ListGroupsRequest(states_filter=[], types_filter=[]), nodes, self.timeout
+            )
         except Exception as exc:
             raise KafkaUnavailable(f"list groups: {exc}") from exc
-        finally:
-            self._poll()
-        if result.errors:
+        listings: dict[str, GroupListing] = {}
+        failed = []
+        for node, answer in sorted(answers.items()):
+            if isinstance(answer, BaseException) or answer.error_code:
+                failed.append(f"broker {node}: {answer if isinstance(answer, BaseException) else answer.error_code}")
+                continue
+            for g in answer.groups:
+                state = getattr(g, "group_state", None) or "Unknown"
+                group_type = (getattr(g, "group_type", None) or "unknown").lower()
+                listings[g.group_id] = GroupListing(g.group_id, state, group_type)
+        if failed and not listings and len(failed) == len(answers):
+            raise KafkaUnavailable(f"list groups: no broker answered, e.g. {failed[0]}")
+        if failed:
             log.warning(
-                "list groups: some brokers did not answer",
-                extra={"cluster": self.cluster.name, "err": str(result.errors[0])},
+                "list groups: some brokers did not answer", extra={"cluster": self.cluster.name, "err": failed[0]}
             )
-        return [GroupListing(g.group_id, state_name(g.state), type_name(g.type)) for g in result.valid]
+        return list(listings.values())
 
     def describe_groups(self, group_ids: Sequence[str]) -> dict[str, GroupDescription | Exception]:
         """DescribeGroups batched per coordinator (:class:`~kafka_obs.exporter.coordinators.CoordinatorRouter`).
@@ -287,14 +381,16 @@ class ConfluentKafkaAdmin:
     def _kafka_python(self) -> Any:
         if self._log_dirs_client is None:
             client = KafkaAdminClient(**kafka_python_config(self._props, self.timeout))
-            _count_requests(client, self.requests)
+            self._manager = ConnectionManager(client, timeout=self.timeout)
+            _count_requests(self._manager, self.requests)
             self._log_dirs_client = client
         return self._log_dirs_client
 
     def _group_router(self) -> CoordinatorRouter:
-        client = self._kafka_python()
+        self._kafka_python()
         if self._router is None:
-            self._router = CoordinatorRouter(client)
+            assert self._manager is not None
+            self._router = CoordinatorRouter(self._manager)
         return self._router
 
     def log_dirs(
@@ -333,32 +429,28 @@ class ConfluentKafkaAdmin:
                 log.debug("closing kafka-python admin failed", extra={"err": str(exc)})
             self._log_dirs_client = None
             self._router = None
+            self._manager = None
 
 
-def _count_requests(client: Any, requests: RequestLog) -> None:
+def _count_requests(manager: ConnectionManager, requests: RequestLog) -> None:
     """Count kafka-python's requests at its one choke point (its connection manager's ``send``), per API.
 
     A request whose future has already failed when ``send`` returns was never written (a node that is unknown,
     not connected or in reconnect backoff) and is not counted; one queued on a connection that then fails to
     open is (rare: a broker that stops while it is being connected to).
-
-    This wraps an attribute of this one client instance only; if kafka-python ever moves it, requests of this
-    client simply go uncounted (logged), nothing else changes.
     """
-    manager = getattr(client, "_manager", None)
-    send = getattr(manager, "send", None)
-    if manager is None or send is None:
-        log.warning("cannot count kafka-python requests: no connection manager found")
-        return
 
-    def counting_send(request: Any, *args: Any, **kwargs: Any) -> Any:
-        future = send(request, *args, **kwargs)
-        # a request refused before it was written (node unknown, not connected, backing off) is not counted
-        if not (getattr(future, "is_done", False) and getattr(future, "exception", None) is not None):
-            requests.add(type(request).__name__.removesuffix("Request"))
-        return future
+    def wrapper(send: Callable[..., Any]) -> Callable[..., Any]:
+        def counting_send(request: Any, *args: Any, **kwargs: Any) -> Any:
+            future = send(request, *args, **kwargs)
+            # a request refused before it was written (node unknown, not connected, backing off) is not counted
+            if not (getattr(future, "is_done", False) and getattr(future, "exception", None) is not None):
+                requests.add(type(request).__name__.removesuffix("Request"))
+            return future
 
-    manager.send = counting_send
+        return counting_send
+
+    manager.wrap_send(wrapper)
 
 
 def _needs_fallback(answer: object) -> bool:

@@ -18,8 +18,9 @@ is unreachable or answers NOT_COORDINATOR / COORDINATOR_NOT_AVAILABLE / COORDINA
 re-resolved and retried at once in the same call, a bounded number of times: a coordinator move costs one extra
 round trip, not a cycle's group series, and never depends on a timeout.
 
-It uses kafka-python's ``KafkaAdminClient._manager`` (``run``, ``send``, ``cluster``), which is internal; the
-exporter pins kafka-python's version and the sandbox tests exercise every path here.
+It uses kafka-python's internal connection manager through :class:`~kafka_obs.exporter.kafka_python.ConnectionManager`,
+the one adapter that touches it and checks the library's version; the sandbox and real-Kafka tests exercise every
+path here.
 """
 
 from __future__ import annotations
@@ -35,6 +36,7 @@ from kafka.protocol.admin.groups import DescribeGroupsRequest
 from kafka.protocol.consumer.group import OffsetFetchRequest
 from kafka.protocol.metadata.find_coordinator import FindCoordinatorRequest
 
+from kafka_obs.exporter.kafka_python import ConnectionManager
 from kafka_obs.exporter.model import GroupDescription, TopicPartition
 
 log = logging.getLogger(__name__)
@@ -56,6 +58,9 @@ RETRY_BACKOFF = 0.05
 """Seconds between rounds: enough for a new coordinator to be elected, small next to any cycle."""
 MAX_GROUPS_PER_REQUEST = 1000
 """Bounds one request's (and one answer's) size; 2,000 groups on 6 coordinators is still one request each."""
+MAX_OFFSET_FETCH = 9
+"""OffsetFetch v10 answers with topic ids and empty topic names (found against Apache Kafka 4.4; the sandbox stops at
+v8, so every sandbox test passed while every group lost its lag on real Kafka). Names are what the series need."""
 _GROUP = 0  # FindCoordinator key type
 
 
@@ -83,8 +88,8 @@ class CoordinatorRouter:
     One instance per cluster, kept across cycles with the kafka-python admin client it drives.
     """
 
-    def __init__(self, admin: Any, *, attempts: int = ATTEMPTS, backoff: float = RETRY_BACKOFF):
-        self._manager = admin._manager
+    def __init__(self, manager: ConnectionManager, *, attempts: int = ATTEMPTS, backoff: float = RETRY_BACKOFF):
+        self._manager = manager
         self._attempts = attempts
         self._backoff = backoff
         self._coordinators: dict[str, int] = {}
@@ -114,7 +119,7 @@ class CoordinatorRouter:
         last_error: dict[str, Exception] = {}
         for attempt in range(self._attempts):
             if attempt:
-                await self._manager._net.sleep(self._backoff)
+                await self._manager.sleep(self._backoff)
             await self._resolve([g for g in pending if g not in self._coordinators], result, last_error)
             by_node: dict[int, list[str]] = defaultdict(list)
             for group in pending:
@@ -192,7 +197,7 @@ class CoordinatorRouter:
         if not groups:
             return
         try:
-            batched = self._manager.broker_version_data.api_version(FindCoordinatorRequest) >= 4
+            batched = self._manager.api_version(FindCoordinatorRequest) >= 4
         except Exception:
             batched = False
         if batched:
@@ -210,7 +215,7 @@ class CoordinatorRouter:
             for row in rows:
                 if row.error_code == 0:
                     # registers the node's address so the manager can connect even if Metadata did not list it
-                    self._manager.cluster.add_coordinator(row, _GROUP, row.key, synthesize_node_id=False)
+                    self._manager.add_coordinator(row, _GROUP)
                     self._coordinators[row.key] = row.node_id
                     last_error.pop(row.key, None)
                     continue
@@ -225,9 +230,13 @@ class CoordinatorRouter:
 
     def _offset_fetch_requests(self, groups: list[str]) -> list[Any]:
         """One v8 request for all ``groups`` when the broker has KIP-709, else one request per group."""
-        if self._manager.broker_version_data.api_version(OffsetFetchRequest) >= 8:
+        if self._manager.api_version(OffsetFetchRequest) >= 8:
             Group = OffsetFetchRequest.OffsetFetchRequestGroup
-            return [OffsetFetchRequest(groups=[Group(group_id=g, topics=None) for g in groups], min_version=8)]
+            # v10+ (Kafka 4.x, KIP-848) names topics by id only, with an empty name: v9 keeps names in the answer
+            request = OffsetFetchRequest(
+                groups=[Group(group_id=g, topics=None) for g in groups], min_version=8, max_version=MAX_OFFSET_FETCH
+            )
+            return [request]
         return [OffsetFetchRequest(group_id=g, topics=None, min_version=2, max_version=7) for g in groups]
 
 

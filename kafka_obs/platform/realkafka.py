@@ -216,6 +216,7 @@ class KafkaCluster:
     log_dir_bytes: int | None = None
     """When set, each node's log dir is a tmpfs of this size (see :func:`small_disk`): real disk pressure in tests."""
     _watchdog: ManagedProcess | None = None
+    _tool_runs: int = 0
 
     # -- construction --------------------------------------------------------------------------------------------
 
@@ -391,6 +392,26 @@ class KafkaCluster:
         }
         admin = AdminClient(config)
         return admin.list_topics(timeout=timeout)
+
+    def tool(self, main_class: str, *args: str, bootstrap: bool = True) -> ManagedProcess:
+        """Start one of Kafka's own command-line tools (e.g. ``org.apache.kafka.tools.ProducerPerformance``) against
+        this cluster, in the background; ``--bootstrap-server`` is added unless ``bootstrap`` is false. Its output
+        is in the returned process's log."""
+        self._tool_runs += 1
+        log = self.directory / f"tool-{self._tool_runs}.log"
+        argv = ["java", *jvm_options("128m"), "-cp", self.classpath, main_class]
+        argv += [*(["--bootstrap-server", self.bootstrap_servers] if bootstrap else []), *args]
+        return ManagedProcess(main_class.rsplit(".", 1)[-1], argv, log).start()
+
+    def run_tool(self, main_class: str, *args: str, timeout: float = 120.0) -> str:
+        """Run one of Kafka's tools to its end and return its output: an independent reader for tests, next to
+        our own clients (e.g. ``org.apache.kafka.tools.LogDirsCommand --describe``). A failure raises
+        :class:`ProcessError` quoting the output."""
+        tool = self.tool(main_class, *args)
+        code = tool.wait(timeout)
+        if code != 0:
+            raise ProcessError(f"{main_class} exited with status {code}\n{tool.tail()}")
+        return tool.log_path.read_text(errors="replace")
 
     def _tail(self, node: KafkaNode) -> str:
         return node.process.tail(30) if node.process else f"  kafka-{node.node_id}| (never started)"

@@ -204,3 +204,12 @@ def test_grafana_provisioning_reaches_prometheus_and_the_dashboards() -> None:
     assert sorted(p.name for p in folder.glob("*.json")), "no dashboards where Grafana looks"
     home = env("grafana")["GF_DASHBOARDS_DEFAULT_HOME_DASHBOARD_PATH"]
     assert host_path("grafana", home).exists()
+
+
+def test_compose_runs_the_kafka_version_the_real_kafka_tests_cover() -> None:
+    """docker-compose.yml and the real-Kafka tests (kafka_obs/platform/maven/pom.xml) run the same Apache Kafka."""
+    pom = (REPO / "kafka_obs/platform/maven/pom.xml").read_text()
+    tested = re.search(r"<kafka\.version>([^<]+)</kafka\.version>", pom)
+    assert tested is not None
+    images = {s["image"] for s in SERVICES.values() if s.get("image", "").startswith("apache/kafka:")}
+    assert images == {f"apache/kafka:{tested.group(1)}"}

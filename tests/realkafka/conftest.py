@@ -13,6 +13,7 @@ from collections.abc import Iterator
 import pytest
 
 from kafka_obs.platform.realkafka import KafkaCluster, KafkaUnavailableError
+from tests.realkafka.world import World, build_world
 
 
 @pytest.fixture(scope="session")
@@ -29,6 +30,11 @@ def kafka() -> Iterator[KafkaCluster]:
         yield cluster
     finally:
         cluster.close()
+
+
+@pytest.fixture(scope="session")
+def world(kafka: KafkaCluster) -> Iterator[World]:
+    yield from build_world(kafka)
 
 
 @pytest.fixture
