@@ -1,0 +1,37 @@
+"""The ``scale`` fleet multiplied: the same cluster with ``factor`` times its topics and consumer groups.
+
+``sandbox/fleets/scale.yaml`` is 250 ten-partition topics read by 8 families of 250 groups (2,500 partitions,
+2,000 groups, 20,000 committed offsets). Multiplying every ``count`` by ``factor`` keeps its shape (partitions per
+topic, groups per topic, replicas, rates and lags) and multiplies partitions, groups and committed offsets alike,
+so a curve over factors measures how cost grows with size and nothing else. The file is written next to the
+caller's temporary files, never into ``sandbox/fleets/``.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+ROOT = Path(__file__).resolve().parent.parent
+SCALE = ROOT / "sandbox" / "fleets" / "scale.yaml"
+
+
+def scaled(factor: int) -> dict[str, Any]:
+    """The ``scale`` fleet document with every ``count`` multiplied by ``factor`` (1 returns it unchanged)."""
+    if factor < 1:
+        raise ValueError(f"factor must be at least 1, got {factor}")
+    document: dict[str, Any] = yaml.safe_load(SCALE.read_text(encoding="utf-8"))
+    for cluster in document["clusters"]:
+        for entry in (*cluster.get("topics", []), *cluster.get("deployments", [])):
+            entry["count"] = entry.get("count", 1) * factor
+    return document
+
+
+def write_scaled(factor: int, directory: Path) -> Path:
+    """Write the ``factor`` x fleet file into ``directory``; returns its path (a path, so the sandbox loads it)."""
+    path = directory / f"scale-x{factor}.yaml"
+    header = f"# sandbox/fleets/scale.yaml with every count multiplied by {factor} (written by bench/scaled_fleet.py)\n"
+    path.write_text(header + yaml.safe_dump(scaled(factor), sort_keys=False), encoding="utf-8")
+    return path
