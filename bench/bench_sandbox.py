@@ -16,9 +16,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import signal
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
@@ -64,11 +62,11 @@ def sweep(admin: AdminClient) -> dict[str, float]:
 
     t = time.perf_counter()
     # The Python binding takes one group per call; all calls are in flight at once.
-    futures = [
+    per_group = [
         admin.list_consumer_group_offsets([ConsumerGroupTopicPartitions(g)], request_timeout=TIMEOUT)[g] for g in groups
     ]
-    for future in futures:
-        future.result()
+    for pending in per_group:
+        pending.result()
     stages["offset_fetch"] = time.perf_counter() - t
     stages["total"] = sum(stages.values())
     stages["partitions"] = len(partitions)
@@ -90,38 +88,15 @@ def sweep_size(factor: int) -> bool:
     with tempfile.TemporaryDirectory() as tmp:
         config = Path(tmp) / "clusters.yaml"
         fleet = "scale" if factor == 1 else str(scaled_fleet.write_scaled(factor, Path(tmp)))
-        started = time.perf_counter()
-        process = subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "kafka_obs",
-                "sandbox",
-                "--fleet",
-                fleet,
-                "--control",
-                "127.0.0.1:0",
-                "--write-config",
-                str(config),
-                "--no-jmx",  # the protocol server alone: JMX feeding is the JMX benchmark's subject
-                "--log.level",
-                "warn",
-            ],
-            cwd=REPO,
-        )
+        process, start_seconds = scaled_fleet.start_sandbox(fleet, config)
         try:
-            deadline = time.monotonic() + 300
-            while not config.exists() and time.monotonic() < deadline:
-                time.sleep(0.05)
-            start_seconds = time.perf_counter() - started
             time.sleep(0.2)
             brokers = yaml.safe_load(config.read_text())["clusters"][0]["brokers"]
             admin = AdminClient({"bootstrap.servers": ",".join(brokers), "log_level": 3})
             sweep(admin)  # warm-up: connections and metadata
             runs = [sweep(admin) for _ in range(REPEATS)]
         finally:
-            process.send_signal(signal.SIGINT)
-            process.wait(30)
+            scaled_fleet.stop_sandbox(process)
     totals = [r["total"] for r in runs]
     median = statistics.median(totals)
     result = {

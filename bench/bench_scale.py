@@ -20,7 +20,6 @@ import argparse
 import json
 import multiprocessing as mp
 import os
-import signal
 import statistics
 import subprocess
 import sys
@@ -33,7 +32,7 @@ import machine  # bench/machine.py: load averages and a note measured, not asser
 import psutil
 import scaled_fleet
 import yaml
-from bench_exporter import SCRAPERS, percentile, scrape_worker
+from bench_exporter import latency_summary, scrape_worker
 
 ROOT = Path(__file__).resolve().parent.parent
 RESULTS = ROOT / "bench" / "results"
@@ -48,44 +47,6 @@ TARGETS = {
     "cycle_seconds_at_10x_max": 60,
     "scrape_p99_ms_at_10x_max": 200,
 }
-
-
-def start_sandbox(fleet: Path, config: Path) -> tuple[subprocess.Popen[bytes], float]:
-    """The sandbox as its own process; returns it and the seconds until its brokers listened."""
-    started = time.perf_counter()
-    process = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "kafka_obs",
-            "sandbox",
-            "--fleet",
-            str(fleet),
-            "--control",
-            "127.0.0.1:0",
-            "--write-config",
-            str(config),
-            "--no-jmx",
-            "--log.level",
-            "warn",
-        ],
-        cwd=ROOT,
-    )
-    deadline = time.monotonic() + 600
-    while not config.exists():
-        if process.poll() is not None or time.monotonic() > deadline:
-            process.kill()
-            raise SystemExit(f"sandbox for {fleet.name} did not start")
-        time.sleep(0.05)
-    return process, time.perf_counter() - started
-
-
-def stop_sandbox(process: subprocess.Popen[bytes]) -> None:
-    process.send_signal(signal.SIGINT)
-    try:
-        process.wait(30)
-    except subprocess.TimeoutExpired:
-        process.kill()
 
 
 def cpu_seconds(process: psutil.Process | None) -> float:
@@ -154,13 +115,7 @@ def measure(config: Path, sandbox_pid: int | None) -> dict[str, Any]:
         "exporter_rss_mb": round(rss_mb, 1),
         "metrics_body_bytes": len(body),
         "metrics_body_gzip_bytes": len(gzipped),
-        "scrape_latency_ms": {
-            "concurrent_scrapers": SCRAPERS,
-            "scrapes": len(latencies),
-            "p50": round(percentile(latencies, 0.50) * 1000, 2),
-            "p99": round(percentile(latencies, 0.99) * 1000, 2),
-            "max": round(max(latencies) * 1000, 2),
-        },
+        "scrape_latency_ms": latency_summary(latencies),
     }
 
 
@@ -169,11 +124,11 @@ def one_size(factor: int, out: Path) -> None:
     with tempfile.TemporaryDirectory() as tmp:
         fleet = scaled_fleet.write_scaled(factor, Path(tmp))
         config = Path(tmp) / "clusters.yaml"
-        sandbox, start_seconds = start_sandbox(fleet, config)
+        sandbox, start_seconds = scaled_fleet.start_sandbox(fleet, config)
         try:
             result = measure(config, sandbox.pid)
         finally:
-            stop_sandbox(sandbox)
+            scaled_fleet.stop_sandbox(sandbox)
     result = {"factor": factor, "sandbox_start_seconds": round(start_seconds, 2), **result}
     out.write_text(json.dumps(result, indent=2) + "\n")
 

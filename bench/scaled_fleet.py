@@ -1,4 +1,5 @@
-"""The ``scale`` fleet multiplied: the same cluster with ``factor`` times its topics and consumer groups.
+"""The ``scale`` fleet multiplied (the same cluster with ``factor`` times its topics and consumer groups), and the
+sandbox process the benchmarks run it in.
 
 ``sandbox/fleets/scale.yaml`` is 250 ten-partition topics read by 8 families of 250 groups (2,500 partitions,
 2,000 groups, 20,000 committed offsets). Multiplying every ``count`` by ``factor`` keeps its shape (partitions per
@@ -9,6 +10,10 @@ caller's temporary files, never into ``sandbox/fleets/``.
 
 from __future__ import annotations
 
+import signal
+import subprocess
+import sys
+import time
 from pathlib import Path
 from typing import Any
 
@@ -35,3 +40,28 @@ def write_scaled(factor: int, directory: Path) -> Path:
     header = f"# sandbox/fleets/scale.yaml with every count multiplied by {factor} (written by bench/scaled_fleet.py)\n"
     path.write_text(header + yaml.safe_dump(scaled(factor), sort_keys=False), encoding="utf-8")
     return path
+
+
+def start_sandbox(fleet: str | Path, config: Path, timeout: float = 600) -> tuple[subprocess.Popen[bytes], float]:
+    """``kafka-obs sandbox`` for ``fleet`` as its own process (the protocol server alone: JMX feeding is the JMX
+    benchmark's subject), writing the exporter's clusters.yaml to ``config``; returns the process and the seconds
+    until its brokers listened."""
+    started = time.perf_counter()
+    command = [sys.executable, "-m", "kafka_obs", "sandbox", "--fleet", str(fleet), "--control", "127.0.0.1:0"]
+    command += ["--write-config", str(config), "--no-jmx", "--log.level", "warn"]
+    process = subprocess.Popen(command, cwd=ROOT)
+    deadline = time.monotonic() + timeout
+    while not config.exists():
+        if process.poll() is not None or time.monotonic() > deadline:
+            process.kill()
+            raise SystemExit(f"sandbox for {fleet} did not start")
+        time.sleep(0.05)
+    return process, time.perf_counter() - started
+
+
+def stop_sandbox(process: subprocess.Popen[bytes]) -> None:
+    process.send_signal(signal.SIGINT)
+    try:
+        process.wait(30)
+    except subprocess.TimeoutExpired:
+        process.kill()
