@@ -73,6 +73,17 @@ def percentile(values: list[float], q: float) -> float:
     return ordered[min(len(ordered) - 1, int(q * len(ordered)))]
 
 
+def latency_summary(latencies: list[float]) -> dict[str, Any]:
+    """Scrape latencies (seconds) as the results files record them: milliseconds, p50, p99 and max."""
+    return {
+        "concurrent_scrapers": SCRAPERS,
+        "scrapes": len(latencies),
+        "p50": round(percentile(latencies, 0.50) * 1000, 2),
+        "p99": round(percentile(latencies, 0.99) * 1000, 2),
+        "max": round(max(latencies) * 1000, 2),
+    }
+
+
 def compare_renderers(families: tuple[Any, ...], labels: dict[str, str]) -> dict[str, float]:
     """Same families through our renderer and through prometheus_client (private registry, custom collector)."""
     from prometheus_client import CollectorRegistry, generate_latest
@@ -185,13 +196,7 @@ def bench_fleet(fleet_name: str) -> dict[str, Any]:
             "clusters": clusters,
             "metrics_body_bytes": len(body),
             "metrics_body_gzip_bytes": len(gz),
-            "scrape_latency_ms": {
-                "concurrent_scrapers": SCRAPERS,
-                "scrapes": len(latencies),
-                "p50": round(percentile(latencies, 0.50) * 1000, 2),
-                "p99": round(percentile(latencies, 0.99) * 1000, 2),
-                "max": round(max(latencies) * 1000, 2),
-            },
+            "scrape_latency_ms": latency_summary(latencies),
             "exporter_rss_mb": round(rss_mb, 1),
             "renderer_vs_prometheus_client": renderer,
         }

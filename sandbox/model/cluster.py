@@ -18,14 +18,17 @@ import random
 import threading
 import uuid
 import zlib
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypeVar, cast
 
 from kafka_obs.clock import Clock
 from kafka_obs.sandbox.fleet import ClusterPlan, Deployment, FleetPlan
 from kafka_obs.sandbox.model.rates import RateSeries
 from kafka_obs.sandbox.model.records import PartitionRecords
 from kafka_obs.sandbox.model.topic_config import TOPIC_CONFIGS, normalise, validate_topic_config
+
+T = TypeVar("T")
 
 LOG_DIR = "/var/lib/kafka/data"
 """The one log directory every simulated broker has."""
@@ -202,6 +205,10 @@ class ClusterModel:
         self._flow_acc: dict[tuple[int, str], list[float]] = {}
         """(broker, topic) → [messages in, messages out] folded at rebases."""
         self._consumers_of: dict[tuple[str, int], list[str]] = {}
+        self._broker_ids = tuple(sorted(self.brokers))
+        self._derived: dict[tuple[str, str], tuple[tuple[object, ...], Any]] = {}
+        """(kind, deployment) → (key, value) of per-deployment state derived on demand (assignments, capacities,
+        members); the key holds the model version and what else it depends on, so a change recomputes it."""
         epoch = now - fleet.history
         rng = random.Random(f"{fleet.seed}:{plan.name}")  # noqa: S311 -- deterministic skew, not secrets
         ids = sorted(self.brokers)
@@ -278,7 +285,7 @@ class ClusterModel:
 
     def coordinator(self, group: str) -> int:
         """The broker coordinating ``group``: a stable hash, moving to the next live broker when it is down."""
-        ids = sorted(self.brokers)
+        ids = self._broker_ids
         start = zlib.crc32(group.encode()) % len(ids)
         for i in range(len(ids)):
             broker = self.brokers[ids[(start + i) % len(ids)]]
@@ -327,6 +334,8 @@ class ClusterModel:
 
     def time_of_offset(self, p: PartitionState, offset: int) -> float:
         """When the message at ``offset`` was appended (approximate for simulated traffic)."""
+        if not p.records.append_times:
+            return self._simulated_time_of_offset(p, offset)
         real = p.records
         lo, hi = p.series.epoch, self.clock.now()
         # Bisect on time: offset_at is monotonic in t.
@@ -341,6 +350,17 @@ class ClusterModel:
         del real
         return hi
 
+    def _simulated_time_of_offset(self, p: PartitionState, offset: int) -> float:
+        """:meth:`time_of_offset` for a partition without produced records, by inverting its rate series directly.
+
+        The log-end offset passes ``offset`` when the simulated count reaches ``offset + 1`` (less the rounding
+        allowance of :meth:`offset_at`); not reached by now means now, as the bisection answers. One inversion
+        instead of up to 60 evaluations: ListOffsets by timestamp (the exporter's lag-history seeding) asks this for
+        every partition of the cluster.
+        """
+        at = p.series.time_of(offset + 1 - 1e-9)
+        return min(max(at, p.series.epoch), self.clock.now())
+
     def offset_for_timestamp(self, p: PartitionState, ts_ms: int, now: float) -> tuple[int, int]:
         """ListOffsets by timestamp: the first offset whose time is >= ``ts_ms``, or (-1, -1) when none."""
         start, end = self.log_start(p, now), self.log_end(p, now)
@@ -351,8 +371,22 @@ class ClusterModel:
 
     # ---- consumption ------------------------------------------------------------------------------------------
 
+    def _cached(self, kind: str, dep: DeploymentState, key: tuple[object, ...], compute: Callable[[], T]) -> T:
+        """``compute()`` once per ``key``: derived state is asked for by every group request, and changes only with
+        an event (which bumps :attr:`version`) or with what ``key`` names."""
+        slot = (kind, dep.name)
+        cached = self._derived.get(slot)
+        if cached is not None and cached[0] == key:
+            return cast(T, cached[1])
+        value = compute()
+        self._derived[slot] = (key, value)
+        return value
+
     def _assignment(self, dep: DeploymentState) -> list[list[tuple[str, int]]]:
         """Round-robin assignment of the deployment's partitions to its replicas (idle replicas get nothing)."""
+        return self._cached("assignment", dep, (self.version, dep.replicas), lambda: self._assign(dep))
+
+    def _assign(self, dep: DeploymentState) -> list[list[tuple[str, int]]]:
         tps = [(t, p.index) for t in dep.topics for p in self.topics[t].partitions]
         members: list[list[tuple[str, int]]] = [[] for _ in range(dep.replicas)]
         if dep.replicas:
@@ -365,6 +399,10 @@ class ClusterModel:
         if group.deployment is None:
             return {}
         dep = self.deployments[group.deployment]
+        key = (self.version, dep.replicas, dep.rate)
+        return self._cached("capacity", dep, key, lambda: self._capacities(dep))
+
+    def _capacities(self, dep: DeploymentState) -> dict[tuple[str, int], float]:
         caps: dict[tuple[str, int], float] = {}
         for assigned in self._assignment(dep):
             for tp in assigned:
@@ -395,6 +433,10 @@ class ClusterModel:
         if group.deployment is None:
             return []
         dep = self.deployments[group.deployment]
+        key = (self.version, dep.replicas, group.generation)
+        return self._cached("members", dep, key, lambda: self._members(dep, group))
+
+    def _members(self, dep: DeploymentState, group: GroupState) -> list[Member]:
         out = []
         for k, assigned in enumerate(self._assignment(dep)):
             client_id = f"{dep.name}-{k}"
