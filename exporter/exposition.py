@@ -15,7 +15,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 
 from kafka_obs.exporter.catalogue import CATALOGUE, MetricDef
-from kafka_obs.exporter.families import Family
+from kafka_obs.exporter.families import HISTOGRAM_COUNT, HISTOGRAM_SUM, Family
 
 TEXT_CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
 OPENMETRICS_CONTENT_TYPE = "application/openmetrics-text; version=1.0.0; charset=utf-8"
@@ -55,11 +55,19 @@ def render_samples(static_labels: Mapping[str, str], families: Iterable[Family])
     for family in families:
         names = family.metric.labels
         name = family.name
+        histogram = family.metric.type == "histogram"
         lines = []
         for labels, value in family.samples:
-            extra = "".join(f',{k}="{escape_label(v)}"' for k, v in zip(names, labels, strict=True))
+            series, keys, values = name, names, labels
+            if histogram:  # the last label value is the bucket's le, or the _sum / _count marker
+                last = labels[-1]
+                if last in (HISTOGRAM_SUM, HISTOGRAM_COUNT):
+                    series, values = name + last, labels[:-1]
+                else:
+                    series, keys = name + "_bucket", (*names, "le")
+            extra = "".join(f',{k}="{escape_label(v)}"' for k, v in zip(keys, values, strict=True))
             body = (prefix + extra) if prefix else extra.lstrip(",")
-            lines.append(f"{name}{{{body}}} {format_value(value)}\n")
+            lines.append(f"{series}{{{body}}} {format_value(value)}\n")
         metrics[name] = family.metric
         chunks[name] = chunks.get(name, b"") + "".join(lines).encode()
     return RenderedFamilies(metrics, chunks)
