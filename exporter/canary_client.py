@@ -81,7 +81,8 @@ class ConfluentCanaryClient:
                 raise CanaryError(f"{what}: {_error_text(exc)}") from None
 
     def create_topic(self, topic: str, assignment: Sequence[Sequence[int]]) -> None:
-        new = NewTopic(topic, replica_assignment=[list(r) for r in assignment])
+        # librdkafka reads num_partitions=-1 as "the broker default", which excludes an explicit assignment
+        new = NewTopic(topic, len(assignment), replication_factor=-1, replica_assignment=[list(r) for r in assignment])
         self._wait(self._admin.create_topics([new], request_timeout=self._timeout), f"creating {topic!r}")
 
     def add_partitions(self, topic: str, total: int, assignment: Sequence[Sequence[int]]) -> None:
@@ -110,7 +111,20 @@ class ConfluentCanaryClient:
         self._producer.poll(timeout)
 
     def assign(self, topic: str, partitions: Sequence[int]) -> None:
-        self._consumer.assign([CkTopicPartition(topic, p, OFFSET_END) for p in partitions])
+        """Start at each partition's log end as of now, read before returning: ``OFFSET_END`` would be resolved
+        only when the consumer first fetches, after the first round's messages, which would then count as lost."""
+        current = {tp.partition: tp.offset for tp in self._consumer.assignment()}
+        start = []
+        for p in partitions:
+            if p in current:
+                start.append(CkTopicPartition(topic, p, current[p]))
+                continue
+            try:
+                _, high = self._consumer.get_watermark_offsets(CkTopicPartition(topic, p), timeout=self._timeout)
+            except KafkaException as exc:
+                raise CanaryError(f"log end of {topic}[{p}]: {_error_text(exc)}") from None
+            start.append(CkTopicPartition(topic, p, high if high >= 0 else OFFSET_END))
+        self._consumer.assign(start)
 
     def consume(self, timeout: float) -> list[tuple[int, bytes]]:
         # poll() returns as soon as one message is there (consume() would wait for a full batch or the timeout,
