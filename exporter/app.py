@@ -95,7 +95,7 @@ class Exporter:
             canary.request_stop()
         deadline = time.monotonic() + timeout
         busy = [name for name, worker in self.workers.items() if not worker.join(deadline)]
-        busy += [f"{name} (canary)" for name, c in self.canaries.items() if not c.join(deadline - time.monotonic())]
+        busy += [f"{name} (canary)" for name, c in self.canaries.items() if not c.join(deadline)]
         if busy:
             log.warning("workers still in a cycle at shutdown, not waited for", extra={"clusters": ",".join(busy)})
         return busy

@@ -29,6 +29,7 @@ import bisect
 import json
 import logging
 import threading
+import time
 import uuid
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -405,9 +406,10 @@ class CanaryRunner:
     def request_stop(self) -> None:
         self._stop.set()
 
-    def join(self, deadline_in: float) -> bool:
+    def join(self, deadline: float) -> bool:
+        """Wait until ``deadline`` (``time.monotonic()``, as :meth:`ClusterWorker.join`) for the loop to end."""
         if self._thread is None:
             self.canary.close()
             return True
-        self._thread.join(max(0.0, deadline_in))
+        self._thread.join(max(0.0, deadline - time.monotonic()))
         return not self._thread.is_alive()

@@ -8,6 +8,7 @@ properties (SASL, SSL, …) are passed through unchanged.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Sequence
 from typing import Any
 
@@ -17,6 +18,8 @@ from confluent_kafka.admin import AdminClient, NewPartitions, NewTopic
 
 from kafka_obs.config.clusters import Cluster
 from kafka_obs.exporter.canary import CanaryError, CanaryPartition, DeliveryReport, TopicLayout
+
+_librdkafka_log = logging.getLogger("kafka_obs.exporter.canary.librdkafka")
 
 
 def _error_text(exc: BaseException) -> str:
@@ -29,6 +32,7 @@ class ConfluentCanaryClient:
         self._timeout = timeout
         base: dict[str, Any] = dict(cluster.client_properties())
         base.setdefault("client.id", "kafka-obs-canary")
+        base["logger"] = _librdkafka_log  # through the exporter's logging (format, redaction), not raw stderr
         self._admin = AdminClient(base)
         sla_ms = max(1, round(cluster.canary.sla * 1000))
         self._producer = Producer(
@@ -54,6 +58,7 @@ class ConfluentCanaryClient:
         )
 
     def layout(self, topic: str) -> TopicLayout:
+        self._admin.poll(0)  # serve the admin client's log queue (its lines reach the logger only when polled)
         try:
             md = self._admin.list_topics(topic=topic, timeout=self._timeout)
         except KafkaException as exc:
