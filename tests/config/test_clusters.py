@@ -38,6 +38,7 @@ def test_full_example_is_accepted(repo: Path) -> None:
     environ = {"KAFKA_SASL_PASSWORD": "hunter2", "JMX_PASSWORD": "s3cret"}
     fleet = load_fleet(repo / "examples/clusters-full.yaml", environ=environ)
     assert fleet.clusters[0].client_properties()["sasl.password"] == "hunter2"
+    assert fleet.clusters[0].canary.enabled
 
 
 def test_defaults_and_intervals(tmp_path: Path) -> None:
