@@ -52,7 +52,7 @@ def scrape(exporter: Exporter) -> Series:
     return parse(exporter.store.body(openmetrics=False))
 
 
-def wait_for(exporter: Exporter, condition: Callable[[Series], bool], timeout: float = 15.0) -> Series:
+def wait_for(exporter: Exporter, condition: Callable[[Series], bool], timeout: float = 30.0) -> Series:
     deadline = time.monotonic() + timeout
     while True:
         series = scrape(exporter)
@@ -88,17 +88,18 @@ def test_canary_fills_histograms_then_shows_a_slow_broker_and_a_lossy_one(env: t
     # 300 ms on broker 2: its partition's acks move past the 200 ms bucket, the others' do not
     fault(sb, 2, delay_ms=300)
     before = scrape(exporter)
-    slow = wait_for(exporter, lambda s: get(s, PRODUCE + "_count", 1, 2) >= get(before, PRODUCE + "_count", 1, 2) + 3)
+    slow = wait_for(exporter, lambda s: get(s, PRODUCE + "_count", 1, 2) >= get(before, PRODUCE + "_count", 1, 2) + 4)
     fault(sb, 2, delay_ms=0)
     added = get(slow, PRODUCE + "_count", 1, 2) - get(before, PRODUCE + "_count", 1, 2)
     under_200ms = get(slow, PRODUCE + "_bucket", 1, 2, le="0.2") - get(before, PRODUCE + "_bucket", 1, 2, le="0.2")
-    assert added >= 3
-    assert under_200ms <= 1  # at most the one message already waiting when the fault began
+    assert added >= 4
+    # at most the messages already acknowledged but not yet published when the fault began
+    assert under_200ms <= 2
     for p, b in ((0, 1), (2, 3)):
         others = get(slow, PRODUCE + "_count", p, b) - get(before, PRODUCE + "_count", p, b)
         fast = get(slow, PRODUCE + "_bucket", p, b, le="0.2") - get(before, PRODUCE + "_bucket", p, b, le="0.2")
         assert others >= 3
-        assert fast >= others - 1
+        assert fast >= others - 2
 
     # broker 3 acknowledges and keeps nothing: its partition's messages are lost after the SLA, no produce error
     fault(sb, 3, drop=True)
