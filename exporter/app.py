@@ -13,6 +13,7 @@ from collections.abc import Callable, Sequence
 from kafka_obs.clock import Clock
 from kafka_obs.config.clusters import Cluster, FleetConfig
 from kafka_obs.config.secrets import Redactor
+from kafka_obs.exporter.canary import Canary, CanaryClient, CanaryRunner
 from kafka_obs.exporter.client import KafkaAdmin
 from kafka_obs.exporter.collectors import Collector
 from kafka_obs.exporter.cycle import ClusterCollector
@@ -34,6 +35,7 @@ class Exporter:
         client_factory: Callable[[Cluster], KafkaAdmin],
         plugin_factories: Sequence[PluginFactory] = (),
         redact: Callable[[str], str] | None = None,
+        canary_client_factory: Callable[[Cluster], CanaryClient] | None = None,
     ):
         self.fleet = fleet
         self.clock = clock
@@ -51,6 +53,13 @@ class Exporter:
                 plugins=plugins,
             )
             self.workers[cluster.name] = ClusterWorker(collector, self.store, clock)
+        self.canaries: dict[str, CanaryRunner] = {}
+        """End-to-end canaries of the clusters that enable one, each on its own thread (started with the workers)."""
+        if canary_client_factory is not None:
+            for cluster in fleet.clusters:
+                if cluster.canary.enabled:
+                    canary = Canary(cluster, canary_client_factory(cluster), clock)
+                    self.canaries[cluster.name] = CanaryRunner(canary, self.store, clock)
         self.server: ExporterHTTPServer | None = None
 
     def collect_once(self) -> None:
@@ -67,6 +76,8 @@ class Exporter:
     def start_workers(self) -> None:
         for worker in self.workers.values():
             worker.start()
+        for canary in self.canaries.values():
+            canary.start()
 
     def stop(self, timeout: float = 10.0) -> list[str]:
         """Stop serving, then every worker, within ``timeout`` seconds in all; returns the clusters still busy.
@@ -80,8 +91,11 @@ class Exporter:
             self.server.stop()
         for worker in self.workers.values():
             worker.request_stop()
+        for canary in self.canaries.values():
+            canary.request_stop()
         deadline = time.monotonic() + timeout
         busy = [name for name, worker in self.workers.items() if not worker.join(deadline)]
+        busy += [f"{name} (canary)" for name, c in self.canaries.items() if not c.join(deadline)]
         if busy:
             log.warning("workers still in a cycle at shutdown, not waited for", extra={"clusters": ",".join(busy)})
         return busy

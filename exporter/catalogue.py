@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Literal
 
-MetricType = Literal["gauge", "counter"]
+MetricType = Literal["gauge", "counter", "histogram"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -22,6 +22,8 @@ class MetricDef:
     source: str
     always: bool = False
     """Served even when the cluster's snapshot is stale (``up``, info and the exporter's own series)."""
+    buckets: tuple[float, ...] = ()
+    """Upper bounds of a histogram's buckets, ascending, without ``+Inf`` (which every histogram has)."""
 
     @property
     def family(self) -> str:
@@ -32,6 +34,10 @@ class MetricDef:
 TP = ("topic", "partition")
 GTP = ("consumergroup", "topic", "partition")
 DIR = ("broker", "log_dir")
+CANARY = ("partition", "broker")
+CANARY_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.075, 0.1, 0.15, 0.2, 0.3, 0.5, 0.75, 1.0, 2.5, 5.0, 10.0, 20.0, 60.0)
+"""Canary latency buckets: 0.1 and 0.2 are bounds, so the seed's p99 thresholds (100 ms production, 200 ms staging)
+are read exactly from ``le="0.1"`` / ``le="0.2"`` instead of interpolated."""
 
 CATALOGUE: tuple[MetricDef, ...] = (
     # cluster
@@ -198,6 +204,51 @@ CATALOGUE: tuple[MetricDef, ...] = (
         ("consumergroup",),
         "1 when the group has had no members and committed nothing new for longer than abandoned_after, else 0.",
         "DescribeGroups, OffsetFetch over time",
+    ),
+    # end-to-end canary (opt-in per cluster; see kafka_obs.exporter.canary)
+    MetricDef(
+        "kafka_canary_produce_latency_seconds",
+        "histogram",
+        CANARY,
+        "Time from producing a canary message to its acknowledgement (acks=all), per partition and its leader.",
+        "Produce (canary)",
+        buckets=CANARY_BUCKETS,
+    ),
+    MetricDef(
+        "kafka_canary_roundtrip_latency_seconds",
+        "histogram",
+        CANARY,
+        "Time from producing a canary message to consuming it back (this exporter's own messages only).",
+        "Produce, Fetch (canary)",
+        buckets=CANARY_BUCKETS,
+    ),
+    MetricDef(
+        "kafka_canary_messages_produced_total",
+        "counter",
+        CANARY,
+        "Canary messages handed to the producer.",
+        "Produce (canary)",
+    ),
+    MetricDef(
+        "kafka_canary_messages_received_total",
+        "counter",
+        CANARY,
+        "Canary messages consumed back within the SLA.",
+        "Fetch (canary)",
+    ),
+    MetricDef(
+        "kafka_canary_messages_lost_total",
+        "counter",
+        CANARY,
+        "Acknowledged or pending canary messages not consumed back within the SLA.",
+        "Fetch (canary)",
+    ),
+    MetricDef(
+        "kafka_canary_produce_errors_total",
+        "counter",
+        CANARY,
+        "Canary messages whose produce failed (error in the delivery report, or refused by the producer).",
+        "Produce (canary)",
     ),
     # the exporter itself
     MetricDef(

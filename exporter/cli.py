@@ -61,6 +61,7 @@ def run(args: argparse.Namespace) -> int:
     from kafka_obs.config.clusters import load_fleet
     from kafka_obs.config.secrets import Redactor
     from kafka_obs.exporter.app import Exporter
+    from kafka_obs.exporter.canary_client import ConfluentCanaryClient
     from kafka_obs.exporter.confluent_client import ConfluentKafkaAdmin
     from kafka_obs.exporter.jmx import JmxHelper, jmx_collectors
     from kafka_obs.exporter.kafka_python import KafkaPythonIncompatible, check_version
@@ -88,6 +89,7 @@ def run(args: argparse.Namespace) -> int:
         client_factory=lambda cluster: ConfluentKafkaAdmin(cluster, timeout=timeout),
         plugin_factories=[jmx_collectors(jmx)],
         redact=redact,
+        canary_client_factory=lambda cluster: ConfluentCanaryClient(cluster, timeout=timeout),
     )
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())

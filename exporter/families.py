@@ -7,13 +7,19 @@ build families with :class:`FamilyBuilder`; the renderer turns them into bytes o
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 
 from kafka_obs.exporter.catalogue import BY_NAME, MetricDef
 
 LabelValues = tuple[str, ...]
 Sample = tuple[LabelValues, float]
+
+HISTOGRAM_SUM = "_sum"
+HISTOGRAM_COUNT = "_count"
+"""A histogram family's samples carry one label value more than its definition: the bucket's ``le`` (rendered as a
+``_bucket`` sample), or one of these markers (rendered as the ``_sum`` / ``_count`` sample, without ``le``). Bucket
+bounds never start with ``_``, so the two cannot be confused."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -53,7 +59,19 @@ class FamilyBuilder:
     def _register(self, metric: str | MetricDef) -> tuple[list[Sample], int]:
         definition = BY_NAME[metric] if isinstance(metric, str) else metric
         self._defs.setdefault(definition.name, definition)
-        return self._samples.setdefault(definition.name, []), len(definition.labels)
+        # a histogram's samples carry one more label value: the bucket's le, or the _sum / _count marker
+        arity = len(definition.labels) + (definition.type == "histogram")
+        return self._samples.setdefault(definition.name, []), arity
+
+    def add_histogram(self, metric: MetricDef, cumulative: Sequence[int], total: float, *labels: str) -> None:
+        """A histogram's samples: ``cumulative`` counts per bucket of ``metric.buckets``, then ``+Inf``."""
+        if len(cumulative) != len(metric.buckets) + 1:
+            raise ValueError(f"{metric.name} has {len(metric.buckets) + 1} buckets, got {len(cumulative)} counts")
+        bounds = [format_bound(b) for b in metric.buckets] + ["+Inf"]
+        for bound, count in zip(bounds, cumulative, strict=True):
+            self.add(metric, float(count), *labels, bound)
+        self.add(metric, total, *labels, HISTOGRAM_SUM)
+        self.add(metric, float(cumulative[-1]), *labels, HISTOGRAM_COUNT)
 
     def extend(self, families: Iterable[Family]) -> None:
         for family in families:
@@ -69,3 +87,8 @@ def find(families: Iterable[Family], name: str) -> Iterator[Sample]:
     for family in families:
         if family.name == name:
             yield from family.samples
+
+
+def format_bound(bound: float) -> str:
+    """A bucket bound as OpenMetrics wants it: a float (``1.0``, ``0.1``), never an int (``1``)."""
+    return repr(float(bound))

@@ -3,6 +3,10 @@
 Publishing swaps one reference under a lock. A scrape body is assembled only when some cluster's snapshot (or its
 freshness) changed since the last scrape, then cached per format and encoding, so the cost of ``/metrics`` does
 not depend on Kafka at all and, between cycles, is a dictionary lookup and a socket write.
+
+Besides each cluster's snapshot, side sources that run on their own clock (the end-to-end canary,
+:mod:`kafka_obs.exporter.canary`) publish *parts*: rendered families served after the cluster's snapshot, whatever
+its freshness (they report their own health), and replaced as a whole at each publication.
 """
 
 from __future__ import annotations
@@ -12,10 +16,10 @@ import threading
 from collections.abc import Sequence
 
 from kafka_obs.clock import Clock
-from kafka_obs.exporter.exposition import assemble
+from kafka_obs.exporter.exposition import RenderedFamilies, assemble
 from kafka_obs.exporter.snapshot import ClusterSnapshot, RenderedSnapshot
 
-BodyKey = tuple[tuple[str, int, bool], ...]
+BodyKey = tuple[tuple[tuple[str, int, bool], ...], int]
 
 
 class SnapshotStore:
@@ -27,10 +31,18 @@ class SnapshotStore:
         self._body_lock = threading.Lock()
         self._body_key: BodyKey | None = None
         self._bodies: dict[tuple[bool, bool], bytes] = {}
+        self._parts: dict[str, dict[str, RenderedFamilies]] = {}
+        self._parts_version = 0
 
     def publish(self, rendered: RenderedSnapshot) -> None:
         with self._lock:
             self._rendered[rendered.snapshot.cluster] = rendered
+
+    def publish_part(self, cluster: str, source: str, families: RenderedFamilies) -> None:
+        """Replace what ``source`` serves for ``cluster`` (e.g. the canary's series, on the canary's own clock)."""
+        with self._lock:
+            self._parts.setdefault(cluster, {})[source] = families
+            self._parts_version += 1
 
     def latest(self, cluster: str) -> RenderedSnapshot | None:
         with self._lock:
@@ -49,17 +61,24 @@ class SnapshotStore:
         now = self._clock.now()
         with self._lock:
             current = [self._rendered[name] for name in self.clusters if name in self._rendered]
-        key: BodyKey = tuple((r.snapshot.cluster, r.snapshot.sequence, r.snapshot.is_fresh(now)) for r in current)
+            parts = {name: list(sources.values()) for name, sources in self._parts.items()}
+            version = self._parts_version
+        key: BodyKey = (
+            tuple((r.snapshot.cluster, r.snapshot.sequence, r.snapshot.is_fresh(now)) for r in current),
+            version,
+        )
         with self._body_lock:
             if key != self._body_key:
                 self._body_key = key
                 self._bodies = {}
             cached = self._bodies.get((openmetrics, gzipped))
             if cached is None:
-                parts = []
-                for r, (_, _, fresh) in zip(current, key, strict=True):
-                    parts.extend([r.always, r.kafka, r.plugins] if fresh else [r.always, r.plugins])
-                plain = self._bodies.get((openmetrics, False)) or assemble(parts, openmetrics=openmetrics)
+                chunks: list[RenderedFamilies] = []
+                for r, (_, _, fresh) in zip(current, key[0], strict=True):
+                    chunks.extend([r.always, r.kafka, r.plugins] if fresh else [r.always, r.plugins])
+                for name in self.clusters:
+                    chunks.extend(parts.get(name, ()))
+                plain = self._bodies.get((openmetrics, False)) or assemble(chunks, openmetrics=openmetrics)
                 self._bodies[(openmetrics, False)] = plain
                 cached = gzip.compress(plain, compresslevel=5) if gzipped else plain
                 self._bodies[(openmetrics, gzipped)] = cached

@@ -81,6 +81,32 @@ function(c)
     ]) + k.withSize(8, 8),
   ];
 
+  // The end-to-end canary (opt-in per cluster, canary.enabled): latency and loss as a client sees them, per broker.
+  local canaryQuantile(metric) =
+    'histogram_quantile(0.99, sum by (cluster, broker, le) (rate(%s_bucket{%s}[$__rate_interval])))' % [metric, sel];
+  local canary = [
+    k.timeseries('Canary produce latency p99', '99th percentile time from producing a canary message to its ' +
+                                               'acknowledgement (acks=all), per partition leader ' +
+                                               '(kafka_canary_produce_latency_seconds). The message-delivery SLO\'s ' +
+                                               'thresholds are 100 ms (production) and 200 ms (staging), both bucket ' +
+                                               'bounds. Empty for clusters without a canary.', 's', [
+      k.target(canaryQuantile('kafka_canary_produce_latency_seconds'), '{{cluster}} broker {{broker}}'),
+    ], min=0) + k.withThresholdLines([['transparent', null], ['orange', 0.1], ['red', 0.2]]) + k.withSize(8, 8),
+    k.timeseries('Canary round trip p99', '99th percentile time from producing a canary message to consuming it ' +
+                                          'back, per partition leader (kafka_canary_roundtrip_latency_seconds).', 's', [
+      k.target(canaryQuantile('kafka_canary_roundtrip_latency_seconds'), '{{cluster}} broker {{broker}}'),
+    ], min=0) + k.withSize(8, 8),
+    k.timeseries('Canary messages lost / failed', 'Canary messages not consumed back within the SLA ' +
+                                                  '(kafka_canary_messages_lost_total) and produces that failed ' +
+                                                  '(kafka_canary_produce_errors_total), per second and partition ' +
+                                                  'leader: any loss on an acknowledged write is an incident.', 'mps', [
+      k.target('sum by (cluster, broker) (rate(kafka_canary_messages_lost_total{%s}[$__rate_interval]))' % sel,
+               '{{cluster}} broker {{broker}} lost'),
+      k.target('sum by (cluster, broker) (rate(kafka_canary_produce_errors_total{%s}[$__rate_interval]))' % sel,
+               '{{cluster}} broker {{broker}} failed'),
+    ], min=0) + k.withSize(8, 8),
+  ];
+
   local topics = k.table(
     'Topics',
     'Per topic: partitions, retention, bytes on the leaders, messages produced per second (from log-end offsets). ' +
@@ -106,7 +132,8 @@ function(c)
   f.dashboard(
     'cluster',
     'Cluster overview',
-    'Brokers, controller, partition health, throughput, broker saturation and topics of the selected clusters.',
+    'Brokers, controller, partition health, throughput, broker saturation, end-to-end canary and topics of the ' +
+    'selected clusters.',
     f.variables,
-    [health, throughput, brokers, resources, [topics]],
+    [health, throughput, brokers, canary, resources, [topics]],
   )

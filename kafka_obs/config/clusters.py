@@ -183,6 +183,58 @@ class LagEvaluation(_Strict):
         return parse_duration(value) if isinstance(value, str) else value
 
 
+CANARY_MIN_INTERVAL = 0.1
+CANARY_MAX_DURATION = 3600.0
+_TOPIC_NAME = r"^[a-zA-Z0-9._-]{1,249}$"
+
+
+def _canary_duration(value: Any) -> Any:
+    if isinstance(value, bool):  # pydantic would read true as 1.0
+        raise ValueError("expected a duration such as 1s or 500ms")
+    return parse_duration(value) if isinstance(value, str) else value
+
+
+class CanarySettings(_Strict):
+    """The end-to-end canary (:mod:`kafka_obs.exporter.canary`): off unless asked for, because it writes to the cluster.
+
+    One message per partition per ``interval``, on a topic with a partition led by every broker; a message not
+    consumed back within ``sla`` counts as lost.
+    """
+
+    enabled: bool = False
+    topic: Annotated[str, StringConstraints(pattern=_TOPIC_NAME)] = "kafka-obs-canary"
+    interval: float = Field(
+        default=5.0, ge=CANARY_MIN_INTERVAL, le=CANARY_MAX_DURATION, description="seconds between two rounds"
+    )
+    sla: float = Field(
+        default=20.0, gt=0.0, le=CANARY_MAX_DURATION, description="seconds after which a message counts as lost"
+    )
+    replication_factor: int | None = Field(
+        default=None, ge=1, le=32, description="of the canary topic when it is created; default min(3, brokers)"
+    )
+
+    @field_validator("interval", "sla", mode="before")
+    @classmethod
+    def _duration(cls, value: Any) -> Any:
+        return _canary_duration(value)
+
+    @field_validator("topic")
+    @classmethod
+    def _not_dots(cls, topic: str) -> str:
+        if topic in {".", ".."}:
+            raise ValueError(f"{topic!r} is not a valid topic name")
+        return topic
+
+    @model_validator(mode="after")
+    def _sla_after_interval(self) -> CanarySettings:
+        if self.sla <= self.interval:
+            raise ValueError(
+                f"sla ({format_duration(self.sla)}) must be longer than interval ({format_duration(self.interval)}): "
+                "otherwise every message still in flight at the next round would count as lost"
+            )
+        return self
+
+
 class JmxSettings(_Strict):
     username: Secret | None = None
     password: Secret | None = None
@@ -218,6 +270,7 @@ class Cluster(_Strict):
     groups: GroupFilter = Field(default_factory=GroupFilter)
     granularity: Literal["partition", "topic"] = "partition"
     lag_evaluation: LagEvaluation = Field(default_factory=LagEvaluation)
+    canary: CanarySettings = Field(default_factory=CanarySettings)
 
     @field_validator("brokers")
     @classmethod
@@ -341,6 +394,8 @@ def summary(fleet: FleetConfig) -> list[str]:
         extras = []
         if cluster.kafka:
             extras.append(f"{len(cluster.kafka)} client properties")
+        if cluster.canary.enabled:
+            extras.append(f"canary on {cluster.canary.topic} every {format_duration(cluster.canary.interval)}")
         if cluster.labels:
             extras.append("labels " + ",".join(f"{k}={v}" for k, v in cluster.labels.items()))
         lines.append(

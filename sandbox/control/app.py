@@ -37,6 +37,13 @@ class DiskBody(_Body):
     used_ratio: float = Field(ge=0, le=1)
 
 
+class ProduceFaultBody(_Body):
+    delay_ms: float = Field(default=0, ge=0, le=60000, allow_inf_nan=False)
+    """The broker answers every Produce request this late."""
+    drop: bool = False
+    """The broker acknowledges produced records and keeps none."""
+
+
 def build_app(runtime: FleetRuntime) -> FastAPI:
     app = FastAPI(title="kafka-obs sandbox control API", docs_url=None, redoc_url=None, openapi_url="/openapi.json")
 
@@ -76,6 +83,12 @@ def build_app(runtime: FleetRuntime) -> FastAPI:
     @app.put("/clusters/{cluster}/brokers/{broker_id}/disk")
     def set_disk(cluster: str, broker_id: int, body: DiskBody) -> dict[str, Any]:
         runtime.cluster(cluster).set_disk_usage(broker_id, body.used_ratio)
+        return ok()
+
+    @app.put("/clusters/{cluster}/brokers/{broker_id}/produce-fault")
+    def set_produce_fault(cluster: str, broker_id: int, body: ProduceFaultBody) -> dict[str, Any]:
+        """Slow or lossy produce on one broker (``{"delay_ms": 0, "drop": false}`` clears it)."""
+        runtime.cluster(cluster).set_produce_fault(broker_id, delay=body.delay_ms / 1000, drop=body.drop)
         return ok()
 
     @app.put("/clusters/{cluster}/topics/{topic}/rate")

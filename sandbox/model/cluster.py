@@ -45,6 +45,11 @@ class SandboxError(ValueError):
         self.status = status
 
 
+class TopicExists(SandboxError):
+    def __init__(self, message: str):
+        super().__init__(message, 409)
+
+
 class NotFound(SandboxError):
     def __init__(self, message: str):
         super().__init__(message, 404)
@@ -63,6 +68,10 @@ class BrokerState:
     failed_produce_requests: int = 0
     isr_shrinks: int = 0
     isr_expands: int = 0
+    produce_delay: float = 0.0
+    """Fault: seconds the broker waits before answering a Produce request (a slow disk or network)."""
+    drop_produce: bool = False
+    """Fault: the broker acknowledges produced records and keeps none (data loss a client cannot see)."""
 
 
 @dataclass
@@ -604,6 +613,41 @@ class ClusterModel:
             for p in t.partitions:
                 p.series.set_rate(now, rate * p.weight if p.leader >= 0 else 0.0)
 
+    def set_produce_fault(self, broker_id: int, *, delay: float, drop: bool) -> None:
+        """Make the broker answer Produce ``delay`` seconds late and/or acknowledge records without keeping them."""
+        if not (0 <= delay <= 60 and math.isfinite(delay)):
+            raise SandboxError("delay must be from 0 to 60 seconds")
+        with self.lock:
+            broker = self.broker(broker_id)
+            broker.produce_delay = delay
+            broker.drop_produce = drop
+
+    def create_topic(self, name: str, assignment: list[list[int]]) -> TopicState:
+        """A topic created by a client (CreateTopics): no simulated traffic, only the records clients produce."""
+        with self.lock:
+            if name in self.topics:
+                raise TopicExists(f"Topic '{name}' already exists.")
+            if not assignment or any(not replicas for replicas in assignment):
+                raise SandboxError("every partition needs at least one replica")
+            for replicas in assignment:
+                unknown = [b for b in replicas if b not in self.brokers]
+                if unknown or len(set(replicas)) != len(replicas):
+                    raise SandboxError(f"invalid replica assignment {replicas}")
+            now = self._event()
+            live = set(self.live_brokers())
+            partitions = []
+            for index, replicas in enumerate(assignment):
+                isr = [b for b in replicas if b in live]
+                leader = isr[0] if isr else -1
+                series = RateSeries(now, 0.0)
+                partitions.append(PartitionState(name, index, list(replicas), isr, leader, series, 1 / len(assignment)))
+            topic = TopicState(name, uuid.uuid4(), 0.0, 100, "low", {}, partitions)
+            self.topics[name] = topic
+            for partition in partitions:
+                partition.start_floor = self._log_start_raw(partition, now)
+                partition.rebase_produced = self._produced(partition, now)
+            return topic
+
     def set_disk_usage(self, broker_id: int, used_ratio: float) -> None:
         """Make the broker's log dir ``used_ratio`` full now, by adding non-log usage on top of its logs."""
         if not 0 <= used_ratio <= 1:
@@ -766,8 +810,9 @@ class ClusterModel:
         with self.lock:
             now = self.sync()
             base = self.log_end(p, now)
-            p.records.append(base, now, raw)
             broker = self.brokers[leader]
+            if not broker.drop_produce:
+                p.records.append(base, now, raw)
             broker.produce_requests += 1
             return base, self.log_start(p, now)
 

@@ -33,6 +33,7 @@ from kafka.protocol.admin.groups import (
     ListGroupsRequest,
     ListGroupsResponse,
 )
+from kafka.protocol.admin.topics import CreateTopicsRequest, CreateTopicsResponse
 from kafka.protocol.api_header import RequestHeader, ResponseClassRegistry
 from kafka.protocol.consumer.fetch import FetchRequest, FetchResponse
 from kafka.protocol.consumer.group import (
@@ -51,7 +52,7 @@ from kafka.protocol.schemas.fields.codecs import Int16
 from kafka_obs.sandbox.model.cluster import ClusterModel
 from kafka_obs.sandbox.protocol import errors
 from kafka_obs.sandbox.protocol.context import RequestContext
-from kafka_obs.sandbox.protocol.handlers import configs, groups, log_dirs, metadata, offsets, records
+from kafka_obs.sandbox.protocol.handlers import configs, groups, log_dirs, metadata, offsets, records, topics
 from kafka_obs.sandbox.protocol.handlers.api_versions import api_versions_response, make_handler
 
 log = logging.getLogger(__name__)
@@ -69,7 +70,7 @@ class Api:
 
 
 _TABLE: list[tuple[Any, Any, int, int, Handler | None]] = [
-    (ProduceRequest, ProduceResponse, 3, 9, records.handle_produce),
+    (ProduceRequest, ProduceResponse, 3, 9, records.handle_produce_with_faults),
     (FetchRequest, FetchResponse, 4, 12, records.handle_fetch),
     (ListOffsetsRequest, ListOffsetsResponse, 1, 7, offsets.handle_list_offsets),
     (MetadataRequest, MetadataResponse, 1, 12, metadata.handle_metadata),
@@ -84,6 +85,7 @@ _TABLE: list[tuple[Any, Any, int, int, Handler | None]] = [
     (DeleteGroupsRequest, DeleteGroupsResponse, 0, 2, groups.handle_delete_groups),
     (IncrementalAlterConfigsRequest, IncrementalAlterConfigsResponse, 0, 1, configs.handle_incremental_alter_configs),
     (DescribeClusterRequest, DescribeClusterResponse, 0, 1, metadata.handle_describe_cluster),
+    (CreateTopicsRequest, CreateTopicsResponse, 2, 7, topics.handle_create_topics),
 ]
 
 SERVED_VERSIONS: dict[int, tuple[int, int]] = {req.API_KEY: (lo, hi) for req, _, lo, hi, _ in _TABLE}

@@ -38,6 +38,7 @@ def test_full_example_is_accepted(repo: Path) -> None:
     environ = {"KAFKA_SASL_PASSWORD": "hunter2", "JMX_PASSWORD": "s3cret"}
     fleet = load_fleet(repo / "examples/clusters-full.yaml", environ=environ)
     assert fleet.clusters[0].client_properties()["sasl.password"] == "hunter2"
+    assert fleet.clusters[0].canary.enabled
 
 
 def test_defaults_and_intervals(tmp_path: Path) -> None:
@@ -58,6 +59,27 @@ def test_defaults_and_intervals(tmp_path: Path) -> None:
     assert [c.name for c in fleet.select(regions=["r2"]).clusters] == ["c", "d"]
     evaluation = fleet.clusters[0].lag_evaluation
     assert (evaluation.window, evaluation.ok_lag, evaluation.abandoned_after) == (10, 0, 86400)
+    canary = fleet.clusters[0].canary
+    assert not canary.enabled  # it writes to the cluster: opt-in
+    assert (canary.topic, canary.interval, canary.sla, canary.replication_factor) == ("kafka-obs-canary", 5, 20, None)
+
+
+def test_canary_settings_accept_durations(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    path = write(
+        tmp_path,
+        """
+        clusters:
+          - name: a
+            region: r
+            environment: production
+            brokers: ["h:1"]
+            canary: {enabled: true, topic: probe, interval: 500ms, sla: 1m}
+        """,
+    )
+    canary = load_fleet(path).clusters[0].canary
+    assert (canary.enabled, canary.topic, canary.interval, canary.sla) == (True, "probe", 0.5, 60)
+    assert main(["check-config", str(path)]) == 0
+    assert "canary on probe every 500ms" in capsys.readouterr().out
 
 
 BAD_INPUTS = [
@@ -183,6 +205,31 @@ BAD_INPUTS = [
         "clusters[0].lag_evaluation.abandoned_after",
         "not a duration",
         id="lag-abandoned-after",
+    ),
+    pytest.param(
+        "clusters:\n  - {name: a, region: r, environment: e, brokers: ['h:1'],"
+        " canary: {enabled: true, interval: 30s, sla: 10s}}\n",
+        "clusters[0].canary",
+        "sla (10s) must be longer than interval (30s)",
+        id="canary-sla-within-interval",
+    ),
+    pytest.param(
+        "clusters:\n  - {name: a, region: r, environment: e, brokers: ['h:1'], canary: {interval: 10ms}}\n",
+        "clusters[0].canary.interval",
+        "greater than or equal to 0.1",
+        id="canary-interval-too-short",
+    ),
+    pytest.param(
+        "clusters:\n  - {name: a, region: r, environment: e, brokers: ['h:1'], canary: {topic: 'a b'}}\n",
+        "clusters[0].canary.topic",
+        "should match pattern",
+        id="canary-bad-topic",
+    ),
+    pytest.param(
+        "clusters:\n  - {name: a, region: r, environment: e, brokers: ['h:1'], canary: {enabled: yes-please}}\n",
+        "clusters[0].canary.enabled",
+        "valid boolean",
+        id="canary-enabled-not-bool",
     ),
     pytest.param("clusters: []\n", "clusters", "at least 1 item", id="no-clusters"),
     pytest.param("clusters:\n  - name: a\n    name: b\n", "clusters[0].name", "more than once", id="repeated-key"),

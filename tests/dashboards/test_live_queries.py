@@ -97,6 +97,8 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Any, Prom]
         clusters = sandbox.write_clusters_yaml(tmp / "clusters.yaml")
         config = yaml.safe_load(clusters.read_text())
         config["intervals"] = {p: "1s" for p in ("critical", "high", "medium", "low")}
+        for cluster in config["clusters"]:  # the cluster dashboard's canary panels need a canary to read
+            cluster["canary"] = {"enabled": True, "interval": "1s", "sla": "5s"}
         clusters.write_text(yaml.safe_dump(config))
         exporter = f"127.0.0.1:{free_port()}"
         processes.append(

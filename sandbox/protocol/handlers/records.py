@@ -140,3 +140,12 @@ async def handle_fetch(ctx: RequestContext, request: FetchRequest) -> FetchRespo
         await asyncio.sleep(min(request.max_wait_ms / 1000.0, MAX_FETCH_WAIT_S))
         responses, size = _fetch_once(ctx, request)
     return FetchResponse[ctx.api_version](throttle_time_ms=0, error_code=errors.NONE, session_id=0, responses=responses)
+
+
+async def handle_produce_with_faults(ctx: RequestContext, request: ProduceRequest) -> ProduceResponse | None:
+    """Produce, answered late when the broker has a produce-delay fault (control API): the records are appended
+    after the wait, as a broker with a slow disk or network would."""
+    broker = ctx.cluster.brokers.get(ctx.broker_id)
+    if broker is not None and broker.produce_delay > 0:
+        await asyncio.sleep(broker.produce_delay)
+    return handle_produce(ctx, request)
