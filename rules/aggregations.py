@@ -110,6 +110,43 @@ def health(weights: Mapping[PriorityName, float]) -> Aggregation:
     return Aggregation("health", tuple(cluster), tuple(rollups))
 
 
+PRODUCE_LATENCY = "cluster:kafka_produce_latency_milliseconds:p99"
+CANARY_WINDOW = "1m"
+"""The canary's messages of the last minute make the p99: at the default 5 s interval, 12 per broker."""
+
+
+def delivery() -> Aggregation:
+    """How long a produce takes, per cluster, in milliseconds: the message-delivery SLI's input.
+
+    Where the end-to-end canary runs (``source="canary"``) it is the 99th percentile of the canary's produce-to-ack
+    latency over the last minute, as a client sees it, network and all; a canary message lost or failed in that
+    minute makes it +Inf (a broker that never acknowledges must not look fast). Elsewhere (``source="jmx"``) it is
+    the slowest broker's own Produce p99 from JMX: the broker's view, blind to the network and to a broker that
+    does not answer. A canary with no message in the window (an exporter restart) falls back to JMX for that time.
+    """
+    by = CLUSTER
+    canary = "kafka_canary_produce_latency_seconds"
+    failed = (
+        f"sum by ({by}) (increase(kafka_canary_messages_lost_total[{CANARY_WINDOW}])) > 0\n"
+        f"or\nsum by ({by}) (increase(kafka_canary_produce_errors_total[{CANARY_WINDOW}])) > 0"
+    )
+    p99 = (
+        f"1000 * histogram_quantile(0.99, sum by ({by}, le) (increase({canary}_bucket[{CANARY_WINDOW}])))\n"
+        f"and on (cluster)\nsum by (cluster) (increase({canary}_count[{CANARY_WINDOW}])) > 0"
+    )
+    jmx = f'max by ({by}) (kafka_network_requestmetrics_totaltimems{{request="Produce", quantile="0.99"}})'
+    expr = (
+        f'label_replace(\n+Inf * group by ({by}) (\n{failed}\n),\n"source", "canary", "", "")\n'
+        f'or\nlabel_replace(\n{p99},\n"source", "canary", "", "")\n'
+        f'or on (cluster)\nlabel_replace({jmx}, "source", "jmx", "", "")\n'
+    )
+    return Aggregation(
+        "delivery",
+        (Rule(record=PRODUCE_LATENCY, expr=expr),),
+        tuple(_rollups(PRODUCE_LATENCY, region="max", glob="max")),
+    )
+
+
 def lag_storage() -> Aggregation:
     lag = "cluster:kafka_consumergroup_lag:sum"
     lag_seconds = "cluster:kafka_consumergroup_lag_seconds:max"
@@ -148,4 +185,4 @@ def cost(costs: Costs) -> Aggregation:
 
 def aggregations(weights: Mapping[PriorityName, float], costs: Costs) -> list[Aggregation]:
     """Every aggregation topic, in the order the rule files list them."""
-    return [throughput(), health(weights), lag_storage(), cost(costs)]
+    return [throughput(), health(weights), delivery(), lag_storage(), cost(costs)]
