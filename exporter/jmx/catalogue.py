@@ -1,11 +1,13 @@
 """Which broker MBeans we read and the Prometheus series they become.
 
-Names follow prometheus/jmx_exporter's Kafka example (what Strimzi's and Grafana's Kafka dashboards query):
-``kafka_<domain>_<type>_<name>`` lower-cased, ``PerSec`` dropped. Meters become ``_total`` counters from their
-``Count``; their 1/5/15-minute rates are never exported because Prometheus computes rates itself, over the window
-the query asks for. Histograms become gauges with a ``quantile`` label. The one meter read for its rate is
-``RequestHandlerAvgIdlePercent``: Kafka marks it with idle time per thread, so its rate *is* the idle ratio, which
-is what jmx_exporter reads too.
+Names follow prometheus/jmx_exporter's Kafka KRaft example (what Strimzi's and Grafana's Kafka dashboards query):
+``kafka_<domain>_<type>_<name>`` lower-cased, ``PerSec`` dropped, quantiles as it writes them (``0.50``), JVM heap as
+its agent's ``jvm_memory_used_bytes{area="heap"}``. tests/realkafka/test_jmx_exporter_parity.py proves it against
+the agent on a real broker; the few deliberate differences are in docs/metrics.md. Meters become ``_total``
+counters from their ``Count``; their 1/5/15-minute rates are never exported because Prometheus computes rates
+itself, over the window the query asks for. Histograms become gauges with a ``quantile`` label. The one meter read
+for its rate is ``RequestHandlerAvgIdlePercent``: Kafka marks it with idle time per thread, so its rate *is* the
+idle ratio (one-minute, where jmx_exporter's rule reads the since-start mean: docs/metrics.md).
 
 Every rule is one pattern in the broker's single jmxquery batch; a pattern that matches nothing (an MBean an older
 Kafka does not have) simply yields no rows.
@@ -22,7 +24,7 @@ from jmxquery import JMXQuery
 MetricType = Literal["counter", "gauge"]
 
 QUANTILES: dict[str, str] = {
-    "50thPercentile": "0.5",
+    "50thPercentile": "0.50",
     "75thPercentile": "0.75",
     "95thPercentile": "0.95",
     "98thPercentile": "0.98",
@@ -167,18 +169,18 @@ RULES: tuple[Rule, ...] = (
         labels={"topic": "topic", "partition": "partition"},
     ),
     Rule(
-        metric="jvm_memory_heap_used_bytes",
+        metric="jvm_memory_used_bytes",
         type="gauge",
-        help="JVM heap in use (java.lang Memory HeapMemoryUsage used).",
+        help="JVM memory in use; area=heap (java.lang Memory HeapMemoryUsage used).",
         pattern="java.lang:type=Memory",
-        attributes={"HeapMemoryUsage/used": {}},
+        attributes={"HeapMemoryUsage/used": {"area": "heap"}},
     ),
     Rule(
-        metric="jvm_memory_heap_max_bytes",
+        metric="jvm_memory_max_bytes",
         type="gauge",
-        help="JVM heap limit (java.lang Memory HeapMemoryUsage max); absent when the JVM has none.",
+        help="JVM memory limit; area=heap (java.lang Memory HeapMemoryUsage max); absent when the JVM has none.",
         pattern="java.lang:type=Memory",
-        attributes={"HeapMemoryUsage/max": {}},
+        attributes={"HeapMemoryUsage/max": {"area": "heap"}},
         skip_negative=True,
     ),
     Rule(
