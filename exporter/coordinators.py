@@ -227,7 +227,9 @@ class CoordinatorRouter:
         """One v8 request for all ``groups`` when the broker has KIP-709, else one request per group."""
         if self._manager.broker_version_data.api_version(OffsetFetchRequest) >= 8:
             Group = OffsetFetchRequest.OffsetFetchRequestGroup
-            return [OffsetFetchRequest(groups=[Group(group_id=g, topics=None) for g in groups], min_version=8)]
+            # v10+ (KIP-848, Kafka 4) names topics by id only: capped at 9 so the answer carries topic names
+            groups_ = [Group(group_id=g, topics=None) for g in groups]
+            return [OffsetFetchRequest(groups=groups_, min_version=8, max_version=9)]
         return [OffsetFetchRequest(group_id=g, topics=None, min_version=2, max_version=7) for g in groups]
 
 
