@@ -57,6 +57,16 @@ PARTITIONS_PER_TOPIC = 50
 GROUP_NAME = "bench-group-{:05d}"
 GROUP_RE = re.compile(rb"^[a-z_]*(?:offset|lag)[a-z_]*\{[^}]*(bench-group-\d{5})", re.MULTILINE)
 """A group counts as exported once a series of its committed offsets or lag names it (every exporter has one)."""
+AXES = [
+    "time_to_complete_metrics_s",
+    "scrape_p50_ms",
+    "scrape_p99_ms",
+    "cpu_seconds_per_minute",
+    "cpu_ms_per_scrape",
+    "peak_rss_mb",
+    "kafka_requests_per_scrape",
+    "kafka_requests_per_minute",
+]
 REQUESTS_PATTERN = "kafka.network:type=RequestMetrics,name=RequestsPerSec,*"
 
 
@@ -164,9 +174,14 @@ def body(port: int) -> bytes:
     return gzip.decompress(data) if response.getheader("Content-Encoding") == "gzip" else data
 
 
-def percentile(values: list[float], q: float) -> float:
+def percentile(values: list[float], q: float) -> float | None:
+    """None when no scrape completed in the window (every one timed out): there is no latency to report."""
     ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, int(q * len(ordered)))] if ordered else float("nan")
+    return ordered[min(len(ordered) - 1, int(q * len(ordered)))] if ordered else None
+
+
+def ms(seconds: float | None) -> float | None:
+    return None if seconds is None else round(seconds * 1000, 2)
 
 
 def peer_version(binary: str) -> str:
@@ -277,13 +292,13 @@ def measure(
     return {
         "time_to_complete_metrics_s": round(time_to_complete, 2),
         "scrapes": scrapes,
-        "scrape_p50_ms": round(percentile(latencies, 0.5) * 1000, 2),
-        "scrape_p99_ms": round(percentile(latencies, 0.99) * 1000, 2),
+        "scrape_p50_ms": ms(percentile(latencies, 0.5)),
+        "scrape_p99_ms": ms(percentile(latencies, 0.99)),
         "timeouts": result["timeouts"],
         "errors": result["errors"],
         "cpu_seconds_per_minute": round(cpu / elapsed * 60, 2),
         # the fast server answers far more scrapes in the window: CPU per scrape compares work, not throughput
-        "cpu_ms_per_scrape": round(cpu / max(1, scrapes) * 1000, 3),
+        "cpu_ms_per_scrape": round(cpu / scrapes * 1000, 3) if scrapes else None,
         "peak_rss_mb": round(hwm / 1024, 1),
         "window_s": round(elapsed, 1),
         "broker_requests_in_window": window_requests,
@@ -295,6 +310,18 @@ def minus_idle(raw: dict[str, float], idle: dict[str, float], window: float, idl
     """Requests the exporter caused in the window: the total minus the idle cluster's own traffic, scaled."""
     scale = window / idle_window
     return max(0.0, sum(raw.values()) - scale * sum(idle.values()))
+
+
+def ratios_over_peers(results: dict[str, Any], axes: list[str]) -> dict[str, dict[str, float | None]]:
+    """kafka-obs ÷ peer per axis; None where either side has no value (a peer with no completed scrape) or 0."""
+    ours = results["kafka-obs"]
+
+    def ratio(a: float | None, b: float | None) -> float | None:
+        return round(a / b, 4) if a is not None and b else None
+
+    return {
+        peer: {axis: ratio(ours[axis], r[axis]) for axis in axes} for peer, r in results.items() if peer != "kafka-obs"
+    }
 
 
 def main() -> int:
@@ -320,25 +347,10 @@ def main() -> int:
             results[name] = measure(name, argv=argv, port=port, cluster=cluster, sizes=sizes, jmx=jmx, workdir=workdir)
             r = results[name]
             caused = minus_idle(r["broker_requests_in_window"], idle, r["window_s"], idle_window)
-            r["kafka_requests_per_scrape"] = round(caused / max(1, r["scrapes"]), 3)
+            r["kafka_requests_per_scrape"] = round(caused / r["scrapes"], 3) if r["scrapes"] else None
             r["kafka_requests_per_minute"] = round(caused / r["window_s"] * 60, 1)
             print(json.dumps(results[name], indent=2), flush=True)
-    ours = results["kafka-obs"]
-    axes = [
-        "time_to_complete_metrics_s",
-        "scrape_p50_ms",
-        "scrape_p99_ms",
-        "cpu_seconds_per_minute",
-        "cpu_ms_per_scrape",
-        "peak_rss_mb",
-        "kafka_requests_per_scrape",
-        "kafka_requests_per_minute",
-    ]
-    ratios = {
-        peer: {axis: (round(ours[axis] / r[axis], 3) if r[axis] else None) for axis in axes}
-        for peer, r in results.items()
-        if peer != "kafka-obs"
-    }
+    ratios = ratios_over_peers(results, AXES)
     out = {
         "cluster": {
             "brokers": 3,
