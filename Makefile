@@ -46,7 +46,15 @@ $(KAFKA_CLASSPATH): $(KAFKA_POM)
 	mvn -q -B -f $(KAFKA_POM) dependency:build-classpath -Dmdep.includeScope=runtime -Dmdep.outputFile=$(CURDIR)/$@.tmp
 	@mv $@.tmp $@
 
-kafka: $(KAFKA_CLASSPATH)  ## resolve Apache Kafka's broker jars (Maven) for the real-Kafka tests and demo
+# prometheus/jmx_exporter's agent, only for the parity test (its own POM: the exporter never needs it)
+AGENT_POM  := kafka_obs/platform/maven/jmx-exporter/pom.xml
+AGENT_PATH := kafka_obs/platform/maven/target/jmx-exporter-agent.txt
+
+$(AGENT_PATH): $(AGENT_POM) $(KAFKA_CLASSPATH)
+	mvn -q -B -f $(AGENT_POM) dependency:build-classpath -Dmdep.includeScope=runtime -Dmdep.outputFile=$(CURDIR)/$@.tmp
+	@mv $@.tmp $@
+
+kafka: $(KAFKA_CLASSPATH) $(AGENT_PATH)  ## resolve Apache Kafka's broker jars and the jmx_exporter agent (Maven) for the real-Kafka tests
 
 lint: $(STAMP)  ## ruff lint and format check
 	$(BIN)/ruff check .

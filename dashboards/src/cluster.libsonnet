@@ -71,7 +71,7 @@ function(c)
                '{{cluster}} broker {{broker}}'),
     ], min=0) + k.withThresholdLines([['transparent', null], ['red', 0.8]]) + k.withSize(8, 8),
     k.timeseries('JVM heap used', 'Heap used over heap max per broker (JMX).', 'percentunit', [
-      k.target('sum by (cluster, broker) (jvm_memory_heap_used_bytes{%s}) / sum by (cluster, broker) (jvm_memory_heap_max_bytes{%s})' % [sel, sel],
+      k.target('sum by (cluster, broker) (jvm_memory_used_bytes{%s, area="heap"}) / sum by (cluster, broker) (jvm_memory_max_bytes{%s, area="heap"})' % [sel, sel],
                '{{cluster}} broker {{broker}}'),
     ], min=0) + k.withSize(8, 8),
     k.timeseries('Exporter collection time', 'How long the exporter\'s last collection cycle took per cluster ' +

@@ -1,11 +1,14 @@
 """Which broker MBeans we read and the Prometheus series they become.
 
-Names follow prometheus/jmx_exporter's Kafka example (what Strimzi's and Grafana's Kafka dashboards query):
-``kafka_<domain>_<type>_<name>`` lower-cased, ``PerSec`` dropped. Meters become ``_total`` counters from their
-``Count``; their 1/5/15-minute rates are never exported because Prometheus computes rates itself, over the window
-the query asks for. Histograms become gauges with a ``quantile`` label. The meters read for their rate are the
-request handler pools' ``*RequestHandlerAvgIdlePercent``: Kafka marks them with idle time per thread, so their rate
-*is* the idle ratio, which is what jmx_exporter reads too.
+Names follow prometheus/jmx_exporter's Kafka KRaft example (what Strimzi's and Grafana's Kafka dashboards query):
+``kafka_<domain>_<type>_<name>`` lower-cased, ``PerSec`` dropped, quantiles as it writes them (``0.50``), JVM heap as
+its agent's ``jvm_memory_used_bytes{area="heap"}``. tests/realkafka/test_jmx_exporter_parity.py proves it against
+the agent on a real broker; the few deliberate differences are in docs/metrics.md. Meters become ``_total``
+counters from their ``Count``; their 1/5/15-minute rates are never exported because Prometheus computes rates
+itself, over the window the query asks for. Histograms become gauges with a ``quantile`` label. The meters read
+for their rate are the request handler pools' ``*RequestHandlerAvgIdlePercent``: Kafka marks them with idle time per
+thread, so their rate *is* the idle ratio (one-minute, where jmx_exporter's rule reads the since-start mean:
+docs/metrics.md).
 
 Every rule was checked against a real Apache Kafka 4.4 KRaft cluster of combined broker+controller nodes
 (tests/realkafka/test_jmx_catalogue.py): each exists on every node there; docs/metrics.md says which exist only on
@@ -26,7 +29,7 @@ from kafka_obs.exporter.jmx.query import Query
 MetricType = Literal["counter", "gauge"]
 
 QUANTILES: dict[str, str] = {
-    "50thPercentile": "0.5",
+    "50thPercentile": "0.50",
     "75thPercentile": "0.75",
     "95thPercentile": "0.95",
     "98thPercentile": "0.98",
@@ -185,18 +188,18 @@ RULES: tuple[Rule, ...] = (
         labels={"topic": "topic", "partition": "partition"},
     ),
     Rule(
-        metric="jvm_memory_heap_used_bytes",
+        metric="jvm_memory_used_bytes",
         type="gauge",
-        help="JVM heap in use (java.lang Memory HeapMemoryUsage used).",
+        help="JVM memory in use; area=heap (java.lang Memory HeapMemoryUsage used).",
         pattern="java.lang:type=Memory",
-        attributes={"HeapMemoryUsage/used": {}},
+        attributes={"HeapMemoryUsage/used": {"area": "heap"}},
     ),
     Rule(
-        metric="jvm_memory_heap_max_bytes",
+        metric="jvm_memory_max_bytes",
         type="gauge",
-        help="JVM heap limit (java.lang Memory HeapMemoryUsage max); absent when the JVM has none.",
+        help="JVM memory limit; area=heap (java.lang Memory HeapMemoryUsage max); absent when the JVM has none.",
         pattern="java.lang:type=Memory",
-        attributes={"HeapMemoryUsage/max": {}},
+        attributes={"HeapMemoryUsage/max": {"area": "heap"}},
         skip_negative=True,
     ),
     Rule(

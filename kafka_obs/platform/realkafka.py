@@ -27,7 +27,7 @@ import sys
 import tempfile
 import time
 import uuid
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -40,6 +40,9 @@ MAVEN_DIR = Path(__file__).with_name("maven")
 POM = MAVEN_DIR / "pom.xml"
 CLASSPATH_FILE = MAVEN_DIR / "target" / "classpath.txt"
 """Written by ``make kafka`` (``mvn dependency:build-classpath``); one line, the jars joined by ':'."""
+
+AGENT_PATH_FILE = MAVEN_DIR / "target" / "jmx-exporter-agent.txt"
+"""Written by ``make kafka`` from ``maven/jmx-exporter/pom.xml``: the path of prometheus/jmx_exporter's agent jar."""
 
 MAKE_HINT = "run `make kafka` (needs Java 17+ and Maven; the first run downloads the jars from Maven Central)"
 
@@ -152,6 +155,19 @@ def classpath(path: Path = CLASSPATH_FILE) -> str:
     return text
 
 
+def jmx_exporter_agent(path: Path = AGENT_PATH_FILE) -> Path:
+    """The jmx_exporter agent jar resolved by ``make kafka`` (test-only: the parity test runs it in a broker)."""
+    try:
+        jar = Path(path.read_text().strip())
+    except OSError:
+        raise KafkaUnavailableError(f"the jmx_exporter agent is not resolved ({path} is missing): {MAKE_HINT}") from (
+            None
+        )
+    if not jar.is_file():
+        raise KafkaUnavailableError(f"{path} names a jar that is gone ({jar}): {MAKE_HINT}")
+    return jar
+
+
 def new_cluster_id() -> str:
     """A KRaft cluster id: 16 random bytes in URL-safe base64 without padding, as ``kafka-storage random-uuid``
     prints it (saves a JVM start). Like Kafka's ``Uuid.randomUuid`` it never starts with '-', which a command
@@ -164,6 +180,9 @@ def new_cluster_id() -> str:
 
 def properties(values: Mapping[str, str]) -> str:
     return "".join(f"{key}={value}\n" for key, value in values.items())
+
+
+NodeOptions = Callable[["KafkaNode"], Sequence[str]]
 
 
 @dataclass
@@ -215,6 +234,8 @@ class KafkaCluster:
     heap: str = HEAP
     log_dir_bytes: int | None = None
     """When set, each node's log dir is a tmpfs of this size (see :func:`small_disk`): real disk pressure in tests."""
+    node_options: NodeOptions | None = None
+    """Extra JVM options per node (a Java agent with its own port, say), after ours so they can override them."""
     _watchdog: ManagedProcess | None = None
     _tool_runs: int = 0
 
@@ -231,9 +252,17 @@ class KafkaCluster:
         heap: str = HEAP,
         timeout: float = 120.0,
         log_dir_bytes: int | None = None,
+        node_options: NodeOptions | None = None,
     ) -> Iterator[KafkaCluster]:
         """Format storage, start ``size`` nodes, wait until every broker is registered, and clean up on exit."""
-        cluster = cls.create(size, overrides=overrides, directory=directory, heap=heap, log_dir_bytes=log_dir_bytes)
+        cluster = cls.create(
+            size,
+            overrides=overrides,
+            directory=directory,
+            heap=heap,
+            log_dir_bytes=log_dir_bytes,
+            node_options=node_options,
+        )
         try:
             cluster.format()
             cluster.start_all(timeout=timeout)
@@ -250,6 +279,7 @@ class KafkaCluster:
         directory: Path | None = None,
         heap: str = HEAP,
         log_dir_bytes: int | None = None,
+        node_options: NodeOptions | None = None,
     ) -> KafkaCluster:
         if size < 1:
             raise ValueError("a cluster needs at least one node")
@@ -259,7 +289,7 @@ class KafkaCluster:
             KafkaNode(node_id, free_port(), free_port(), free_port(), base / f"node-{node_id}")
             for node_id in range(1, size + 1)
         ]
-        cluster = cls(nodes, base, new_cluster_id(), cp, dict(overrides or {}), heap, log_dir_bytes)
+        cluster = cls(nodes, base, new_cluster_id(), cp, dict(overrides or {}), heap, log_dir_bytes, node_options)
         cluster._start_watchdog()
         return cluster
 
@@ -332,6 +362,7 @@ class KafkaCluster:
             "java",
             *jvm_options(heap),
             *(jmx_options(node.jmx_port) if jmx else []),
+            *(self.node_options(node) if jmx and self.node_options else []),
             f"-Dlog4j2.configurationFile={node.directory / 'log4j2.properties'}",
             f"-Dkafka.logs.dir={node.directory}",
             "-cp",

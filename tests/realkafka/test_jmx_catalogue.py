@@ -85,7 +85,7 @@ def test_every_catalogue_family_exists_on_every_kraft_node(kafka: KafkaCluster, 
         idle = per_broker(got, f"kafka_server_kafkarequesthandlerpool_{pool}")
         assert set(idle) == brokers, pool
         assert all(0 <= v <= 1 for v in idle.values()), (pool, idle)
-    heap_max = per_broker(got, "jvm_memory_heap_max_bytes")
+    heap_max = per_broker(got, "jvm_memory_max_bytes", area="heap")
     assert all(0 < v <= int(HEAP.removesuffix("m")) * 2**20 for v in heap_max.values()), heap_max
     assert {labels["gc"] for labels, _ in got["jvm_gc_collections_total"]} == {"Copy", "MarkSweepCompact"}  # SerialGC
 

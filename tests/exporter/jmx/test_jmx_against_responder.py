@@ -106,7 +106,7 @@ def test_series_equal_what_the_brokers_were_fed(jmx_helper: JmxHelper, fleet: li
         )
         assert one(got, "kafka_server_kafkarequesthandlerpool_requesthandleravgidlepercent", broker=b) == 0.8
         assert one(got, "kafka_log_log_size", broker=b, topic="orders", partition="0") == 1000 + broker_id
-        assert one(got, "jvm_memory_heap_used_bytes", broker=b) == 123_000_000
+        assert one(got, "jvm_memory_used_bytes", broker=b, area="heap") == 123_000_000
         assert one(got, "jvm_gc_collection_seconds_total", broker=b, gc="G1 Young Generation") == 0.25
         assert one(got, "jvm_gc_collections_total", broker=b, gc="G1 Young Generation") == 5
     assert (

@@ -85,7 +85,7 @@ BTM = "kafka.server:type=BrokerTopicMetrics,name=BytesInPerSec"
         (Row("java.lang:type=Memory", "HeapMemoryUsage", "max", -1), {}),  # undefined max
         (
             Row("java.lang:type=Memory", "HeapMemoryUsage", "used", 10),
-            {("jvm_memory_heap_used_bytes", (("broker", "1"),)): 10},
+            {("jvm_memory_used_bytes", (("broker", "1"), ("area", "heap"))): 10},
         ),
         (
             Row("kafka.log:type=Log,name=Size,topic=t,partition=2", "Value", None, 77),

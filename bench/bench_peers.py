@@ -1,0 +1,379 @@
+"""kafka-obs next to its peers (kafka_exporter, kminion) on the same real Kafka cluster, under the same scrape load.
+
+One real 3-broker KRaft cluster (kafka_obs.platform.realkafka) is filled with PARTITIONS partitions and GROUPS
+consumer groups with committed offsets (the kafka_exporter#336 shape). Then each exporter in turn runs alone against
+it, on loopback:
+
+- time to a complete /metrics: from its start until one body has offsets or lag for every consumer group;
+- 10 concurrent scrapers (in their own process, Prometheus's ``Accept-Encoding: gzip``) for WINDOW seconds:
+  scrape p50/p99, timeouts (30 s, as a default Prometheus scrape_timeout would be shorter still);
+- CPU seconds per minute of the exporter process over that window and its peak RSS (VmHWM);
+- Kafka requests counted on the broker side: the brokers' own
+  ``kafka.network:type=RequestMetrics,name=RequestsPerSec,request=*`` counters read over JMX before and after the
+  window, minus an idle window of the same length with no exporter (the cluster's own heartbeats and fetches).
+
+The peers are NOT part of this repository: build them from their public sources yourself and pass their binaries:
+``KAFKA_EXPORTER_BIN=/path/kafka_exporter KMINION_BIN=/path/kminion make bench`` (and KAFKA_EXPORTER_VERSION,
+KMINION_VERSION: the tag or commit you built, recorded with the results). A peer whose variable is unset is
+skipped. Sizes: PEERS_PARTITIONS (2500), PEERS_GROUPS (2000), PEERS_WINDOW seconds (60). Results: ratios
+kafka-obs ÷ peer in bench/results/peers-realkafka.json.
+
+Usage: .venv/bin/python bench/bench_peers.py
+"""
+
+from __future__ import annotations
+
+import gzip
+import http.client
+import json
+import multiprocessing as mp
+import os
+import re
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import machine  # bench/machine.py: load averages and a note measured, not asserted
+import psutil
+from confluent_kafka import ConsumerGroupTopicPartitions, Producer, TopicPartition
+from confluent_kafka.admin import AdminClient, NewTopic
+
+from kafka_obs.exporter.jmx import JmxHelper
+from kafka_obs.exporter.jmx.query import JmxClient, Query, service_url
+from kafka_obs.platform.processes import ManagedProcess, free_port, kafka_obs_command, wait_until
+from kafka_obs.platform.realkafka import KafkaCluster
+
+ROOT = Path(__file__).resolve().parent.parent
+RESULTS = ROOT / "bench" / "results"
+SCRAPERS = 10
+SCRAPE_TIMEOUT = 30.0
+PARTITIONS_PER_TOPIC = 50
+GROUP_NAME = "bench-group-{:05d}"
+GROUP_RE = re.compile(rb"^[a-z_]*(?:offset|lag)[a-z_]*\{[^}]*(bench-group-\d{5})", re.MULTILINE)
+"""A group counts as exported once a series of its committed offsets or lag names it (every exporter has one)."""
+AXES = [
+    "time_to_complete_metrics_s",
+    "scrape_p50_ms",
+    "scrape_p99_ms",
+    "cpu_seconds_per_minute",
+    "cpu_ms_per_scrape",
+    "peak_rss_mb",
+    "kafka_requests_per_scrape",
+    "kafka_requests_per_minute",
+]
+REQUESTS_PATTERN = "kafka.network:type=RequestMetrics,name=RequestsPerSec,*"
+
+
+@dataclass(frozen=True)
+class Sizes:
+    partitions: int
+    groups: int
+    window: float
+
+    @classmethod
+    def from_env(cls) -> Sizes:
+        return cls(
+            int(os.environ.get("PEERS_PARTITIONS", "2500")),
+            int(os.environ.get("PEERS_GROUPS", "2000")),
+            float(os.environ.get("PEERS_WINDOW", "60")),
+        )
+
+
+def fill(cluster: KafkaCluster, sizes: Sizes) -> None:
+    """Topics of 50 partitions (RF 1: the brokers' work is the exporters', not replication), one record per
+    partition, and GROUPS groups that each committed offsets on every partition of one topic."""
+    admin = AdminClient({"bootstrap.servers": cluster.bootstrap_servers})
+    topics = [f"bench-{i:03d}" for i in range(max(1, sizes.partitions // PARTITIONS_PER_TOPIC))]
+    for future in admin.create_topics([NewTopic(t, PARTITIONS_PER_TOPIC, 1) for t in topics]).values():
+        future.result(120)
+    producer = Producer({"bootstrap.servers": cluster.bootstrap_servers, "linger.ms": 50})
+    for topic in topics:
+        for partition in range(PARTITIONS_PER_TOPIC):
+            producer.produce(topic, b"x", partition=partition)
+    if producer.flush(120) != 0:
+        raise SystemExit("could not produce the seed records")
+
+    def commit(i: int) -> None:
+        """Errors come back per partition, not raised (the offsets topic may still be loading): retry them."""
+        topic = topics[i % len(topics)]
+        offsets = [TopicPartition(topic, p, 1) for p in range(PARTITIONS_PER_TOPIC)]
+        request = ConsumerGroupTopicPartitions(GROUP_NAME.format(i), offsets)
+        for _ in range(30):
+            answer = admin.alter_consumer_group_offsets([request])[request.group_id].result(60)
+            if not any(tp.error for tp in answer.topic_partitions):
+                return
+            time.sleep(1.0)
+        raise SystemExit(f"could not commit offsets for {request.group_id}")
+
+    with ThreadPoolExecutor(8) as pool:
+        list(pool.map(commit, range(sizes.groups)))
+
+
+def broker_requests(cluster: KafkaCluster, client: JmxClient) -> dict[str, float]:
+    """The brokers' own request counters (Count of RequestsPerSec), summed over brokers and API versions."""
+    totals: dict[str, float] = {}
+    for node in cluster.nodes:
+        rows = client.query(service_url("127.0.0.1", node.jmx_port), [Query(REQUESTS_PATTERN, ("Count",))], timeout=60)
+        for row in rows:
+            request = re.search(r"request=([^,]+)", row.object_name)
+            if request and isinstance(row.value, int | float):
+                totals[request.group(1)] = totals.get(request.group(1), 0.0) + float(row.value)
+    return totals
+
+
+def delta(before: dict[str, float], after: dict[str, float]) -> dict[str, float]:
+    return {k: after.get(k, 0.0) - before.get(k, 0.0) for k in sorted(after) if after.get(k, 0.0) > before.get(k, 0.0)}
+
+
+def scrape_worker(port: int, seconds: float, out: Any) -> None:
+    """SCRAPERS threads scraping back to back for ``seconds``: latencies of complete answers, and timeouts."""
+    latencies: list[float] = []
+    timeouts = [0]
+    errors = [0]
+    deadline = time.monotonic() + seconds
+
+    def one() -> None:
+        while time.monotonic() < deadline:
+            start = time.perf_counter()
+            try:
+                conn = http.client.HTTPConnection("127.0.0.1", port, timeout=SCRAPE_TIMEOUT)
+                conn.request("GET", "/metrics", headers={"Accept-Encoding": "gzip"})
+                response = conn.getresponse()
+                response.read()
+                conn.close()
+                if response.status != 200:
+                    errors[0] += 1
+                    continue
+                latencies.append(time.perf_counter() - start)
+            except TimeoutError:
+                timeouts[0] += 1
+            except OSError:
+                errors[0] += 1
+                time.sleep(0.1)
+
+    threads = [threading.Thread(target=one) for _ in range(SCRAPERS)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    out.put({"latencies": latencies, "timeouts": timeouts[0], "errors": errors[0]})
+
+
+def body(port: int) -> bytes:
+    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=SCRAPE_TIMEOUT)
+    conn.request("GET", "/metrics", headers={"Accept-Encoding": "gzip"})
+    response = conn.getresponse()
+    data = response.read()
+    conn.close()
+    return gzip.decompress(data) if response.getheader("Content-Encoding") == "gzip" else data
+
+
+def percentile(values: list[float], q: float) -> float | None:
+    """None when no scrape completed in the window (every one timed out): there is no latency to report."""
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(q * len(ordered)))] if ordered else None
+
+
+def ms(seconds: float | None) -> float | None:
+    return None if seconds is None else round(seconds * 1000, 2)
+
+
+def peer_version(binary: str) -> str:
+    for flag in ("--version", "version"):
+        try:
+            out = subprocess.run([binary, flag], capture_output=True, text=True, timeout=10, check=False)
+        except (OSError, subprocess.TimeoutExpired):
+            continue
+        text = (out.stdout + out.stderr).strip().splitlines()
+        if out.returncode == 0 and text:
+            return text[0][:200]
+    return "unknown (no --version)"
+
+
+def commands(cluster: KafkaCluster, workdir: Path) -> dict[str, tuple[list[str], int]]:
+    """How each exporter is pointed at the cluster and where it serves, on loopback only; peers only when their
+    binary is given."""
+    brokers = [node.address for node in cluster.nodes]
+    config = workdir / "clusters.yaml"
+    config.write_text(
+        json.dumps(
+            {
+                "clusters": [
+                    {
+                        "name": "bench",
+                        "region": "local",
+                        "environment": "bench",
+                        "brokers": brokers,
+                        "priority": "critical",
+                    }
+                ]
+            }
+        )
+    )
+    port = free_port()
+    out = {
+        "kafka-obs": (
+            [
+                *kafka_obs_command(),
+                "exporter",
+                "--config.file",
+                str(config),
+                "--web.listen-address",
+                f"127.0.0.1:{port}",
+            ],
+            port,
+        )
+    }
+    if binary := os.environ.get("KAFKA_EXPORTER_BIN"):
+        port = free_port()
+        argv = [binary, *(f"--kafka.server={b}" for b in brokers), f"--web.listen-address=127.0.0.1:{port}"]
+        out["kafka_exporter"] = ([*argv, "--kafka.version=4.0.0"], port)
+    if binary := os.environ.get("KMINION_BIN"):
+        port = free_port()
+        kminion = workdir / "kminion.json"  # YAML is a superset of JSON
+        kminion.write_text(
+            json.dumps(
+                {
+                    "kafka": {"brokers": brokers},
+                    "minion": {"consumerGroups": {"scrapeMode": "adminApi"}, "endToEnd": {"enabled": False}},
+                    "exporter": {"host": "127.0.0.1", "port": port},
+                }
+            )
+        )
+        out["kminion"] = ([binary], port)
+    return out
+
+
+def measure(
+    name: str, *, argv: list[str], port: int, cluster: KafkaCluster, sizes: Sizes, jmx: JmxClient, workdir: Path
+) -> dict[str, Any]:
+    env = {"CONFIG_FILEPATH": str(workdir / "kminion.json")} if name == "kminion" else None
+    ctx = mp.get_context("spawn")
+    requests_before = broker_requests(cluster, jmx)
+    started = time.monotonic()
+    process = ManagedProcess(name, argv, workdir / f"{name}.log", env=env).start()
+    try:
+        assert process.pid is not None
+        proc = psutil.Process(process.pid)
+
+        def complete() -> bool:
+            try:
+                return len(set(GROUP_RE.findall(body(port)))) >= sizes.groups
+            except OSError:
+                return False
+
+        wait_until(complete, 600, f"{name}: a /metrics naming all {sizes.groups} groups", interval=1.0)
+        time_to_complete = time.monotonic() - started
+        cpu0 = proc.cpu_times()
+        requests0 = broker_requests(cluster, jmx)
+        queue = ctx.Queue()
+        scraper = ctx.Process(target=scrape_worker, args=(port, sizes.window, queue))
+        t0 = time.monotonic()
+        scraper.start()
+        result = queue.get(timeout=sizes.window + 120)
+        scraper.join(30)
+        elapsed = time.monotonic() - t0
+        cpu1 = proc.cpu_times()
+        requests1 = broker_requests(cluster, jmx)
+        with open(f"/proc/{process.pid}/status") as status:
+            hwm = next(int(line.split()[1]) for line in status if line.startswith("VmHWM:"))
+    finally:
+        process.stop(15)
+    latencies = result["latencies"]
+    window_requests = delta(requests0, requests1)
+    scrapes = len(latencies)
+    cpu = (cpu1.user + cpu1.system) - (cpu0.user + cpu0.system)
+    return {
+        "time_to_complete_metrics_s": round(time_to_complete, 2),
+        "scrapes": scrapes,
+        "scrape_p50_ms": ms(percentile(latencies, 0.5)),
+        "scrape_p99_ms": ms(percentile(latencies, 0.99)),
+        "timeouts": result["timeouts"],
+        "errors": result["errors"],
+        "cpu_seconds_per_minute": round(cpu / elapsed * 60, 2),
+        # the fast server answers far more scrapes in the window: CPU per scrape compares work, not throughput
+        "cpu_ms_per_scrape": round(cpu / scrapes * 1000, 3) if scrapes else None,
+        "peak_rss_mb": round(hwm / 1024, 1),
+        "window_s": round(elapsed, 1),
+        "broker_requests_in_window": window_requests,
+        "broker_requests_start_to_complete": delta(requests_before, requests0),
+    }
+
+
+def minus_idle(raw: dict[str, float], idle: dict[str, float], window: float, idle_window: float) -> float:
+    """Requests the exporter caused in the window: the total minus the idle cluster's own traffic, scaled."""
+    scale = window / idle_window
+    return max(0.0, sum(raw.values()) - scale * sum(idle.values()))
+
+
+def ratios_over_peers(results: dict[str, Any], axes: list[str]) -> dict[str, dict[str, float | None]]:
+    """kafka-obs ÷ peer per axis; None where either side has no value (a peer with no completed scrape) or 0."""
+    ours = results["kafka-obs"]
+
+    def ratio(a: float | None, b: float | None) -> float | None:
+        return round(a / b, 4) if a is not None and b else None
+
+    return {
+        peer: {axis: ratio(ours[axis], r[axis]) for axis in axes} for peer, r in results.items() if peer != "kafka-obs"
+    }
+
+
+def main() -> int:
+    sizes = Sizes.from_env()
+    load = machine.snapshot()
+    jmx = JmxHelper()  # the exporter's own JMX client: one helper JVM, closed at the end
+    workdir = Path(tempfile.mkdtemp(prefix="bench-peers-"))
+    results: dict[str, Any] = {}
+    with KafkaCluster.start(3, heap="512m", timeout=240) as cluster:
+        t0 = time.monotonic()
+        fill(cluster, sizes)
+        fill_s = time.monotonic() - t0
+        idle0, i0 = broker_requests(cluster, jmx), time.monotonic()
+        time.sleep(min(30.0, sizes.window))
+        idle1, idle_window = broker_requests(cluster, jmx), time.monotonic() - i0
+        idle = delta(idle0, idle1)
+        versions = {"kafka-obs": "this commit"}
+        for name, (argv, port) in commands(cluster, workdir).items():
+            if name != "kafka-obs":
+                # the builder knows the tag or commit; the binaries' own --version is often empty for local builds
+                versions[name] = os.environ.get(f"{name.upper().replace('-', '_')}_VERSION") or peer_version(argv[0])
+            print(f"== {name}", flush=True)
+            results[name] = measure(name, argv=argv, port=port, cluster=cluster, sizes=sizes, jmx=jmx, workdir=workdir)
+            r = results[name]
+            caused = minus_idle(r["broker_requests_in_window"], idle, r["window_s"], idle_window)
+            r["kafka_requests_per_scrape"] = round(caused / r["scrapes"], 3) if r["scrapes"] else None
+            r["kafka_requests_per_minute"] = round(caused / r["window_s"] * 60, 1)
+            print(json.dumps(results[name], indent=2), flush=True)
+    ratios = ratios_over_peers(results, AXES)
+    out = {
+        "cluster": {
+            "brokers": 3,
+            "kafka": "4.4.0 (KRaft, kafka_obs.platform.realkafka)",
+            "partitions": sizes.partitions,
+            "consumer_groups_with_offsets": sizes.groups,
+            "fill_seconds": round(fill_s, 1),
+        },
+        "load": {"concurrent_scrapers": SCRAPERS, "accept_encoding": "gzip", "window_s": sizes.window},
+        "idle_cluster_requests": {"window_s": round(idle_window, 1), "requests": idle},
+        "versions": versions,
+        "results": results,
+        "ratios_kafka_obs_over_peer": ratios,
+        "environment": machine.describe(load, machine.snapshot()),
+    }
+    RESULTS.mkdir(parents=True, exist_ok=True)
+    path = RESULTS / "peers-realkafka.json"
+    path.write_text(json.dumps(out, indent=2) + "\n")
+    print(f"wrote {path.relative_to(ROOT)}")
+    print(json.dumps(ratios, indent=2))
+    jmx.close()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
