@@ -40,6 +40,13 @@ DOCUMENTED: dict[str, str] = {
     "kafka_server_kafkarequesthandlerpool_requesthandleravgidlepercent": (
         "kafka_server_kafkarequesthandlerpool_requesthandleravgidle_percent"
     ),
+    # Kafka 4.x's split pools, the same MeanRate-vs-one-minute choice
+    "kafka_server_kafkarequesthandlerpool_brokerrequesthandleravgidlepercent": (
+        "kafka_server_kafkarequesthandlerpool_brokerrequesthandleravgidle_percent"
+    ),
+    "kafka_server_kafkarequesthandlerpool_controllerrequesthandleravgidlepercent": (
+        "kafka_server_kafkarequesthandlerpool_controllerrequesthandleravgidle_percent"
+    ),
     "jvm_gc_collection_seconds_total": "jvm_gc_collection_seconds_sum",
     "jvm_gc_collections_total": "jvm_gc_collection_seconds_count",
 }
@@ -92,6 +99,7 @@ def our_series(cluster: KafkaCluster) -> Series:
                     "environment": "test",
                     "brokers": [node.address],
                     "jmx_ports": [node.jmx_port],
+                    "jmx": {"partition_sizes": True},  # the whole catalogue, per-partition log sizes included
                     "priority": "low",
                 }
             ]

@@ -13,7 +13,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
-from confluent_kafka import Consumer, ConsumerGroupTopicPartitions, Producer, TopicPartition
+from confluent_kafka import Consumer, ConsumerGroupTopicPartitions, KafkaError, KafkaException, Producer, TopicPartition
 from confluent_kafka.admin import AdminClient, ConfigResource, NewTopic, OffsetSpec, ResourceType
 
 from kafka_obs.clock import SystemClock
@@ -144,8 +144,24 @@ def labels(**kv: str | int) -> frozenset[tuple[str, str]]:
     return frozenset((k, str(v)) for k, v in kv.items())
 
 
-def independent(world: World) -> dict[str, Any]:
-    """What librdkafka's AdminClient and Kafka's Java tools read, turned into expected series."""
+ELECTING = {KafkaError.LEADER_NOT_AVAILABLE, KafkaError.NOT_LEADER_FOR_PARTITION}
+
+
+def independent(world: World, timeout: float = 30.0) -> dict[str, Any]:
+    """What librdkafka's AdminClient and Kafka's Java tools read, turned into expected series; read again while a
+    partition's leader is being elected (right after a broker dies the oracle's own ListOffsets may find none)."""
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            return _independent_once(world)
+        except KafkaException as exc:
+            error = exc.args[0]
+            if time.monotonic() > deadline or not (error.retriable() or error.code() in ELECTING):
+                raise
+            time.sleep(0.5)
+
+
+def _independent_once(world: World) -> dict[str, Any]:
     admin = AdminClient({"bootstrap.servers": world.kafka.bootstrap_servers})
     md = admin.list_topics(timeout=10)
     out: dict[str, dict[frozenset[tuple[str, str]], float]] = {}
