@@ -14,12 +14,10 @@ from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 import kafka.errors as Errors
-from confluent_kafka import IsolationLevel
-from confluent_kafka import TopicPartition as CkTopicPartition
 from confluent_kafka.admin import AdminClient, ConfigResource, ResourceType
-from confluent_kafka.admin import OffsetSpec as CkOffsetSpec
 from kafka.admin import KafkaAdminClient
 from kafka.protocol.admin.groups import ListGroupsRequest
+from kafka.protocol.consumer.offsets import ListOffsetsRequest
 from kafka.protocol.metadata.metadata import MetadataRequest
 
 from kafka_obs.config.clusters import Cluster
@@ -89,6 +87,48 @@ def kafka_python_config(props: Mapping[str, str], timeout: float) -> dict[str, A
     return config
 
 
+EARLIEST_TIMESTAMP = -2
+LATEST_TIMESTAMP = -1
+"""ListOffsets' special timestamps (KIP-79): the log start and the log end (high watermark, READ_UNCOMMITTED)."""
+
+
+def _list_offsets_request(tps: Sequence[TopicPartition], timestamp: int, timeout: float) -> Callable[[], Any]:
+    """One leader's ListOffsets (v1+: one offset per partition, not v0's list), every topic of ``tps`` in it."""
+    Topic = ListOffsetsRequest.ListOffsetsTopic
+    Part = Topic.ListOffsetsPartition
+    by_topic: dict[str, list[int]] = {}
+    for topic, partition in tps:
+        by_topic.setdefault(topic, []).append(partition)
+
+    def build() -> Any:
+        def part(p: int) -> Any:
+            return Part(partition_index=p, timestamp=timestamp, current_leader_epoch=-1)
+
+        topics = [Topic(name=t, partitions=[part(p) for p in ps]) for t, ps in sorted(by_topic.items())]
+        return ListOffsetsRequest(
+            replica_id=-1, isolation_level=0, topics=topics, timeout_ms=int(timeout * 1000), min_version=1
+        )
+
+    return build
+
+
+def _offsets_from(answers: Mapping[int, Any]) -> tuple[dict[TopicPartition, int], list[str]]:
+    """The offsets the leaders gave, and what failed: a silent leader, or a partition's error code."""
+    result: dict[TopicPartition, int] = {}
+    failures: list[str] = []
+    for leader, answer in sorted(answers.items()):
+        if isinstance(answer, BaseException):
+            failures.append(f"broker {leader}: {answer or type(answer).__name__}")
+            continue
+        for topic in answer.topics:
+            for p in topic.partitions:
+                if p.error_code:
+                    failures.append(f"{topic.name}/{p.partition_index}: {Errors.for_code(p.error_code).__name__}")
+                elif p.offset >= 0:
+                    result[(topic.name, p.partition_index)] = int(p.offset)
+    return result, failures
+
+
 class ConfluentKafkaAdmin:
     def __init__(self, cluster: Cluster, *, timeout: float = 10.0):
         self.cluster = cluster
@@ -108,6 +148,7 @@ class ConfluentKafkaAdmin:
         self._metadata_ok = False
         self._quorum_unsupported = False
         self._live_brokers: set[int] = set()
+        self._leaders: dict[TopicPartition, int] = {}
         self._quorum_leader: int | None = None
 
     def _poll(self) -> None:
@@ -151,7 +192,9 @@ class ConfluentKafkaAdmin:
             )
             for name, topic in md.topics.items()
         }
-        return ClusterMetadata(md.cluster_id, self._active_controller(md.controller_id), brokers, partitions)
+        return self._remember_leaders(
+            ClusterMetadata(md.cluster_id, self._active_controller(md.controller_id), brokers, partitions)
+        )
 
     def _metadata_from_any_broker(self, error: KafkaUnavailable) -> ClusterMetadata:
         """Metadata from whichever broker answers first, asked all at once (kafka-python), when librdkafka's failed.
@@ -184,7 +227,12 @@ class ConfluentKafkaAdmin:
         }
         self._live_brokers = {b.id for b in brokers}
         controller = self._active_controller(answer.controller_id)
-        return ClusterMetadata(answer.cluster_id, controller, brokers, partitions)
+        return self._remember_leaders(ClusterMetadata(answer.cluster_id, controller, brokers, partitions))
+
+    def _remember_leaders(self, md: ClusterMetadata) -> ClusterMetadata:
+        """ListOffsets goes to each partition's leader: the cycle asks Metadata first, so its answer is current."""
+        self._leaders = {(p.topic, p.partition): p.leader for p in md.all_partitions()}
+        return md
 
     def _active_controller(self, metadata_controller: int) -> int:
         """The active controller: the KRaft metadata quorum's leader (DescribeQuorum), else Metadata's answer.
@@ -237,29 +285,41 @@ class ConfluentKafkaAdmin:
     # -- offsets -------------------------------------------------------------------------------------------------
 
     def list_offsets(self, partitions: Sequence[TopicPartition], spec: OffsetSpec) -> dict[TopicPartition, int]:
-        return self._list_offsets(partitions, CkOffsetSpec.earliest() if spec == "earliest" else CkOffsetSpec.latest())
+        return self._list_offsets(partitions, EARLIEST_TIMESTAMP if spec == "earliest" else LATEST_TIMESTAMP)
 
     def list_offsets_for_time(
         self, partitions: Sequence[TopicPartition], timestamp: float
     ) -> dict[TopicPartition, int]:
-        return self._list_offsets(partitions, CkOffsetSpec.for_timestamp(int(timestamp * 1000)))
+        return self._list_offsets(partitions, int(timestamp * 1000))
 
-    def _list_offsets(self, partitions: Sequence[TopicPartition], offset_spec: Any) -> dict[TopicPartition, int]:
-        request = {CkTopicPartition(t, p): offset_spec for t, p in partitions}
+    def _list_offsets(self, partitions: Sequence[TopicPartition], timestamp: int) -> dict[TopicPartition, int]:
+        """ListOffsets, one request per partition leader, all leaders at once, over kafka-python.
+
+        Not librdkafka's ``list_offsets``: against Apache Kafka 4.4 it aborted the whole exporter process (SIGABRT
+        inside librdkafka) while a hung broker's requests timed out, found by the realkafka fault test, as
+        ``list_consumer_groups`` did (librdkafka#4605). It also built a Python future per partition (20,000 per cycle
+        at 4x ``scale``). A leader that does not answer only loses its own partitions; a partition without a known
+        leader is left out (its series are absent this cycle, as for any failed partition).
+        """
+        by_leader: dict[int, list[TopicPartition]] = {}
+        for tp in partitions:
+            leader = self._leaders.get(tp, -1)
+            if leader >= 0:
+                by_leader.setdefault(leader, []).append(tp)
+        if not by_leader:
+            if partitions:
+                raise KafkaUnavailable("list offsets: no partition has a known leader")
+            return {}
         try:
-            futures = self._admin.list_offsets(
-                request, isolation_level=IsolationLevel.READ_UNCOMMITTED, request_timeout=self.timeout
+            self._kafka_python()
+            assert self._manager is not None
+            answers = self._manager.answers(
+                {leader: _list_offsets_request(tps, timestamp, self.timeout) for leader, tps in by_leader.items()},
+                self.timeout,
             )
         except Exception as exc:
             raise KafkaUnavailable(f"list offsets: {exc}") from exc
-        result: dict[TopicPartition, int] = {}
-        failures: list[str] = []
-        for tp, future in futures.items():
-            try:
-                result[(tp.topic, tp.partition)] = future.result().offset
-            except Exception as exc:
-                failures.append(f"{tp.topic}/{tp.partition}: {exc}")
-        self._poll()
+        result, failures = _offsets_from(answers)
         if failures and not result:
             raise KafkaUnavailable(f"list offsets failed for every partition, e.g. {failures[0]}")
         if failures:

@@ -15,7 +15,7 @@ That manager (``KafkaAdminClient._manager``) is internal to kafka-python and cha
 from __future__ import annotations
 
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
 from typing import Any
 
 import kafka
@@ -110,9 +110,14 @@ class ConnectionManager:
     def every_answer(self, request: Callable[[], Any], node_ids: list[int], timeout: float) -> dict[int, Any]:
         """Send ``request()`` to every node at once; each node's answer or exception once all are in or ``timeout``
         has passed (a node still silent then gets a ``TimeoutError``)."""
+        return self.answers(dict.fromkeys(node_ids, request), timeout)
+
+    def answers(self, requests: Mapping[int, Callable[[], Any]], timeout: float) -> dict[int, Any]:
+        """Send each node its own request at once (``requests``: node → request factory), with the same rules as
+        :meth:`every_answer`: one silent node costs ``timeout`` once, not once per request."""
 
         async def gather() -> dict[int, Any]:
-            futures = {node: self._send_future(request(), node) for node in node_ids}
+            futures = {node: self._send_future(request(), node) for node, request in requests.items()}
             deadline = time.monotonic() + timeout
             while not all(f.is_done for f in futures.values()) and time.monotonic() < deadline:
                 await self.sleep(0.005)

@@ -109,7 +109,9 @@ def test_a_hung_broker_bounds_the_cycle_by_the_timeouts(world: World, healthy: K
         assert total(series, "kafka_brokers") == 2
         assert total(series, "kafka_cluster_up") == 1
         # Known limit (docs/testing.md): even fenced, the hung broker still costs about one request timeout per
-        # cycle (a connection still open to it); what is checked is that it stays bounded and the cluster up.
+        # cycle (a connection still open to it), and since ListOffsets left librdkafka (whose list_offsets aborted
+        # the whole process here) about two: measured 6.08 s with a 3 s timeout. What is checked is that it stays
+        # bounded, below three timeouts, and the cluster up — a slower cycle, never a dead exporter.
         settled = []
         for _ in range(3):
             started = time.monotonic()
@@ -117,7 +119,6 @@ def test_a_hung_broker_bounds_the_cycle_by_the_timeouts(world: World, healthy: K
             settled.append(time.monotonic() - started)
             assert total(series, "kafka_cluster_up") == 1
         assert max(settled) < 3 * TIMEOUT, settled
-        assert settled[-1] < 2 * TIMEOUT, settled
         kafka.resume_node(hung)
         kafka.wait_ready(timeout=60)
         series, _ = cycle_until(
