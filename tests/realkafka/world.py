@@ -175,7 +175,9 @@ def _independent_once(world: World) -> dict[str, Any]:
         r.name: {k: e.value for k, e in f.result(timeout=10).items()}
         for r, f in admin.describe_configs([ConfigResource(ResourceType.TOPIC, t) for t in every]).items()
     }
-    tps = [TopicPartition(t, p) for t, topic in every.items() for p in topic.partitions]
+    # offline partitions (no leader: every replica on a dead broker) have no offsets to ask for; the exporter
+    # leaves their offset series out too
+    tps = [TopicPartition(t, p) for t, topic in every.items() for p, pm in topic.partitions.items() if pm.leader >= 0]
     latest = {
         (tp.topic, tp.partition): f.result().offset
         for tp, f in admin.list_offsets({tp: OffsetSpec.latest() for tp in tps}, request_timeout=10).items()
@@ -192,8 +194,9 @@ def _independent_once(world: World) -> dict[str, Any]:
         put("kafka_topic_partitions", len(topic.partitions), topic=name)
         for p in topic.partitions.values():
             where: dict[str, str | int] = {"topic": name, "partition": p.id}
-            put("kafka_topic_partition_current_offset", latest[(name, p.id)], **where)
-            put("kafka_topic_partition_oldest_offset", earliest[(name, p.id)], **where)
+            if (name, p.id) in latest:
+                put("kafka_topic_partition_current_offset", latest[(name, p.id)], **where)
+                put("kafka_topic_partition_oldest_offset", earliest[(name, p.id)], **where)
             put("kafka_topic_partition_leader", p.leader, **where)
             put("kafka_topic_partition_replicas", len(p.replicas), **where)
             put("kafka_topic_partition_in_sync_replica", len(p.isrs), **where)
