@@ -222,7 +222,8 @@ def _independent_once(world: World) -> dict[str, Any]:
                 continue
             key: dict[str, str | int] = {"consumergroup": g, "topic": tp.topic, "partition": tp.partition}
             put("kafka_consumergroup_current_offset", tp.offset, **key)
-            put("kafka_consumergroup_lag", max(0, latest[(tp.topic, tp.partition)] - tp.offset), **key)
+            if (tp.topic, tp.partition) in latest:  # an offline partition has no log end, so no lag either
+                put("kafka_consumergroup_lag", max(0, latest[(tp.topic, tp.partition)] - tp.offset), **key)
     out["_user_topics"] = {labels(topic=t): 1 for t in user_topics}
     return out
 
