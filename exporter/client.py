@@ -9,17 +9,16 @@ one broker, one partition) are returned as values so that one bad item never hid
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from typing import Literal, Protocol
+from typing import Protocol
 
 from kafka_obs.exporter.model import (
     ClusterMetadata,
     GroupDescription,
     GroupListing,
     LogDir,
+    PartitionOffsets,
     TopicPartition,
 )
-
-OffsetSpec = Literal["earliest", "latest"]
 
 
 class KafkaUnavailable(Exception):
@@ -31,8 +30,9 @@ class KafkaAdmin(Protocol):
         """Brokers, controller, cluster id and every topic's partitions: one Metadata round trip."""
         ...
 
-    def list_offsets(self, partitions: Sequence[TopicPartition], spec: OffsetSpec) -> dict[TopicPartition, int]:
-        """Offsets of all ``partitions`` in one call (sharded by leader); failed partitions are left out."""
+    def log_offsets(self, partitions: Sequence[TopicPartition]) -> PartitionOffsets:
+        """Earliest and latest offsets of all ``partitions`` in one call (sharded by leader, both asked at once, so
+        a silent leader costs one timeout); failed partitions are left out."""
         ...
 
     def list_offsets_for_time(

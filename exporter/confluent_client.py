@@ -16,13 +16,14 @@ from typing import Any
 import kafka.errors as Errors
 from confluent_kafka.admin import AdminClient, ConfigResource, ResourceType
 from kafka.admin import KafkaAdminClient
+from kafka.protocol.admin.cluster import DescribeQuorumRequest
 from kafka.protocol.admin.groups import ListGroupsRequest
 from kafka.protocol.consumer.offsets import ListOffsetsRequest
 from kafka.protocol.metadata.metadata import MetadataRequest
 
 from kafka_obs.config.clusters import Cluster
-from kafka_obs.exporter.client import KafkaUnavailable, OffsetSpec
-from kafka_obs.exporter.coordinators import CoordinatorRouter, is_coordinator_problem
+from kafka_obs.exporter.client import KafkaUnavailable
+from kafka_obs.exporter.coordinators import BrokerView, CoordinatorRouter, is_coordinator_problem
 from kafka_obs.exporter.kafka_python import ConnectionManager
 from kafka_obs.exporter.model import (
     Broker,
@@ -31,6 +32,7 @@ from kafka_obs.exporter.model import (
     GroupListing,
     LogDir,
     Partition,
+    PartitionOffsets,
     TopicPartition,
 )
 from kafka_obs.exporter.request_log import RequestLog
@@ -112,6 +114,14 @@ def _list_offsets_request(tps: Sequence[TopicPartition], timestamp: int, timeout
     return build
 
 
+def _describe_quorum_request() -> Any:
+    """The metadata log's quorum (``__cluster_metadata``, partition 0): its leader is the active controller."""
+    Topic = DescribeQuorumRequest.TopicData
+    return DescribeQuorumRequest(
+        topics=[Topic(topic_name="__cluster_metadata", partitions=[Topic.PartitionData(partition_index=0)])]
+    )
+
+
 def _offsets_from(answers: Mapping[int, Any]) -> tuple[dict[TopicPartition, int], list[str]]:
     """The offsets the leaders gave, and what failed: a silent leader, or a partition's error code."""
     result: dict[TopicPartition, int] = {}
@@ -141,11 +151,10 @@ class ConfluentKafkaAdmin:
         props["logger"] = self.requests
         self._client_props = props
         self._admin = AdminClient(props)
-        self._racks: dict[int, str | None] = {}
         self._log_dirs_client: Any = None
         self._router: CoordinatorRouter | None = None
         self._manager: ConnectionManager | None = None
-        self._metadata_ok = False
+        self._preferred: int | None = None
         self._quorum_unsupported = False
         self._live_brokers: set[int] = set()
         self._leaders: dict[TopicPartition, int] = {}
@@ -158,62 +167,26 @@ class ConfluentKafkaAdmin:
     # -- metadata ------------------------------------------------------------------------------------------------
 
     def metadata(self) -> ClusterMetadata:
-        """Metadata, asked twice at most: once more at once when it fails on a cluster that answered last time.
+        """Metadata over kafka-python, hedged: asked of the broker that answered last time, and of every other
+        known broker too if it has not answered within a tenth of the timeout (at least half a second).
 
-        librdkafka sends an application Metadata request to a broker it believes is up, and retries it on *that*
-        broker only. When the broker has just stopped and librdkafka has not yet read the closed socket (a busy
-        machine widens that window to hundreds of milliseconds), the request waits on the dead broker for the
-        whole timeout. By then librdkafka knows the broker is down, so a second request goes to a live one. A
-        cluster that was already down is not asked twice, so a dead cluster costs one timeout per cycle.
-        """
-        try:
-            md = self._list_topics()
-        except KafkaUnavailable as exc:
-            if not self._metadata_ok:
-                return self._metadata_from_any_broker(exc)
-            log.info("metadata failed, asking another broker", extra={"cluster": self.cluster.name, "err": str(exc)})
-            self._metadata_ok = False
-            try:
-                md = self._list_topics()
-            except KafkaUnavailable as again:
-                return self._metadata_from_any_broker(again)
-        self._metadata_ok = True
-        broker_ids = set(md.brokers)
-        self._live_brokers = broker_ids
-        if broker_ids - set(self._racks):
-            self._racks.update(self._describe_racks())
-        brokers = tuple(
-            Broker(b.id, b.host, b.port, self._racks.get(b.id)) for b in sorted(md.brokers.values(), key=lambda b: b.id)
-        )
-        partitions = {
-            name: tuple(
-                Partition(name, p.id, p.leader, tuple(p.replicas), tuple(p.isrs))
-                for p in sorted(topic.partitions.values(), key=lambda p: p.id)
-            )
-            for name, topic in md.topics.items()
-        }
-        return self._remember_leaders(
-            ClusterMetadata(md.cluster_id, self._active_controller(md.controller_id), brokers, partitions)
-        )
-
-    def _metadata_from_any_broker(self, error: KafkaUnavailable) -> ClusterMetadata:
-        """Metadata from whichever broker answers first, asked all at once (kafka-python), when librdkafka's failed.
-
-        librdkafka keeps sending Metadata to a broker whose connection looks healthy. A hung broker (SIGSTOP on real
-        Kafka: its socket stays open, nothing answers) is such a broker, so every cycle's Metadata timed out and the
-        whole cluster was reported down while two of three brokers served (the sandbox only ever closed a stopped
-        broker's sockets, which librdkafka notices at once). A cluster that is really down fails here too, within
-        the same timeout.
+        Not librdkafka's ``list_topics``: librdkafka keeps sending Metadata to a broker whose connection looks
+        healthy, and retries on that broker only. A hung broker (SIGSTOP on real Kafka: its socket stays open,
+        nothing answers) is such a broker, and against Apache Kafka 4.4 it cost every cycle a full timeout for as
+        long as it stayed hung, fenced or not. Hedged, it costs one hedge delay on the first cycle and nothing
+        after (the next cycle asks the broker that answered). A cluster that is down fails within the timeout.
+        Racks come with the answer (Metadata v1+), so no DescribeCluster is needed.
         """
         try:
             self._kafka_python()
             assert self._manager is not None
             manager = self._manager
-            nodes = manager.broker_ids()
-            answer = manager.first_answer(lambda: MetadataRequest(topics=None), nodes, self.timeout)
+            node, answer = manager.hedged_answer(
+                lambda: MetadataRequest(topics=None), self._ask_order(), self.timeout, self._hedge_after
+            )
         except Exception as exc:
-            raise KafkaUnavailable(f"{error}; no broker answered Metadata either: {exc}") from exc
-        log.info("metadata from another broker", extra={"cluster": self.cluster.name, "err": str(error)})
+            raise KafkaUnavailable(f"metadata: no broker answered: {exc}") from exc
+        self._preferred = node
         brokers = tuple(
             Broker(b.node_id, b.host, b.port, b.rack) for b in sorted(answer.brokers, key=lambda b: b.node_id)
         )
@@ -228,6 +201,20 @@ class ConfluentKafkaAdmin:
         self._live_brokers = {b.id for b in brokers}
         controller = self._active_controller(answer.controller_id)
         return self._remember_leaders(ClusterMetadata(answer.cluster_id, controller, brokers, partitions))
+
+    @property
+    def _hedge_after(self) -> float:
+        return min(self.timeout, max(0.5, self.timeout / 10))
+
+    def _ask_order(self) -> list[int]:
+        """The broker that answered last first, then the brokers of the last answer, then any other broker
+        kafka-python knows (at start-up: the bootstrap's answer)."""
+        assert self._manager is not None
+        known = sorted(self._live_brokers) + [n for n in self._manager.broker_ids() if n not in self._live_brokers]
+        if self._preferred in known:
+            known.remove(self._preferred)
+            known.insert(0, self._preferred)
+        return known
 
     def _remember_leaders(self, md: ClusterMetadata) -> ClusterMetadata:
         """ListOffsets goes to each partition's leader: the cycle asks Metadata first, so its answer is current."""
@@ -246,8 +233,7 @@ class ConfluentKafkaAdmin:
         if self._quorum_unsupported:
             return metadata_controller
         try:
-            answer = self._kafka_python().describe_metadata_quorum()
-            leader = int(answer["topics"][0]["partitions"][0]["leader_id"])
+            leader = self._quorum_leader_now()
         except (Errors.IncompatibleBrokerVersion, Errors.UnsupportedVersionError) as exc:
             log.info(
                 "no DescribeQuorum: Metadata names the controller",
@@ -261,39 +247,48 @@ class ConfluentKafkaAdmin:
         self._quorum_leader = leader
         return leader
 
-    def _list_topics(self) -> Any:
-        try:
-            return self._admin.list_topics(timeout=self.timeout)
-        except Exception as exc:
-            raise KafkaUnavailable(f"metadata: {exc}") from exc
-        finally:
-            self._poll()
+    def _quorum_leader_now(self) -> int:
+        """DescribeQuorum, hedged as Metadata is (any broker forwards it to the controllers), within a shorter
+        budget.
 
-    def _describe_racks(self) -> dict[int, str | None]:
-        """Racks are not in list_topics' answer; asked once, and again only when a new broker id shows up."""
-        try:
-            result = self._admin.describe_cluster(request_timeout=self.timeout).result()
-            return {node.id: node.rack for node in result.nodes}
-        except Exception as exc:
-            log.info(
-                "describe cluster failed, brokers get no rack", extra={"cluster": self.cluster.name, "err": str(exc)}
-            )
-            return {}
-        finally:
-            self._poll()
+        kafka-python's ``describe_metadata_quorum`` sends it to its "least loaded" broker, which is often a hung
+        one: its socket is open and nothing is in flight on it. That cost every cycle a full timeout for as long as
+        the broker stayed hung, fenced or not (measured on Apache Kafka 4.4 with SIGSTOP).
+        """
+        self._kafka_python()
+        assert self._manager is not None
+        # the controller id is worth less than the cycle: a hung active controller leaves DescribeQuorum
+        # unanswered on every broker until the quorum elects another (seen for ~20 s on Kafka 4.4), so it gets
+        # two hedge delays, not the timeout, and a miss keeps the last leader seen
+        budget = min(self.timeout, 2 * self._hedge_after)
+        _node, answer = self._manager.hedged_answer(
+            _describe_quorum_request, self._ask_order(), budget, self._hedge_after
+        )
+        if answer.error_code:
+            raise Errors.for_code(answer.error_code)(getattr(answer, "error_message", None) or "")
+        [partition] = answer.topics[0].partitions
+        if partition.error_code:
+            raise Errors.for_code(partition.error_code)(getattr(partition, "error_message", None) or "")
+        return int(partition.leader_id)
 
     # -- offsets -------------------------------------------------------------------------------------------------
 
-    def list_offsets(self, partitions: Sequence[TopicPartition], spec: OffsetSpec) -> dict[TopicPartition, int]:
-        return self._list_offsets(partitions, EARLIEST_TIMESTAMP if spec == "earliest" else LATEST_TIMESTAMP)
+    def log_offsets(self, partitions: Sequence[TopicPartition]) -> PartitionOffsets:
+        earliest, latest = self._list_offsets(partitions, (EARLIEST_TIMESTAMP, LATEST_TIMESTAMP))
+        return PartitionOffsets(earliest=earliest, latest=latest)
 
     def list_offsets_for_time(
         self, partitions: Sequence[TopicPartition], timestamp: float
     ) -> dict[TopicPartition, int]:
-        return self._list_offsets(partitions, int(timestamp * 1000))
+        [offsets] = self._list_offsets(partitions, (int(timestamp * 1000),))
+        return offsets
 
-    def _list_offsets(self, partitions: Sequence[TopicPartition], timestamp: int) -> dict[TopicPartition, int]:
-        """ListOffsets, one request per partition leader, all leaders at once, over kafka-python.
+    def _list_offsets(
+        self, partitions: Sequence[TopicPartition], timestamps: Sequence[int]
+    ) -> list[dict[TopicPartition, int]]:
+        """ListOffsets at each of ``timestamps``: one request per partition leader and timestamp, all sent at once
+        over kafka-python (Kafka refuses a partition twice in one request), so a silent leader costs one timeout
+        for earliest and latest together.
 
         Not librdkafka's ``list_offsets``: against Apache Kafka 4.4 it aborted the whole exporter process (SIGABRT
         inside librdkafka) while a hung broker's requests timed out, found by the realkafka fault test, as
@@ -309,25 +304,32 @@ class ConfluentKafkaAdmin:
         if not by_leader:
             if partitions:
                 raise KafkaUnavailable("list offsets: no partition has a known leader")
-            return {}
+            return [{} for _ in timestamps]
         try:
             self._kafka_python()
             assert self._manager is not None
-            answers = self._manager.answers(
-                {leader: _list_offsets_request(tps, timestamp, self.timeout) for leader, tps in by_leader.items()},
+            answers = self._manager.routed_answers(
+                {
+                    (leader, ts): (leader, _list_offsets_request(tps, ts, self.timeout))
+                    for leader, tps in by_leader.items()
+                    for ts in timestamps
+                },
                 self.timeout,
             )
         except Exception as exc:
             raise KafkaUnavailable(f"list offsets: {exc}") from exc
-        result, failures = _offsets_from(answers)
-        if failures and not result:
-            raise KafkaUnavailable(f"list offsets failed for every partition, e.g. {failures[0]}")
-        if failures:
-            log.warning(
-                "list offsets failed for some partitions",
-                extra={"cluster": self.cluster.name, "failed": len(failures), "example": failures[0]},
-            )
-        return result
+        results = []
+        for ts in timestamps:
+            result, failures = _offsets_from({leader: answers[leader, ts] for leader in by_leader})
+            if failures and not result:
+                raise KafkaUnavailable(f"list offsets failed for every partition, e.g. {failures[0]}")
+            if failures:
+                log.warning(
+                    "list offsets failed for some partitions",
+                    extra={"cluster": self.cluster.name, "failed": len(failures), "example": failures[0]},
+                )
+            results.append(result)
+        return results
 
     # -- groups --------------------------------------------------------------------------------------------------
 
@@ -450,7 +452,12 @@ class ConfluentKafkaAdmin:
         self._kafka_python()
         if self._router is None:
             assert self._manager is not None
-            self._router = CoordinatorRouter(self._manager)
+            self._router = CoordinatorRouter(
+                self._manager,
+                brokers=lambda: BrokerView(self._ask_order(), frozenset(self._live_brokers)),
+                timeout=self.timeout,
+                hedge_after=self._hedge_after,
+            )
         return self._router
 
     def log_dirs(

@@ -27,8 +27,8 @@ from __future__ import annotations
 
 import logging
 from collections import defaultdict
-from collections.abc import Callable, Iterable, Sequence
-from typing import Any, TypeVar
+from collections.abc import Awaitable, Callable, Iterable, Sequence
+from typing import Any, NamedTuple, TypeVar
 
 import kafka.errors as Errors
 from kafka.future import Future
@@ -68,6 +68,15 @@ _UNREACHABLE = (Errors.KafkaConnectionError, Errors.NodeNotReadyError, Errors.Un
 """Send failures that mean the coordinator's broker is gone (refused, lost, or no longer in the metadata)."""
 
 
+class BrokerView(NamedTuple):
+    """What the router needs of the cluster's brokers: whom to ask first, and who is alive."""
+
+    ask_order: list[int]
+    """FindCoordinator goes to the first, then to all (a hedged request)."""
+    live: frozenset[int]
+    """The brokers of the last Metadata answer; a coordinator outside it is forgotten (empty: not known yet)."""
+
+
 class GroupRetry(Exception):
     """A group's request should be retried after re-resolving its coordinator (internal)."""
 
@@ -88,10 +97,22 @@ class CoordinatorRouter:
     One instance per cluster, kept across cycles with the kafka-python admin client it drives.
     """
 
-    def __init__(self, manager: ConnectionManager, *, attempts: int = ATTEMPTS, backoff: float = RETRY_BACKOFF):
+    def __init__(
+        self,
+        manager: ConnectionManager,
+        *,
+        attempts: int = ATTEMPTS,
+        backoff: float = RETRY_BACKOFF,
+        brokers: Callable[[], BrokerView] | None = None,
+        timeout: float = 10.0,
+        hedge_after: float = 1.0,
+    ):
         self._manager = manager
         self._attempts = attempts
         self._backoff = backoff
+        self._brokers = brokers or (lambda: BrokerView(manager.broker_ids(), frozenset()))
+        self._timeout = timeout
+        self._hedge_after = hedge_after
         self._coordinators: dict[str, int] = {}
 
     def coordinators(self) -> dict[str, int]:
@@ -117,6 +138,10 @@ class CoordinatorRouter:
         result: dict[str, T | Exception] = {}
         pending = list(dict.fromkeys(group_ids))
         last_error: dict[str, Exception] = {}
+        live = self._brokers().live
+        if live:
+            # a coordinator the last Metadata no longer lists (fenced: hung or gone) has handed its groups over
+            self._coordinators = {g: node for g, node in self._coordinators.items() if node in live}
         for attempt in range(self._attempts):
             if attempt:
                 await self._manager.sleep(self._backoff)
@@ -200,13 +225,18 @@ class CoordinatorRouter:
             batched = self._manager.api_version(FindCoordinatorRequest) >= 4
         except Exception:
             batched = False
+        # never kafka-python's "least loaded" broker: a hung broker (open socket, nothing in flight) looks least
+        # loaded, and every FindCoordinator waited out the timeout on it
+        order = self._brokers().ask_order
+        answers: list[tuple[list[str], Awaitable[Any]]]
         if batched:
-            futures = [(groups, self._send(FindCoordinatorRequest(key_type=_GROUP, coordinator_keys=groups)))]
-        else:
-            futures = [([g], self._send(FindCoordinatorRequest(key=g, key_type=_GROUP))) for g in groups]
-        for keys, future in futures:
+            answers = [(groups, self._hedged_find(groups, order))]
+        else:  # brokers before 2.8: one request per group, all sent at once to the first broker to ask
+            first = order[0] if order else None
+            answers = [([g], self._send(FindCoordinatorRequest(key=g, key_type=_GROUP), first)) for g in groups]
+        for keys, answer in answers:
             try:
-                response = await future
+                response = await answer
             except Exception as exc:
                 for key in keys:
                     last_error[key] = exc
@@ -224,6 +254,16 @@ class CoordinatorRouter:
                     last_error[row.key] = error
                 else:
                     result[row.key] = error
+
+    async def _hedged_find(self, groups: list[str], order: list[int]) -> Any:
+        """One FindCoordinator v4 for all ``groups``, hedged across ``order``."""
+        _node, response = await self._manager.hedge(
+            lambda: FindCoordinatorRequest(key_type=_GROUP, coordinator_keys=groups),
+            order,
+            self._timeout,
+            self._hedge_after,
+        )
+        return response
 
     def _describe_requests(self, groups: list[str]) -> list[Any]:
         return [DescribeGroupsRequest(groups=groups, include_authorized_operations=False)]

@@ -16,14 +16,17 @@ from __future__ import annotations
 
 import time
 from collections.abc import Awaitable, Callable, Mapping
-from typing import Any
+from typing import Any, TypeVar
 
 import kafka
+import kafka.errors as Errors
 from kafka.admin import KafkaAdminClient
 from kafka.future import Future
 
 SUPPORTED_SERIES = "3.0."
 """kafka-python 3.0.x (pyproject pins >=3.0.12,<3.1)."""
+
+K = TypeVar("K")
 
 _MANAGER_ATTRIBUTES = ("run", "send", "cluster", "broker_version_data", "config", "_net")
 
@@ -89,23 +92,43 @@ class ConnectionManager:
         """The brokers kafka-python's own metadata knows."""
         return sorted(int(b.node_id) for b in self._manager.cluster.brokers())
 
-    def first_answer(self, request: Callable[[], Any], node_ids: list[int], timeout: float) -> Any:
-        """Send ``request()`` to every node at once and return the first successful answer; the last error if none
-        answers within ``timeout``. A hung broker (open socket, no answer) costs nothing while another answers."""
+    def hedged_answer(
+        self, request: Callable[[], Any], node_ids: list[int], timeout: float, hedge_after: float
+    ) -> tuple[int, Any]:
+        """:meth:`hedge`, from any thread."""
+        result: tuple[int, Any] = self.run(self.hedge, request, node_ids, timeout, hedge_after)
+        return result
 
-        async def race() -> Any:
-            futures = [self._send_future(request(), node) for node in node_ids]
-            deadline = time.monotonic() + timeout
-            while True:
-                for future in futures:
-                    if future.succeeded():
-                        return future.value
-                if all(f.is_done for f in futures) or time.monotonic() >= deadline:
-                    errors = [f.exception for f in futures if f.failed()]
-                    raise errors[-1] if errors else TimeoutError(f"no broker answered within {timeout:g}s")
-                await self.sleep(0.005)
+    async def hedge(
+        self, request: Callable[[], Any], node_ids: list[int], timeout: float, hedge_after: float
+    ) -> tuple[int, Any]:
+        """Send ``request()`` to the first node; if it failed, to the next; if no answer came within
+        ``hedge_after``, to all the others too. Returns ``(node, answer)`` of the first success, or raises the last
+        error once every node failed or ``timeout`` passed. Runs on kafka-python's IO thread.
 
-        return self.run(race)
+        One request in a healthy cluster, yet a hung broker (open socket, no answer: SIGSTOP, a stuck disk) costs
+        ``hedge_after`` instead of the timeout, and the caller can put the node that answered first next time.
+        """
+        if not node_ids:
+            raise Errors.NoBrokersAvailable("no broker to ask")
+        started = time.monotonic()
+        futures = [(node_ids[0], self._send_future(request(), node_ids[0]))]
+        others = node_ids[1:]
+        while True:
+            for node, future in futures:
+                if future.succeeded():
+                    return node, future.value
+            elapsed = time.monotonic() - started
+            if others and elapsed >= hedge_after:  # slow: ask everyone left
+                futures += [(node, self._send_future(request(), node)) for node in others]
+                others = []
+            elif others and all(f.is_done for _, f in futures):  # failed fast (refused, gone): the next one
+                futures.append((others[0], self._send_future(request(), others[0])))
+                others = others[1:]
+            elif all(f.is_done for _, f in futures) or elapsed >= timeout:
+                errors = [f.exception for _, f in futures if f.failed()]
+                raise errors[-1] if errors else TimeoutError(f"no broker answered within {timeout:g}s")
+            await self.sleep(0.005)
 
     def every_answer(self, request: Callable[[], Any], node_ids: list[int], timeout: float) -> dict[int, Any]:
         """Send ``request()`` to every node at once; each node's answer or exception once all are in or ``timeout``
@@ -115,18 +138,24 @@ class ConnectionManager:
     def answers(self, requests: Mapping[int, Callable[[], Any]], timeout: float) -> dict[int, Any]:
         """Send each node its own request at once (``requests``: node → request factory), with the same rules as
         :meth:`every_answer`: one silent node costs ``timeout`` once, not once per request."""
+        return self.routed_answers({node: (node, request) for node, request in requests.items()}, timeout)
 
-        async def gather() -> dict[int, Any]:
-            futures = {node: self._send_future(request(), node) for node, request in requests.items()}
+    def routed_answers(self, requests: Mapping[K, tuple[int, Callable[[], Any]]], timeout: float) -> dict[K, Any]:
+        """Send every request (key → (node, request factory)) at once, several to one node if need be, and wait
+        for all of them together: a silent node costs ``timeout`` once per call, however many requests it holds.
+        Each key gets its answer, its exception, or a ``TimeoutError`` if still unanswered when ``timeout`` ends."""
+
+        async def gather() -> dict[K, Any]:
+            futures = {key: (node, self._send_future(request(), node)) for key, (node, request) in requests.items()}
             deadline = time.monotonic() + timeout
-            while not all(f.is_done for f in futures.values()) and time.monotonic() < deadline:
+            while not all(f.is_done for _, f in futures.values()) and time.monotonic() < deadline:
                 await self.sleep(0.005)
             return {
-                node: (f.value if f.succeeded() else f.exception) if f.is_done else TimeoutError(f"node {node}")
-                for node, f in futures.items()
+                key: (f.value if f.succeeded() else f.exception) if f.is_done else TimeoutError(f"node {node}")
+                for key, (node, f) in futures.items()
             }
 
-        result: dict[int, Any] = self.run(gather)
+        result: dict[K, Any] = self.run(gather)
         return result
 
     def _send_future(self, request: Any, node: int) -> Any:

@@ -26,12 +26,10 @@ def offset_targets(metadata: ClusterMetadata, allow_topic: Callable[[str], bool]
 
 
 def fetch_offsets(client: KafkaAdmin, targets: list[TopicPartition]) -> PartitionOffsets:
-    """Earliest then latest offsets of all ``targets``: two batched calls, each sharded by leader by the client."""
+    """Earliest and latest offsets of all ``targets``: one batched call, sharded by leader by the client."""
     if not targets:
         return PartitionOffsets()
-    earliest = client.list_offsets(targets, "earliest")
-    latest = client.list_offsets(targets, "latest")
-    return PartitionOffsets(earliest=earliest, latest=latest)
+    return client.log_offsets(targets)
 
 
 def min_isr_of(configs: Mapping[str, Mapping[str, str]] | None, topic: str) -> int | None:

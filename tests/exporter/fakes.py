@@ -11,7 +11,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from kafka_obs.exporter.client import KafkaUnavailable, OffsetSpec
+from kafka_obs.exporter.client import KafkaUnavailable
 from kafka_obs.exporter.model import (
     Broker,
     ClusterMetadata,
@@ -19,6 +19,7 @@ from kafka_obs.exporter.model import (
     GroupListing,
     LogDir,
     Partition,
+    PartitionOffsets,
     TopicPartition,
 )
 
@@ -111,16 +112,17 @@ class FakeKafka:
         }
         return ClusterMetadata(self.cluster_id, self.controller, brokers, partitions)
 
-    def list_offsets(self, partitions: Sequence[TopicPartition], spec: OffsetSpec) -> dict[TopicPartition, int]:
-        self._check(f"list_offsets:{spec}")
+    def log_offsets(self, partitions: Sequence[TopicPartition]) -> PartitionOffsets:
+        self._check("log_offsets")
         leaders = {self.topics[t][p].leader for t, p in partitions if t in self.topics and p in self.topics[t]}
-        self.requests["ListOffsets"] += len(leaders)
-        out = {}
+        self.requests["ListOffsets"] += 2 * len(leaders)
+        earliest, latest = {}, {}
         for t, p in partitions:
             part = self.topics.get(t, {}).get(p)
             if part is not None and part.leader in self.brokers:
-                out[(t, p)] = part.earliest if spec == "earliest" else part.latest
-        return out
+                earliest[(t, p)] = part.earliest
+                latest[(t, p)] = part.latest
+        return PartitionOffsets(earliest=earliest, latest=latest)
 
     def list_offsets_for_time(
         self, partitions: Sequence[TopicPartition], timestamp: float

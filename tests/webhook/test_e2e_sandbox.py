@@ -50,10 +50,13 @@ class Fleet:
         self.sandbox: Sandbox | None = None
         self.evaluator = LagEvaluator(window=3)
         self.gates: dict[str, int] = {}
+        self.pinned: dict[str, Status] = {}
+        """group → the status served whatever the evaluator says (see :func:`start_webhook`)."""
 
     def watch(self, sandbox: Sandbox | None) -> None:
         self.sandbox = sandbox
         self.evaluator = LagEvaluator(window=3)
+        self.pinned = {}
 
     def render(self) -> str:
         lines = [f'kafka_obs_test_gate{{case="{case}"}} {value}' for case, value in self.gates.items()]
@@ -83,10 +86,11 @@ class Fleet:
                 verdict = self.evaluator.observe(
                     f"{name}/{group}", at=time.time(), members=len(g["members"]), offsets=observed
                 )
+                served = self.pinned.get(group, verdict.status)
                 for status in Status:
                     lines.append(
                         f'kafka_consumergroup_status{{cluster="{name}",consumergroup="{group}",status="{status.name}"}}'
-                        f" {int(status is verdict.status)}"
+                        f" {int(status is served)}"
                     )
         return "\n".join(lines) + "\n"
 
@@ -171,7 +175,14 @@ class Running:
 
 
 @pytest.fixture
-def start_webhook(tmp_path: Path, sandbox: Sandbox, engines: tuple[str, str]) -> Iterator[Callable[..., Running]]:
+def start_webhook(
+    tmp_path: Path, sandbox: Sandbox, engines: tuple[str, str], fleet: Fleet
+) -> Iterator[Callable[..., Running]]:
+    """A webhook on this test's sandbox, once the evaluator has rated both groups WARN (too slow), which is then
+    pinned: the sandbox's consumers commit unevenly, so over a 3-scrape window one partition's lag sometimes falls
+    and the rating flips to OK for a scrape. The lag pre-condition would then refuse (seen in CI) what the test is
+    about. The evaluator's own ratings are tested in tests/exporter/test_lag_status.py and on real Kafka; a test
+    that needs a live rating (STALL) unpins its group."""
     started: list[Running] = []
 
     def start(enable: tuple[str, ...] = ("high_consumer_lag", "broker_disk_pressure"), **guardrails: Any) -> Running:
@@ -181,6 +192,9 @@ def start_webhook(tmp_path: Path, sandbox: Sandbox, engines: tuple[str, str]) ->
         started.append(Running(service))
         for group in ("orders-processor", "clicks-aggregator"):  # the lag alerts of these tests are about slowness
             wait_for_status(engines[0], group, "WARN")
+            pinned_at = time.time()
+            fleet.pinned[group] = Status.WARN
+            wait_for_status(engines[0], group, "WARN", scraped_after=pinned_at)  # no unpinned sample is the latest
         return started[-1]
 
     yield start
@@ -189,8 +203,12 @@ def start_webhook(tmp_path: Path, sandbox: Sandbox, engines: tuple[str, str]) ->
         running.service.close()
 
 
-def wait_for_status(prom: str, group: str, status: str, timeout: float = 20) -> None:
+def wait_for_status(
+    prom: str, group: str, status: str, timeout: float = 20, *, scraped_after: float | None = None
+) -> None:
     expr = f'kafka_consumergroup_status{{cluster="alpha", consumergroup="{group}", status="{status}"}} == 1'
+    if scraped_after is not None:
+        expr = f"timestamp({expr}) > {scraped_after:.3f}"
 
     def rated() -> bool:
         return bool(httpx.get(f"{prom}/api/v1/query", params={"query": expr}).json()["data"]["result"])
@@ -254,10 +272,11 @@ def test_failed_verification_rolls_back_and_escalates_to_alertmanager(
 
 
 def test_a_stalled_group_is_escalated_with_its_status_not_scaled(
-    start_webhook: Callable[..., Running], sandbox: Sandbox, engines: tuple[str, str]
+    start_webhook: Callable[..., Running], sandbox: Sandbox, engines: tuple[str, str], fleet: Fleet
 ) -> None:
     """Consumers alive but committing nothing: Prometheus has STALL, so the lag playbook escalates instead."""
     hook = start_webhook()
+    del fleet.pinned["clicks-aggregator"]  # the evaluator's live rating, from the sandbox's offsets
     sandbox.set_consume_rate("alpha", "clicks-aggregator", 0)
     wait_for_status(engines[0], "clicks-aggregator", "STALL")
     hook.post(alert(consumergroup="clicks-aggregator", topic="clicks", case="stalled"))
@@ -314,10 +333,7 @@ def test_dry_run_changes_nothing(start_webhook: Callable[..., Running], sandbox:
     assert replicas(sandbox, "orders-processor") == 3
     assert topic_configs(sandbox, "audit") == configs
     plans = [r.reason for r in hook.service.store.remediations()]
-    # the plan the dry run recorded: the scale-up, or, when the group's evaluation has meanwhile changed, the
-    # escalation the lag pre-condition would send instead, with its evidence (either way nothing was touched)
-    plan = plans[0] or ""
-    assert "from 3 to 6 replicas" in plan or ("would escalate" in plan and "kafka_consumergroup_status" in plan), plan
+    assert "from 3 to 6 replicas" in (plans[0] or ""), plans[0]
     assert "audit" in (plans[1] or "")
 
 
