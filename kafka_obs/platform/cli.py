@@ -24,6 +24,13 @@ def configure(parser: argparse.ArgumentParser) -> None:
         "--workdir", type=Path, help="a new or empty directory for configs, data and logs (default: temp)"
     )
     parser.add_argument("--keep", action="store_true", help="keep the work directory (logs, data) after stopping")
+    parser.add_argument(
+        "--kafka",
+        choices=("sandbox", "real"),
+        default="sandbox",
+        help="sandbox (default): the simulated fleet only; real: also a 3-node Apache Kafka cluster (needs Java and "
+        "`make kafka`), monitored and remediated like the others",
+    )
     logs.add_flags(parser)
 
 
@@ -40,6 +47,7 @@ def run(args: argparse.Namespace) -> int:
 
     previous = {s: signal.signal(s, interrupt) for s in (signal.SIGINT, signal.SIGTERM)}
     try:
+        demos.preflight(args.kafka)
         workdir = demos.Workdir.prepare(args.workdir)
     except demos.DemoError as exc:
         print(f"kafka-obs demo: {exc}", file=sys.stderr)
@@ -48,7 +56,7 @@ def run(args: argparse.Namespace) -> int:
     dead: list[str] = []
     try:
         print(f"kafka-obs demo: starting the {args.fleet} fleet and the platform in {workdir.path} ...", flush=True)
-        started = demos.start(args.fleet, workdir.path, log_level=args.log_level)
+        started = demos.start(args.fleet, workdir.path, log_level=args.log_level, kafka=args.kafka)
         print(demos.banner(started, args.fleet, workdir.path, args.keep), flush=True)
         dead = demos.wait(started, stopping.is_set)
     except KeyboardInterrupt:

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from kafka_obs.platform import wiring
+from kafka_obs.platform import demo_kafka, wiring
 from kafka_obs.platform.processes import ManagedProcess, http_ok, kafka_obs_command
 from kafka_obs.platform.stack import PreferredPorts, Stack, StackOptions, pick_port
 
@@ -87,51 +87,90 @@ def sandbox_process(fleet: str, workdir: Path, log_level: str) -> tuple[ManagedP
 
 @dataclass
 class Demo:
-    """A started demo: the sandbox process and the stack around it."""
+    """A started demo: the sandbox process, the real Kafka cluster if asked for, and the stack around them."""
 
     sandbox: ManagedProcess
     control_url: str
     stack: Stack
+    real: demo_kafka.RealKafka | None = None
 
     def urls(self) -> dict[str, str]:
         return {**self.stack.urls(), "Sandbox control API": self.control_url}
 
     def dead(self) -> list[str]:
         """Children that exited on their own (the demo stops when one does, rather than limp on)."""
-        return [p.name for p in [self.sandbox, *self.stack.processes()] if not p.alive()]
+        dead = [p.name for p in [self.sandbox, *self.stack.processes()] if not p.alive()]
+        return dead + (self.real.dead() if self.real is not None else [])
 
     def stop(self) -> None:
         self.stack.stop()
         self.sandbox.stop()
+        if self.real is not None:
+            self.real.stop()
 
 
-def start(fleet: str, workdir: Path, *, log_level: str = "info", options: StackOptions | None = None) -> Demo:
-    """Start the sandbox, then the stack; on any failure stop what was started and re-raise."""
+KAFKA_CHOICES = ("sandbox", "real")
+
+
+def preflight(kafka: str) -> None:
+    """Refuse at once, before anything starts, what cannot run here (a clear message, nothing to clean up)."""
+    if kafka not in KAFKA_CHOICES:
+        raise DemoError(f"--kafka {kafka!r}: choose one of {', '.join(KAFKA_CHOICES)}")
+    if kafka == "real":
+        try:
+            demo_kafka.check_available()
+        except demo_kafka.RealKafkaUnavailable as exc:
+            raise DemoError(str(exc)) from None
+
+
+def start(
+    fleet: str,
+    workdir: Path,
+    *,
+    log_level: str = "info",
+    options: StackOptions | None = None,
+    kafka: str = "sandbox",
+) -> Demo:
+    """Start the sandbox (and with ``kafka="real"`` a real Kafka cluster next to it), then the stack; on any failure
+    stop what was started and re-raise."""
     shipped = (options or StackOptions()).shipped
     if missing := shipped.missing():
         raise DemoError(
             "the shipped configs are missing from the installed package (reinstall kafka-obs): "
             + ", ".join(str(p) for p in missing)
         )
+    preflight(kafka)
     sandbox, control_url, written = sandbox_process(fleet, workdir, log_level)
+    real: demo_kafka.RealKafka | None = None
     try:
         sandbox.start(timeout=60)
-        clusters = wiring.dump_yaml(
-            wiring.demo_clusters(wiring.load_yaml(written), COLLECTION_INTERVAL), workdir / "clusters.yaml"
-        )
+        clusters_doc = wiring.demo_clusters(wiring.load_yaml(written), COLLECTION_INTERVAL)
         truth = fetch_json(f"{control_url}/fleet")
+        if kafka == "real":
+            region = wiring.regions(clusters_doc)[0]
+            real = demo_kafka.start(workdir / "kafka", region)
+            clusters_doc["clusters"].append(real.cluster_entry())
+            truth["clusters"][demo_kafka.CLUSTER] = real.truth()
+        clusters = wiring.dump_yaml(clusters_doc, workdir / "clusters.yaml")
         stack_options = options or StackOptions(ports=PreferredPorts.conventional(), log_level=log_level)
         stack = Stack(workdir, clusters, truth, control_url, stack_options)
         stack.start()
     except BaseException:
         sandbox.stop()
+        if real is not None:
+            real.stop()
         raise
-    return Demo(sandbox, control_url, stack)
+    return Demo(sandbox, control_url, stack, real)
 
 
 def banner(demo: Demo, fleet: str, workdir: Path, keep: bool) -> str:
     width = max(len(name) for name in demo.urls())
     lines = [f"kafka-obs demo: sandbox fleet {fleet!r} (a simulator, not Kafka), work directory {workdir}"]
+    if demo.real is not None:
+        lines.append(
+            f"  and real Apache Kafka: cluster {demo_kafka.CLUSTER!r} in region {demo.real.region!r}, "
+            f"{len(demo.real.kafka.nodes)} KRaft nodes at {demo.real.kafka.bootstrap_servers}"
+        )
     lines += [f"  {name.ljust(width)}  {url}" for name, url in demo.urls().items()]
     lines.append(f"  {'webhook token'.ljust(width)}  {demo.stack.token_file}")
     for missing in demo.stack.missing:
