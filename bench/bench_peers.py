@@ -75,6 +75,8 @@ class Sizes:
     partitions: int
     groups: int
     window: float
+    offsets_per_group: int = PARTITIONS_PER_TOPIC
+    """Each group commits on this many partitions of its topic (the peers' shape: all 50)."""
 
     @classmethod
     def from_env(cls) -> Sizes:
@@ -87,7 +89,7 @@ class Sizes:
 
 def fill(cluster: KafkaCluster, sizes: Sizes) -> None:
     """Topics of 50 partitions (RF 1: the brokers' work is the exporters', not replication), one record per
-    partition, and GROUPS groups that each committed offsets on every partition of one topic."""
+    partition, and GROUPS groups that each committed offsets on ``offsets_per_group`` partitions of one topic."""
     admin = AdminClient({"bootstrap.servers": cluster.bootstrap_servers})
     topics = [f"bench-{i:03d}" for i in range(max(1, sizes.partitions // PARTITIONS_PER_TOPIC))]
     for future in admin.create_topics([NewTopic(t, PARTITIONS_PER_TOPIC, 1) for t in topics]).values():
@@ -102,7 +104,7 @@ def fill(cluster: KafkaCluster, sizes: Sizes) -> None:
     def commit(i: int) -> None:
         """Errors come back per partition, not raised (the offsets topic may still be loading): retry them."""
         topic = topics[i % len(topics)]
-        offsets = [TopicPartition(topic, p, 1) for p in range(PARTITIONS_PER_TOPIC)]
+        offsets = [TopicPartition(topic, p, 1) for p in range(min(sizes.offsets_per_group, PARTITIONS_PER_TOPIC))]
         request = ConsumerGroupTopicPartitions(GROUP_NAME.format(i), offsets)
         for _ in range(30):
             answer = admin.alter_consumer_group_offsets([request])[request.group_id].result(60)

@@ -149,8 +149,7 @@ def start(
         if kafka == "real":
             region = wiring.regions(clusters_doc)[0]
             real = demo_kafka.start(workdir / "kafka", region)
-            clusters_doc["clusters"].append(real.cluster_entry())
-            truth["clusters"][demo_kafka.CLUSTER] = real.truth()
+            wiring.join(truth, clusters_doc, [real.joining()])
         clusters = wiring.dump_yaml(clusters_doc, workdir / "clusters.yaml")
         stack_options = options or StackOptions(ports=PreferredPorts.conventional(), log_level=log_level)
         stack = Stack(workdir, clusters, truth, control_url, stack_options)

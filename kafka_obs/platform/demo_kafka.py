@@ -26,6 +26,7 @@ from confluent_kafka import Consumer, Producer
 from confluent_kafka.admin import AdminClient, NewTopic
 
 from kafka_obs.platform.realkafka import KafkaCluster, KafkaUnavailableError, classpath
+from kafka_obs.platform.wiring import JoiningCluster
 
 CLUSTER = "real-kafka"
 NODES = 3
@@ -81,13 +82,9 @@ class RealKafka:
             "jmx_ports": [node.jmx_port for node in self.kafka.nodes],
         }
 
-    def truth(self) -> dict[str, Any]:
-        """What the webhook's allowlists need, in the shape of the sandbox's ``GET /fleet`` entry of a cluster."""
-        return {
-            "region": self.region,
-            "topics": {t.name: {"criticality": t.criticality} for t in TOPICS},
-            "deployments": {},
-        }
+    def joining(self) -> JoiningCluster:
+        """How it joins the sandbox fleet's clusters.yaml and the webhook's allowlists."""
+        return JoiningCluster(self.cluster_entry(), {t.name: t.criticality for t in TOPICS})
 
     def dead(self) -> list[str]:
         nodes = [f"{CLUSTER} node {n.node_id}" for n in self.kafka.nodes if not n.alive()]

@@ -237,6 +237,25 @@ def demo_clusters(sandbox_clusters: Mapping[str, Any], interval: str) -> Doc:
     return document
 
 
+@dataclass(frozen=True)
+class JoiningCluster:
+    """A cluster outside the sandbox (real Kafka) that joins a sandbox fleet: its ``clusters.yaml`` entry (its region
+    must be one of the fleet's, so it shares that region's exporter and Prometheus) and its topics' criticality
+    (``critical`` ones are never in the webhook's retention allowlist, see :func:`non_critical_topics`)."""
+
+    entry: Doc
+    topics: Mapping[str, str]
+
+
+def join(truth: dict[str, Any], clusters: dict[str, Any], joining: Iterable[JoiningCluster]) -> None:
+    """Add ``joining`` to a fleet's clusters.yaml document and, as far as the wiring reads it, to its ground truth
+    (``GET /fleet``): its topics, and no Deployments (only the sandbox simulates Kubernetes)."""
+    for cluster in joining:
+        clusters["clusters"].append(dict(cluster.entry))
+        topics = {topic: {"criticality": criticality} for topic, criticality in cluster.topics.items()}
+        truth["clusters"][cluster.entry["name"]] = {"topics": topics, "deployments": {}}
+
+
 def regions(sandbox_clusters: Mapping[str, Any]) -> list[str]:
     """Regions in first-seen order: one exporter and one regional Prometheus each."""
     seen: dict[str, None] = {}

@@ -162,24 +162,6 @@ def wait_for(check: Callable[[], Any], timeout: float, what: str, show: Callable
         raise AssertionError(f"{exc}; have: {show() if show else check()}") from None
 
 
-@dataclass(frozen=True)
-class JoiningCluster:
-    """A cluster outside the sandbox (real Kafka) that joins the loop's fleet: its ``clusters.yaml`` entry (its
-    region must be one of the sandbox fleet's, so it shares that region's exporter and Prometheus) and the topics
-    the webhook may lower retention on."""
-
-    entry: dict[str, Any]
-    topics: list[str]
-
-
-def joined(truth: dict[str, Any], clusters: dict[str, Any], joining: list[JoiningCluster]) -> None:
-    """Add ``joining`` to the fleet's clusters.yaml document and, as far as the wiring reads it, to its truth."""
-    for cluster in joining:
-        clusters["clusters"].append(cluster.entry)
-        topics = {topic: {"criticality": "normal"} for topic in cluster.topics}
-        truth["clusters"][cluster.entry["name"]] = {"topics": topics, "deployments": {}}
-
-
 @contextmanager
 def started_loop(
     fleet: str = "small",
@@ -188,7 +170,7 @@ def started_loop(
     playbooks: dict[str, Any] | None = None,
     guardrails: dict[str, Any] | None = None,
     prepare: Callable[[Sandbox], None] = lambda _sb: None,
-    joining: list[JoiningCluster] | None = None,
+    joining: list[wiring.JoiningCluster] | None = None,
 ) -> Iterator[Loop]:
     """The sandbox in-process plus the whole stack as real processes; everything stopped and removed afterwards.
     ``joining`` clusters (real Kafka) are monitored and remediated alongside the sandbox's."""
@@ -204,7 +186,7 @@ def started_loop(
                 wiring.load_yaml(sandbox.write_clusters_yaml(workdir / "sandbox.yaml")), "1s"
             )
             truth = sandbox.truth()
-            joined(truth, document, joining or [])
+            wiring.join(truth, document, joining or [])
             clusters = wiring.dump_yaml(document, workdir / "clusters.yaml")
             options = StackOptions(
                 **{

@@ -48,7 +48,7 @@ def test_the_real_kafka_entry_is_a_valid_cluster_of_the_fleet() -> None:
     cluster = Cluster.model_validate(real.cluster_entry())
     assert (cluster.name, cluster.region, cluster.environment) == ("real-kafka", REGION, "production")
     assert cluster.jmx_ports == [9201, 9202, 9203]
-    assert [t for t, topic in real.truth()["topics"].items() if topic["criticality"] == "critical"] == ["payments"]
+    assert real.joining().topics == {"payments": "critical", "clickstream": "low"}
 
 
 @pytest.mark.realkafka

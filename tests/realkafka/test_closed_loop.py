@@ -18,7 +18,8 @@ import pytest
 from confluent_kafka.admin import ConfigResource, ConfigSource, ResourceType
 
 from kafka_obs.platform.realkafka import KafkaCluster, KafkaUnavailableError
-from tests.platform.loop import JoiningCluster, elapsed, fast_playbooks, started_loop, wait_for
+from kafka_obs.platform.wiring import JoiningCluster
+from tests.platform.loop import elapsed, fast_playbooks, started_loop, wait_for
 from tests.realkafka.support import admin, create_topic, produce
 
 pytestmark = [pytest.mark.realkafka, pytest.mark.e2e]
@@ -64,7 +65,7 @@ def test_disk_pressure_on_a_real_broker_is_remediated_end_to_end(small_disk_kafk
     }
     assert retention(kafka) == ("604800000", False)  # inherited from the broker default
     playbooks = fast_playbooks(deadline="30s", interval="1s", initial_delay=0)
-    with started_loop(deployments=[], playbooks=playbooks, joining=[JoiningCluster(entry, [TOPIC])]) as loop:
+    with started_loop(deployments=[], playbooks=playbooks, joining=[JoiningCluster(entry, {TOPIC: "normal"})]) as loop:
         started = time.monotonic()
         used = 'max(1 - kafka_log_dir_usable_bytes{cluster="real"} / kafka_log_dir_total_bytes{cluster="real"})'
         wait_for(
