@@ -14,7 +14,7 @@ import functools
 import subprocess
 import tempfile
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -171,13 +171,16 @@ def started_loop(
     guardrails: dict[str, Any] | None = None,
     prepare: Callable[[Sandbox], None] = lambda _sb: None,
     joining: list[wiring.JoiningCluster] | None = None,
+    slos: Path = TEST_SLOS,
+    canary: Mapping[str, Mapping[str, Any]] | None = None,
 ) -> Iterator[Loop]:
     """The sandbox in-process plus the whole stack as real processes; everything stopped and removed afterwards.
-    ``joining`` clusters (real Kafka) are monitored and remediated alongside the sandbox's."""
+    ``joining`` clusters (real Kafka) are monitored and remediated alongside the sandbox's; ``canary`` turns the
+    end-to-end canary on for the named clusters, with those settings."""
     require_engines()
     with tempfile.TemporaryDirectory(prefix="kafka-obs-loop-") as tmp:
         workdir = Path(tmp)
-        rules = generate_rules(workdir / "rules")
+        rules = generate_rules(workdir / "rules", slos)
         sandbox = Sandbox.start(fleet)
         stack: Stack | None = None
         try:
@@ -187,6 +190,9 @@ def started_loop(
             )
             truth = sandbox.truth()
             wiring.join(truth, document, joining or [])
+            for entry in document["clusters"]:
+                if entry["name"] in (canary or {}):
+                    entry["canary"] = {"enabled": True, **(canary or {})[entry["name"]]}
             clusters = wiring.dump_yaml(document, workdir / "clusters.yaml")
             options = StackOptions(
                 **{
