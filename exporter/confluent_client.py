@@ -35,6 +35,7 @@ from kafka_obs.exporter.model import (
     PartitionOffsets,
     TopicPartition,
 )
+from kafka_obs.exporter.protocol import ConsumerGroupDescribeRequest
 from kafka_obs.exporter.request_log import RequestLog
 
 log = logging.getLogger(__name__)
@@ -375,21 +376,39 @@ class ConfluentKafkaAdmin:
         librdkafka 2.16 sends one DescribeGroups per group, each after a FindCoordinator of its own: ~5,000
         requests per cycle for 2,000 groups, against one request per coordinator here. Groups the batch could not
         describe for a reason other than their coordinator (a group error such as GROUP_ID_NOT_FOUND, which is
-        how Kafka 4 answers a classic DescribeGroups for a KIP-848 group) are asked again through librdkafka,
-        which speaks ConsumerGroupDescribe where the broker has it; so does every group when the kafka-python
-        client cannot be built (e.g. OAUTHBEARER).
+        how Kafka 4 answers a classic DescribeGroups for a KIP-848 group) are asked again with
+        ConsumerGroupDescribe, routed the same way, where the brokers have it. librdkafka's
+        ``describe_consumer_groups`` (used for them before) sent its requests to a hung broker for as long as it
+        stayed hung, fenced or not, costing every cycle a timeout (Apache Kafka 4.4, SIGSTOP). It remains for the
+        case the kafka-python client cannot be built at all (e.g. OAUTHBEARER).
         """
         if not group_ids:
             return {}
         try:
-            result: dict[str, GroupDescription | Exception] = dict(self._group_router().describe(group_ids))
+            router = self._group_router()
+        except Exception as exc:
+            log.info("batched describe groups failed", extra={"cluster": self.cluster.name, "err": str(exc)})
+            return self._describe_groups_librdkafka(group_ids)
+        try:
+            result: dict[str, GroupDescription | Exception] = dict(router.describe(group_ids))
         except Exception as exc:
             log.info("batched describe groups failed", extra={"cluster": self.cluster.name, "err": str(exc)})
             result = dict.fromkeys(group_ids, exc)
         fallback = [g for g, answer in result.items() if _needs_fallback(answer)]
-        if fallback:
-            result.update(self._describe_groups_librdkafka(fallback))
+        if fallback and self._speaks(ConsumerGroupDescribeRequest):
+            try:
+                result.update(router.describe_consumer_groups(fallback))
+            except Exception as exc:
+                log.info("consumer group describe failed", extra={"cluster": self.cluster.name, "err": str(exc)})
         return result
+
+    def _speaks(self, request_class: Any) -> bool:
+        """Whether the brokers (as kafka-python negotiated their ApiVersions) have this API."""
+        assert self._manager is not None
+        try:
+            return self._manager.api_version(request_class) >= 0
+        except Exception:
+            return False
 
     def _describe_groups_librdkafka(self, group_ids: Sequence[str]) -> dict[str, GroupDescription | Exception]:
         futures = self._admin.describe_consumer_groups(list(group_ids), request_timeout=self.timeout)

@@ -38,6 +38,7 @@ from kafka.protocol.metadata.find_coordinator import FindCoordinatorRequest
 
 from kafka_obs.exporter.kafka_python import ConnectionManager
 from kafka_obs.exporter.model import GroupDescription, TopicPartition
+from kafka_obs.exporter.protocol import ConsumerGroupDescribeRequest
 
 log = logging.getLogger(__name__)
 
@@ -123,6 +124,11 @@ class CoordinatorRouter:
 
     def describe(self, group_ids: Sequence[str]) -> dict[str, GroupDescription | Exception]:
         return self._manager.run(self._route, list(group_ids), self._describe_requests, _parse_describe)
+
+    def describe_consumer_groups(self, group_ids: Sequence[str]) -> dict[str, GroupDescription | Exception]:
+        """ConsumerGroupDescribe (KIP-848 groups, which a classic DescribeGroups answers with GROUP_ID_NOT_FOUND),
+        batched per coordinator like the rest."""
+        return self._manager.run(self._route, list(group_ids), self._consumer_describe_requests, _parse_consumer)
 
     def committed(self, group_ids: Sequence[str]) -> dict[str, dict[TopicPartition, int] | Exception]:
         return self._manager.run(self._route, list(group_ids), self._offset_fetch_requests, _parse_offset_fetch)
@@ -265,6 +271,9 @@ class CoordinatorRouter:
         )
         return response
 
+    def _consumer_describe_requests(self, groups: list[str]) -> list[Any]:
+        return [ConsumerGroupDescribeRequest(group_ids=groups, include_authorized_operations=False)]
+
     def _describe_requests(self, groups: list[str]) -> list[Any]:
         return [DescribeGroupsRequest(groups=groups, include_authorized_operations=False)]
 
@@ -317,6 +326,14 @@ def _parse_describe(response: Any, _groups: list[str]) -> Iterable[tuple[str, Gr
         else:
             # DescribeGroups cannot tell a KIP-848 group from a classic one; ListGroups v5 can (see groups.py)
             yield group.group_id, GroupDescription(group.group_id, group.group_state, len(group.members), "classic")
+
+
+def _parse_consumer(response: Any, _groups: list[str]) -> Iterable[tuple[str, GroupDescription | Exception]]:
+    for group in response.groups:
+        if group.error_code:
+            yield group.group_id, _group_error(group.group_id, group.error_code, group.error_message)
+        else:
+            yield group.group_id, GroupDescription(group.group_id, group.group_state, len(group.members), "consumer")
 
 
 def _parse_offset_fetch(
