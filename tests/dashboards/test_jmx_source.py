@@ -115,3 +115,17 @@ def test_build_writes_the_agent_shape_only_elsewhere(tmp_path: Path, capsys: pyt
     assert {path.name: path.read_bytes() for path in GENERATED_DIR.glob("*.json")} == before
     assert main(["dashboards", "build", "--jmx-source", "agent", "--out", str(tmp_path)]) == 0
     assert {path.name: path.read_text() for path in tmp_path.glob("*.json")} == render(jmx_source="agent")
+
+
+def test_the_mixin_serves_recording_rules_to_both_shapes_and_alerts_to_the_exporters_only() -> None:
+    def mixin(source: str, field: str) -> str:
+        return _jsonnet.evaluate_snippet(
+            "test",
+            f"((import 'mixin.libsonnet') + {{ _config+:: {{ jmxSource: '{source}' }} }}).{field}",
+            jpathdir=[str(SOURCE_DIR)],
+        )
+
+    assert mixin("agent", "prometheusRules") == mixin("exporter", "prometheusRules")
+    assert "KafkaBrokerJmxDown" in mixin("exporter", "prometheusAlerts")
+    with pytest.raises(RuntimeError, match="kafka-obs rules generate --jmx-source agent --out DIR"):
+        mixin("agent", "prometheusAlerts")
