@@ -23,6 +23,7 @@ from tests.realkafka.test_jmx_exporter_parity import DOCUMENTED, OURS_ONLY
 
 BROKER_LABEL: dict[JmxSource, str] = {"exporter": "broker", "agent": "instance"}
 """The label that tells one broker's JMX series from another's, per source."""
+SHAPES = {source: load_shape(source) for source in JMX_SOURCES}
 
 
 def _grouping(expr: str) -> set[str]:
@@ -36,7 +37,7 @@ def _jmx_names(query: Query) -> set[str]:
 def _legends(source: JmxSource) -> dict[tuple[str, str, str], str]:
     return {
         (name, panel["title"], target["refId"]): target.get("legendFormat", "")
-        for name, dashboard in load_shape(source).items()
+        for name, dashboard in SHAPES[source].items()
         for panel in dashboard.get("panels", [])
         for target in panel.get("targets", [])
     }
@@ -47,7 +48,7 @@ def test_per_broker_jmx_queries_group_and_label_by_the_sources_broker_label(sour
     own, other = BROKER_LABEL[source], BROKER_LABEL["agent" if source == "exporter" else "exporter"]
     legends = _legends(source)
     per_broker = []
-    for query in queries(load_shape(source)):
+    for query in queries(SHAPES[source]):
         if not _jmx_names(query):
             continue
         labels = _grouping(query.expr)
@@ -67,15 +68,15 @@ def test_agent_dashboards_read_only_series_the_agent_serves() -> None:
         ("exporter", set(DOCUMENTED.values())),
     )
     for source, absent in cases:
-        read = {name for query in queries(load_shape(source)) for name in _jmx_names(query)}
+        read = {name for query in queries(SHAPES[source]) for name in _jmx_names(query)}
         assert not read & absent, f"{source} dashboards read {sorted(read & absent)}"
-    agent = {name for query in queries(load_shape("agent")) for name in _jmx_names(query)}
+    agent = {name for query in queries(SHAPES["agent"]) for name in _jmx_names(query)}
     assert "kafka_server_kafkarequesthandlerpool_requesthandleravgidle_percent" in agent
 
 
 def test_admin_api_series_keep_the_exporters_broker_label_in_the_agent_shape() -> None:
     """Log dirs and the canary come from the exporter whatever the JMX source: their panels still name `broker`."""
-    admin = [q for q in queries(load_shape("agent")) if "broker" in _grouping(q.expr)]
+    admin = [q for q in queries(SHAPES["agent"]) if "broker" in _grouping(q.expr)]
     assert {q.panel for q in admin} >= {"Disk used per broker", "Canary produce latency p99"}
     for query in admin:
         assert not _jmx_names(query), query.where
