@@ -13,6 +13,8 @@ from pathlib import Path
 
 import _jsonnet
 
+from kafka_obs.rules.model import JmxSource
+
 SOURCE_DIR = Path(__file__).resolve().parent
 """Where the jsonnet sources live (in a checkout and in an installed package alike)."""
 
@@ -20,12 +22,21 @@ GENERATED_DIR = SOURCE_DIR / "generated"
 OUTPUT_PREFIX = "kafka-obs-"
 """Only files with this prefix are ever pruned from an output directory: --out may point at a shared folder."""
 
-_ENTRY = "((import 'config.libsonnet') + (import 'dashboards.libsonnet')).grafanaDashboards"
+_ENTRY = (
+    "((import 'config.libsonnet') + (import 'dashboards.libsonnet')"
+    " + { _config+:: { jmxSource: std.extVar('jmxSource') } }).grafanaDashboards"
+)
 
 
-def render(source_dir: Path = SOURCE_DIR) -> dict[str, str]:
-    """Evaluate the dashboards and return file name → file text, in a stable order."""
-    evaluated = json.loads(_jsonnet.evaluate_snippet("build", _ENTRY, jpathdir=[str(source_dir)]))
+def render(source_dir: Path = SOURCE_DIR, jmx_source: JmxSource = "exporter") -> dict[str, str]:
+    """Evaluate the dashboards and return file name → file text, in a stable order.
+
+    ``jmx_source`` is the shape of the brokers' JMX series the queries read (rules/slos.yaml's ``jmx_source``): the
+    committed ``generated/`` folder is the exporter's.
+    """
+    evaluated = json.loads(
+        _jsonnet.evaluate_snippet("build", _ENTRY, jpathdir=[str(source_dir)], ext_vars={"jmxSource": jmx_source})
+    )
     if not isinstance(evaluated, dict):
         raise TypeError(f"grafanaDashboards must be an object of file name → dashboard, got {type(evaluated).__name__}")
     return {name: dump(dashboard) for name, dashboard in sorted(evaluated.items())}

@@ -2,12 +2,16 @@
 
 `kafka-obs dashboards build` rewrites dashboards/generated/ (the committed copy Grafana provisioning mounts);
 `--out DIR` writes elsewhere; `--check` writes nothing and exits 1 when the committed files are stale, which is what
-CI runs after changing a jsonnet source.
+CI runs after changing a jsonnet source. With the brokers' JMX scraped from prometheus/jmx_exporter's agent instead of
+read by the exporter: `kafka-obs dashboards build --jmx-source agent --out DIR`.
 """
 
 from __future__ import annotations
 
 import argparse
+import sys
+
+EXIT_USAGE = 2
 
 
 def configure(parser: argparse.ArgumentParser) -> None:
@@ -15,6 +19,13 @@ def configure(parser: argparse.ArgumentParser) -> None:
     build = actions.add_parser("build", help="render every dashboard to JSON", description=__doc__)
     build.add_argument("--out", metavar="DIR", help="output directory (default: the package's generated/ folder)")
     build.add_argument("--check", action="store_true", help="write nothing; exit 1 if the output would change")
+    build.add_argument(
+        "--jmx-source",
+        choices=["exporter", "agent"],
+        default="exporter",
+        help="where the brokers' JMX series come from: kafka-obs's exporter (default), or prometheus/jmx_exporter's "
+        "agent scraped directly (needs --out)",
+    )
 
 
 def run(args: argparse.Namespace) -> int:
@@ -22,8 +33,15 @@ def run(args: argparse.Namespace) -> int:
 
     from kafka_obs.dashboards.build import GENERATED_DIR, differences, render, write
 
+    if args.jmx_source != "exporter" and not args.out:
+        print(
+            f"kafka-obs dashboards: error: {GENERATED_DIR} holds the dashboards of the exporter's JMX series; "
+            f"write the {args.jmx_source} shape's dashboards elsewhere with --out DIR",
+            file=sys.stderr,
+        )
+        return EXIT_USAGE
     out = Path(args.out) if args.out else GENERATED_DIR
-    rendered = render()
+    rendered = render(jmx_source=args.jmx_source)
     if args.check:
         stale = differences(rendered, out)
         for name in stale:

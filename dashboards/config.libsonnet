@@ -14,6 +14,12 @@
       selfHealing: 'kafka-obs-self-healing',
     },
 
+    // Where the brokers' JMX series come from (docs/rules.md, "Using the jmx_exporter agent instead of the
+    // exporter's JMX"): 'exporter' (kafka-obs reads JMX; each series carries `broker`, the broker id) or 'agent'
+    // (prometheus/jmx_exporter's agent in each broker, scraped by Prometheus; each series carries the agent's
+    // `instance`). The same setting as `jmx_source` of rules/slos.yaml.
+    jmxSource: 'exporter',
+
     // The fleet variables, chained: environment is filtered by region, cluster by both.
     clusterInfoSeries: 'kafka_cluster_info',
     fleetSelector: 'region=~"$region", environment=~"$environment", cluster=~"$cluster"',

@@ -31,5 +31,11 @@ local files = {
   globalRuleFiles:: [name for name in std.objectFields(files) if std.startsWith(name, 'global/')],
   regionalRuleFiles:: [name for name in std.objectFields(files) if !std.startsWith(name, 'global/')],
   prometheusRules+:: { groups+: only('record') },
-  prometheusAlerts+:: { groups+: only('alert') },
+  // The recording rules are the same for both JMX sources; the alerts are the exporter shape's (docs/rules.md).
+  prometheusAlerts+:: {
+    assert $._config.jmxSource == 'exporter' :
+           "prometheusAlerts are rules/generated's, written for jmxSource 'exporter': for '" + $._config.jmxSource +
+           "' load the alerts of `kafka-obs rules generate --jmx-source " + $._config.jmxSource + ' --out DIR` instead',
+    groups+: only('alert'),
+  },
 }

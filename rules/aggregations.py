@@ -9,6 +9,11 @@ Rates use a fixed ``5m`` window: ``$__rate_interval`` exists only in Grafana. Co
 day, with the unit conversion written out in the expression: a byte rate is bytes per *second*, so a daily ingress
 cost is ``bytes/s x 86,400 s/day ÷ bytes/GB x $/GB`` (the seed's widget multiplied bytes/s by $/GB and called it
 daily, 86,400 times too small).
+
+The broker JMX inputs are summed (or maxed) per cluster, so they read the same whichever ``jmx_source`` produced
+them: the per-broker label (the exporter's ``broker``, the agent's ``instance``) and ``job`` are aggregated away, and
+the broker-wide ``topic=""`` selector matches the agent's series without a ``topic`` label as it matches ours
+(tests/rules/promtool/jmx_*.yaml feed both shapes to the same expectations).
 """
 
 from __future__ import annotations

@@ -37,7 +37,8 @@ def rule_files(spec: SLOFile, extra_slos: tuple[SLO, ...] = (), origin: str = OR
     files = [slo_file(spec, slo, origin) for slo in (*spec.slos, *extra_slos)]
     levels = {env: spec.level(env) for env in spec.environments}
     files.append(RuleFile("slo-status.yml", origin, (slo_alerts.status_group(spec.runbook_url, levels),)))
-    files.append(RuleFile("kafka-alerts.yml", origin, (kafka_alerts.kafka_alert_group(spec.alerts, spec.runbook_url),)))
+    alerts = kafka_alerts.kafka_alert_group(spec.alerts, spec.runbook_url, spec.jmx_source)
+    files.append(RuleFile("kafka-alerts.yml", origin, (alerts,)))
     topics = aggregations.aggregations(spec.priority_weights, spec.costs)
     files.append(RuleFile("kafka-aggregations.yml", origin, tuple(a.cluster_group() for a in topics)))
     files.append(RuleFile(f"{GLOBAL_DIR}/kafka-aggregations.yml", origin, tuple(a.rollup_group() for a in topics)))

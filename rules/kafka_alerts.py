@@ -6,12 +6,20 @@ anchors stay stable for Alertmanager routing and the webhook's playbooks, which 
 ``KafkaConsumerGroupStopped`` and ``KafkaConsumerGroupStalled`` (cluster, consumergroup) come from the exporter's
 lag evaluation (docs/exporter.md, "Lag evaluation"): they say *why* a group is behind, and no playbook scales on
 them — more consumers do not help a group nobody consumes or whose consumers are stuck.
+
+Brokers' JMX series reach Prometheus in one of two shapes (``jmx_source``, docs/rules.md): from the exporter, which
+labels each with ``broker`` and reports a broker it cannot read as ``kafka_jmx_up 0``, or from the jmx_exporter agent
+in each broker, scraped directly, whose series carry the agent's ``instance`` and whose failure is ``up == 0`` of the
+agents' job. Only the alerts that must know *which* brokers are being read differ (:class:`JmxShape`); sums per
+cluster read both shapes alike.
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 from kafka_obs.rules.alerting import alert
-from kafka_obs.rules.model import KafkaAlerts
+from kafka_obs.rules.model import JmxSource, KafkaAlerts
 from kafka_obs.rules.promql import number, quote
 from kafka_obs.rules.ruleset import Rule, RuleGroup
 
@@ -23,11 +31,36 @@ GROUP = "cluster, region, environment, consumergroup"
 BROKER_DROP_WINDOW = "1h"
 
 
-def kafka_alerts(settings: KafkaAlerts, runbook_base: str) -> list[Rule]:
+@dataclass(frozen=True)
+class JmxShape:
+    """How the rules see the brokers' JMX series of one ``jmx_source``."""
+
+    unread: str
+    """One series per broker whose JMX series are missing now, labelled ``cluster``, ``region``, ``environment`` and
+    the broker's own label (``broker`` from the exporter, the agent's ``instance``)."""
+    unread_text: str
+    """The same, in words, for the alert's description (``{{ $labels.… }}`` templates allowed)."""
+
+
+def jmx_shape(source: JmxSource, agent_job: str) -> JmxShape:
+    if source == "agent":
+        return JmxShape(
+            unread=f"up{{job={quote(agent_job)}}} == 0",
+            unread_text="Prometheus cannot scrape the jmx_exporter agent {{ $labels.instance }} "
+            "(job {{ $labels.job }})",
+        )
+    return JmxShape(
+        unread="kafka_jmx_up == 0",
+        unread_text="the exporter cannot read the JMX of broker {{ $labels.broker }} (kafka_jmx_up 0)",
+    )
+
+
+def kafka_alerts(settings: KafkaAlerts, runbook_base: str, jmx_source: JmxSource) -> list[Rule]:
     where = "{{ $labels.cluster }} ({{ $labels.region }}, {{ $labels.environment }})"
     lag = number(settings.consumer_lag_threshold)
     used = number(settings.disk_used_ratio)
     job = quote(settings.exporter_job)
+    jmx = jmx_shape(jmx_source, settings.jmx_agent_job)
     return [
         alert(
             "KafkaClusterUnreachable",
@@ -68,7 +101,9 @@ def kafka_alerts(settings: KafkaAlerts, runbook_base: str) -> list[Rule]:
         alert(
             "KafkaNoActiveController",
             f"max by ({CLUSTER}) (kafka_controller_id < 0 and on (cluster) kafka_cluster_up == 1)\nor\n"
-            f"sum by ({CLUSTER}) (kafka_controller_kafkacontroller_activecontrollercount) == 0\n",
+            # The JMX sum says "no controller" only while every broker is read: one unread broker may be it.
+            f"(\n  sum by ({CLUSTER}) (kafka_controller_kafkacontroller_activecontrollercount) == 0\n"
+            f"  unless on (cluster)\n  ({jmx.unread})\n)\n",
             severity="critical",
             for_=120.0,
             summary="A Kafka cluster has no active controller.",
@@ -92,6 +127,17 @@ def kafka_alerts(settings: KafkaAlerts, runbook_base: str) -> list[Rule]:
             for_=300.0,
             summary="A Kafka cluster has fewer brokers than in the last hour.",
             description=f"{where}: {{{{ $value }}}} brokers registered, fewer than the maximum of the last hour.",
+            runbook_base=runbook_base,
+        ),
+        alert(
+            "KafkaBrokerJmxDown",
+            # a cluster that is down is KafkaClusterUnreachable's
+            f"{jmx.unread}\nunless on (cluster)\nkafka_cluster_up == 0\n",
+            severity="warning",
+            for_=300.0,
+            summary="A broker's JMX metrics are not being read.",
+            description=f"{where}: {jmx.unread_text}. Its throughput, request latency and controller series are "
+            "missing: the cluster's sums undercount and the controller alerts cannot tell.",
             runbook_base=runbook_base,
         ),
         alert(
@@ -156,5 +202,5 @@ def _group_status_expr(status: str) -> str:
     )
 
 
-def kafka_alert_group(settings: KafkaAlerts, runbook_base: str) -> RuleGroup:
-    return RuleGroup(name="kafka-obs-kafka-alerts", rules=tuple(kafka_alerts(settings, runbook_base)))
+def kafka_alert_group(settings: KafkaAlerts, runbook_base: str, jmx_source: JmxSource) -> RuleGroup:
+    return RuleGroup(name="kafka-obs-kafka-alerts", rules=tuple(kafka_alerts(settings, runbook_base, jmx_source)))

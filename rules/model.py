@@ -200,6 +200,17 @@ class KafkaAlerts(_Strict):
     consumer_lag_threshold: float = Field(default=10000, gt=0)
     disk_used_ratio: float = Field(default=0.8, gt=0, lt=1)
     exporter_job: str = Field(default="kafka-obs-exporter", min_length=1)
+    jmx_agent_job: str = Field(default="kafka-jmx", min_length=1)
+    """Prometheus job of the brokers' jmx_exporter agents (``jmx_source: agent`` only): whose ``up`` says a broker's
+    JMX series are missing."""
+
+
+JmxSource = Literal["exporter", "agent"]
+"""Who turns the brokers' JMX into series. ``exporter``: kafka-obs reads every broker (series carry ``broker``, the
+broker id, and the exporter's ``job``/``instance``; ``kafka_jmx_up`` tells a broker it cannot read). ``agent``:
+prometheus/jmx_exporter's Java agent runs in each broker and Prometheus scrapes it (series carry the agent's
+``instance``, its ``job``, and ``cluster``/``region``/``environment`` from the scrape config; ``up`` of that job tells
+a broker that cannot be read). Names are the same (docs/metrics.md, "Differences from prometheus/jmx_exporter")."""
 
 
 PriorityName = Literal["critical", "high", "medium", "low"]
@@ -228,6 +239,9 @@ class SLOFile(_Strict):
     severity: dict[str, AlertLevel] = Field(default_factory=_default_severity)
     """What the SLO alerts of each environment are: ``page`` (fast burn and critical budget at severity critical)
     or ``ticket`` (one level lower: warning, and info for the slow burns). Environments not listed page."""
+    jmx_source: JmxSource = "exporter"
+    """Where the brokers' JMX series come from; the rules' per-broker label and JMX health follow it (docs/rules.md,
+    "Using the jmx_exporter agent instead of the exporter's JMX")."""
     runbook_url: str = Field(default=DEFAULT_RUNBOOK_URL, min_length=1)
     """Base of every alert's ``runbook_url`` (the alert's anchor is appended), like the mixins' runbookURLPattern.
     The default is the runbook shipped with kafka-obs, relative to its documentation root; set your own docs' URL."""

@@ -20,6 +20,24 @@ function(c) {
     expr(sel, by):: rate(self.name, sel, by),
   },
 
+  // What tells one broker's JMX series from another's, and the names that differ between the two JMX sources
+  // (docs/metrics.md, "Differences from prometheus/jmx_exporter"). Admin-API series (log dirs, canary) always carry
+  // the exporter's `broker`.
+  jmx: {
+    assert std.member(['exporter', 'agent'], c.jmxSource) : "jmxSource must be 'exporter' or 'agent', got " + c.jmxSource,
+    local agent = c.jmxSource == 'agent',
+    brokerLabel: if agent then 'instance' else 'broker',
+    brokerLegend: if agent then '{{cluster}} {{instance}}' else '{{cluster}} broker {{broker}}',
+    // The request handler pool's idle ratio: our one-minute rate, or the agent's rule's MeanRate (since start-up).
+    requestHandlerIdle: if agent then {
+      name: 'kafka_server_kafkarequesthandlerpool_requesthandleravgidle_percent',
+      reads: 'the agent\'s MeanRate: the average since the broker started, slow to show a saturation',
+    } else {
+      name: 'kafka_server_kafkarequesthandlerpool_requesthandleravgidlepercent',
+      reads: 'one-minute rate',
+    },
+  },
+
   // Per-cluster recording rules of the rules bundle (rules/generated/kafka-aggregations.yml, docs/rules.md). They
   // carry region, environment and cluster, so the executive overview can filter them with the fleet variables and
   // its totals equal the bundle's region: and global: roll-ups when "All" is selected.

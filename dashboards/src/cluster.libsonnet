@@ -39,7 +39,7 @@ function(c)
     ]) + k.withSize(12, 8),
     k.timeseries('Messages in per broker', 'Messages produced per second on each broker (JMX MessagesInPerSec): ' +
                                            'a skewed broker shows leadership imbalance.', 'mps', [
-      k.target(s.messagesIn.expr(sel, 'cluster, broker'), '{{cluster}} broker {{broker}}'),
+      k.target(s.messagesIn.expr(sel, 'cluster, ' + s.jmx.brokerLabel), s.jmx.brokerLegend),
     ]) + k.withSize(12, 8),
   ];
 
@@ -57,9 +57,9 @@ function(c)
                '{{cluster}} {{request}}'),
     ]) + k.withSize(8, 8),
     k.timeseries('Request handler idle', 'Idle ratio of each broker\'s request handler threads (JMX ' +
-                                         'RequestHandlerAvgIdlePercent); below 30 % the broker is saturated.', 'percentunit', [
-      k.target('min by (cluster, broker) (kafka_server_kafkarequesthandlerpool_requesthandleravgidlepercent{%s})' % sel,
-               '{{cluster}} broker {{broker}}'),
+                                         'RequestHandlerAvgIdlePercent, %s); below 30 %% the broker is saturated.' % s.jmx.requestHandlerIdle.reads, 'percentunit', [
+      k.target('min by (cluster, %s) (%s{%s})' % [s.jmx.brokerLabel, s.jmx.requestHandlerIdle.name, sel],
+               s.jmx.brokerLegend),
     ], min=0) + k.withThresholdLines([['red', null], ['transparent', 0.3]]) + k.withSize(8, 8),
   ];
 
@@ -71,8 +71,8 @@ function(c)
                '{{cluster}} broker {{broker}}'),
     ], min=0) + k.withThresholdLines([['transparent', null], ['red', 0.8]]) + k.withSize(8, 8),
     k.timeseries('JVM heap used', 'Heap used over heap max per broker (JMX).', 'percentunit', [
-      k.target('sum by (cluster, broker) (jvm_memory_used_bytes{%s, area="heap"}) / sum by (cluster, broker) (jvm_memory_max_bytes{%s, area="heap"})' % [sel, sel],
-               '{{cluster}} broker {{broker}}'),
+      k.target('sum by (cluster, %s) (jvm_memory_used_bytes{%s, area="heap"}) / sum by (cluster, %s) (jvm_memory_max_bytes{%s, area="heap"})' % [s.jmx.brokerLabel, sel, s.jmx.brokerLabel, sel],
+               s.jmx.brokerLegend),
     ], min=0) + k.withSize(8, 8),
     k.timeseries('Exporter collection time', 'How long the exporter\'s last collection cycle took per cluster ' +
                                              '(kafka_exporter_collection_duration_seconds); near the interval means ' +

@@ -11,9 +11,10 @@ import re
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, get_args
 
-from kafka_obs.dashboards.build import GENERATED_DIR
+from kafka_obs.dashboards.build import GENERATED_DIR, render
+from kafka_obs.rules.model import JmxSource
 
 BUILTINS = {"__rate_interval": "5m", "__range": "1h", "__interval": "1m"}
 """Grafana's own interval variables, as promtool and a test Prometheus should see them."""
@@ -39,9 +40,54 @@ class Query:
         return f"{self.dashboard} / {self.panel!r} / {self.ref_id}"
 
 
+KEYWORDS = {
+    "by",
+    "on",
+    "ignoring",
+    "without",
+    "group_left",
+    "group_right",
+    "bool",
+    "and",
+    "or",
+    "unless",
+    "offset",
+    "NaN",
+    "Inf",
+}
+
+
+def series_names(expr: str) -> set[str]:
+    """Metric names in a PromQL expression (label matchers, grouping lists, ranges and strings removed)."""
+    text = re.sub(r'"[^"]*"|\$\{?\w+\}?', " ", expr)
+    text = re.sub(r"\{[^}]*\}|\[[^\]]*\]", " ", text)
+    text = re.sub(r"\b(by|on|ignoring|without|group_left|group_right)\s*\([^)]*\)", " ", text)
+    tokens = re.findall(r"([A-Za-z_:][\w:]*)\s*(\()?", text)
+    return {name for name, call in tokens if not call and name not in KEYWORDS and not name.startswith("$")}
+
+
+JMX_PREFIXES = ("kafka_server_", "kafka_controller_kafkacontroller_", "kafka_network_", "kafka_log_log_", "jvm_")
+"""Name prefixes of the brokers' JMX series (docs/metrics.md, "Broker JMX metrics"), whichever source serves them."""
+
+
 def load_all(directory: Path = GENERATED_DIR) -> dict[str, Dashboard]:
     """File name → dashboard, for every generated dashboard."""
     return {path.name: json.loads(path.read_text(encoding="utf-8")) for path in sorted(directory.glob("*.json"))}
+
+
+JMX_SOURCES: tuple[JmxSource, ...] = get_args(JmxSource)
+
+
+def load_shape(jmx_source: JmxSource) -> dict[str, Dashboard]:
+    """File name → dashboard of one JMX source: the committed files for the exporter's, a fresh render otherwise."""
+    if jmx_source == "exporter":
+        return load_all()
+    return {name: json.loads(text) for name, text in render(jmx_source=jmx_source).items()}
+
+
+def every_shape() -> dict[str, Dashboard]:
+    """``<jmx source>/<file name>`` → dashboard, for every JMX source: what the lint tests hold to the same rules."""
+    return {f"{source}/{name}": d for source in JMX_SOURCES for name, d in load_shape(source).items()}
 
 
 def panels(dashboard: Dashboard) -> Iterator[dict[str, Any]]:

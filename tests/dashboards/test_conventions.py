@@ -1,4 +1,5 @@
-"""Every generated dashboard follows grafana/dashboard-linter's rules and the monitoring-mixins practice."""
+"""Every generated dashboard follows grafana/dashboard-linter's rules and the monitoring-mixins practice, in the shape
+of each JMX source (the committed exporter shape and the jmx_exporter agent's)."""
 
 from __future__ import annotations
 
@@ -9,9 +10,10 @@ import pytest
 
 from tests.dashboards.grafana import (
     BUILTINS,
+    JMX_SOURCES,
     Dashboard,
     calls,
-    load_all,
+    every_shape,
     panels,
     queries,
     range_of,
@@ -19,7 +21,7 @@ from tests.dashboards.grafana import (
     variables,
 )
 
-DASHBOARDS = load_all()
+DASHBOARDS = every_shape()
 EXPECTED_UIDS = {
     "kafka-obs-executive.json": "kafka-obs-executive",
     "kafka-obs-cluster.json": "kafka-obs-cluster",
@@ -34,10 +36,13 @@ FLEET = ["region", "environment", "cluster"]
 by_name = pytest.mark.parametrize("name", sorted(DASHBOARDS))
 
 
-def test_the_five_dashboards_exist_with_stable_unique_uids() -> None:
-    assert {name: d["uid"] for name, d in DASHBOARDS.items()} == EXPECTED_UIDS
-    assert len({d["uid"] for d in DASHBOARDS.values()}) == len(DASHBOARDS)
-    assert len({d["title"] for d in DASHBOARDS.values()}) == len(DASHBOARDS)
+@pytest.mark.parametrize("source", JMX_SOURCES)
+def test_the_five_dashboards_exist_with_stable_unique_uids(source: str) -> None:
+    """Each JMX source's dashboards have the same uids: one fleet deploys one shape, and links and bookmarks hold."""
+    shape = {name.removeprefix(f"{source}/"): d for name, d in DASHBOARDS.items() if name.startswith(f"{source}/")}
+    assert {name: d["uid"] for name, d in shape.items()} == EXPECTED_UIDS
+    assert len({d["uid"] for d in shape.values()}) == len(shape)
+    assert len({d["title"] for d in shape.values()}) == len(shape)
 
 
 @by_name
@@ -174,7 +179,7 @@ def test_drill_down_links_keep_time_range_and_variables() -> None:
                 assert "${datasource:queryparam}" in url, url
                 for variable in FLEET:
                     assert f"${{{variable}:queryparam}}" in url or f"var-{variable}=" in url, (url, variable)
-    executive = DASHBOARDS["kafka-obs-executive.json"]["uid"]
+    executive = EXPECTED_UIDS["kafka-obs-executive.json"]
     assert linked >= uids - {executive}, "the executive overview drills down into every other dashboard"
 
 
@@ -187,7 +192,7 @@ def _cell_colours(dashboard: Dashboard, panel_title: str) -> dict[str, dict[str,
 
 
 def test_slo_status_table_is_colour_coded() -> None:
-    columns = _cell_colours(DASHBOARDS["kafka-obs-executive.json"], "SLO status")
+    columns = _cell_colours(DASHBOARDS["exporter/kafka-obs-executive.json"], "SLO status")
     status = columns["Status"]
     assert status["custom.cellOptions"]["type"] == "color-background"
     options = status["mappings"][0]["options"]

@@ -15,11 +15,12 @@ from pathlib import Path
 import pytest
 import yaml
 
-from tests.dashboards.grafana import load_all, queries, substitute, variables
+from tests.dashboards.grafana import every_shape, queries, substitute, variables
 
 pytestmark = pytest.mark.skipif(shutil.which("promtool") is None, reason="promtool is not on PATH (make tools)")
 
-DASHBOARDS = load_all()
+DASHBOARDS = every_shape()
+"""Both JMX sources' dashboards (exporter and jmx_exporter agent shape)."""
 VALUES = {
     "datasource": "prometheus",
     "region": "eu-west|us-east",

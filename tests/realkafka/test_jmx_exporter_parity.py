@@ -26,12 +26,16 @@ from kafka_obs.exporter.confluent_client import ConfluentKafkaAdmin
 from kafka_obs.exporter.jmx import JmxHelper, jmx_collectors
 from kafka_obs.platform.processes import free_port, wait_until
 from kafka_obs.platform.realkafka import KafkaCluster, KafkaNode, KafkaUnavailableError, jmx_exporter_agent
+from kafka_obs.rules import bundle
+from kafka_obs.rules.loading import load_slos
+from tests.dashboards.grafana import JMX_PREFIXES, load_shape, queries, series_names
 from tests.exporter.scrape import Series, parse
 
 pytestmark = pytest.mark.realkafka
 
 RULES = Path(__file__).with_name("data") / "jmx_exporter-kafka-kraft-3_0_0.yml"
 DOCS = Path(__file__).parents[2] / "docs" / "metrics.md"
+SLOS = Path(__file__).parents[2] / "rules" / "slos.yaml"
 CLUSTER = "parity"
 TOPIC = "parity-orders"
 
@@ -186,3 +190,29 @@ def test_every_documented_difference_is_real_and_explained(broker: tuple[KafkaCl
         assert theirs in agent_names
         assert ours in docs, f"docs/metrics.md must explain {ours}"
         assert theirs in docs, f"docs/metrics.md must name the agent's {theirs}"
+
+
+def test_the_agent_serves_every_jmx_series_the_agent_shape_reads(broker: tuple[KafkaCluster, int]) -> None:
+    """The rules and dashboards generated with ``jmx_source: agent`` read only what the real agent serves, with the
+    label values their selectors match, and the agent's series leave the scrape config's target labels free."""
+    _, port = broker
+    agent = scrape_agent(port)
+    spec = load_slos(SLOS).model_copy(update={"jmx_source": "agent"})
+    expressions = [r.expr for f in bundle.rule_files(spec) for g in f.groups for r in g.rules]
+    expressions += [q.expr for q in queries(load_shape("agent"))]
+    read = {name for expr in expressions for name in series_names(expr) if name.startswith(JMX_PREFIXES)}
+    assert len(read) >= 8, read
+    assert read <= {name for name, _ in agent}, f"not served by the agent: {sorted(read - {n for n, _ in agent})}"
+
+    def served(name: str, **labels: str | None) -> bool:
+        return any(n == name and all(dict(ls).get(k) == v for k, v in labels.items()) for n, ls in agent)
+
+    assert served("kafka_network_requestmetrics_totaltimems", request="Produce", quantile="0.99")
+    assert served("kafka_server_brokertopicmetrics_bytesin_total", topic=None)  # broker-wide: no topic label
+    assert served("kafka_server_brokertopicmetrics_messagesin_total", topic=None)
+    assert served("jvm_memory_used_bytes", area="heap")
+    assert served("jvm_memory_max_bytes", area="heap")
+    clashing = {
+        (n, k) for n, ls in agent for k, _ in ls if k in {"cluster", "region", "environment", "job", "instance"}
+    }
+    assert not clashing, f"agent labels a target label would rename to exported_*: {sorted(clashing)[:5]}"
