@@ -213,3 +213,29 @@ def test_compose_runs_the_kafka_version_the_real_kafka_tests_cover() -> None:
     assert tested is not None
     images = {s["image"] for s in SERVICES.values() if s.get("image", "").startswith("apache/kafka:")}
     assert images == {f"apache/kafka:{tested.group(1)}"}
+
+
+MIRRORED = (
+    "process.roles",
+    "controller.listener.names",
+    "offsets.topic.replication.factor",
+    "transaction.state.log.replication.factor",
+    "transaction.state.log.min.isr",
+    "group.initial.rebalance.delay.ms",
+)
+"""Settings the compose stack and the real-Kafka tests must share: the KRaft roles and the internal topics' durability
+(what the exporter's URP and under-min-ISR series see). Listeners differ by necessity (container names vs loopback);
+the tests' speed knobs (small segments, 3 s fencing) are not for a stack users run."""
+
+
+def test_compose_brokers_run_the_settings_the_real_kafka_tests_run() -> None:
+    from kafka_obs.platform.realkafka import KafkaCluster, KafkaNode
+
+    nodes = [KafkaNode(i, 9092, 9093, 9999, Path(f"/nonexistent/{i}")) for i in range(1, len(KAFKA) + 1)]
+    tested = KafkaCluster(nodes, Path("/nonexistent"), "id", "classpath").config(nodes[0])
+    for name in KAFKA:
+        composed = {k.removeprefix("KAFKA_").lower().replace("_", "."): v for k, v in env(name).items()}
+        assert {k: composed.get(k) for k in MIRRORED} == {k: tested[k] for k in MIRRORED}, name
+        # a static quorum of every node, each a combined broker+controller, as the launcher formats it
+        assert composed["controller.quorum.voters"].count("@") == len(nodes)
+        assert "JMX_PORT" in env(name)  # every broker's JMX is reachable, as the tests read it
