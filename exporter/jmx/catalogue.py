@@ -21,7 +21,7 @@ nothing (an MBean an older Kafka does not have) simply yields no rows.
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Literal
 
 from kafka_obs.exporter.jmx.query import Query
@@ -228,9 +228,22 @@ PARTITION_SIZES = "kafka_log_log_size"
 """The one per-partition rule: read only when a cluster sets ``jmx.partition_sizes``."""
 
 
-def rules_for(*, partition_sizes: bool) -> tuple[Rule, ...]:
-    """The catalogue a cluster reads: without per-partition log sizes unless asked (see ``JmxSettings``)."""
-    return RULES if partition_sizes else tuple(rule for rule in RULES if rule.metric != PARTITION_SIZES)
+TOPIC_METERS = "kafka.server:type=BrokerTopicMetrics,"
+"""The BrokerTopicMetrics meters: read per topic only when a cluster sets ``jmx.topic_meters``."""
+
+
+def rules_for(*, partition_sizes: bool, topic_meters: bool) -> tuple[Rule, ...]:
+    """The catalogue a cluster reads (see ``JmxSettings``): without per-partition log sizes unless asked, and the
+    BrokerTopicMetrics meters broker-wide only (the exact ObjectName without a ``topic`` key) unless per-topic
+    meters are asked for. JMX has no bulk read, so each per-topic meter is a round trip per topic; the rules and
+    dashboards read only the broker-wide ones."""
+    rules = RULES if partition_sizes else tuple(rule for rule in RULES if rule.metric != PARTITION_SIZES)
+    if topic_meters:
+        return rules
+    return tuple(
+        replace(rule, pattern=rule.pattern.removesuffix(",*")) if rule.pattern.startswith(TOPIC_METERS) else rule
+        for rule in rules
+    )
 
 
 def batch_queries(rules: tuple[Rule, ...] = RULES) -> list[Query]:

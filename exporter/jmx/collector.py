@@ -83,7 +83,7 @@ class JmxCollector:
     ):
         self._cluster = cluster
         self._client = client
-        rules = rules_for(partition_sizes=cluster.jmx.partition_sizes)
+        rules = rules_for(partition_sizes=cluster.jmx.partition_sizes, topic_meters=cluster.jmx.topic_meters)
         self._series = series or SeriesBuilder(rules)
         self._monotonic = monotonic
         self._queries = batch_queries(rules)

@@ -37,7 +37,9 @@ class Reader:
 def collector(kafka: KafkaCluster, jmx_helper: JmxHelper) -> Iterator[Reader]:
     # the whole catalogue, per-partition log sizes included (a cluster opts into those with jmx.partition_sizes)
     base = cluster_config(kafka)
-    config = base.model_copy(update={"jmx": base.jmx.model_copy(update={"partition_sizes": True})})
+    config = base.model_copy(
+        update={"jmx": base.jmx.model_copy(update={"partition_sizes": True, "topic_meters": True})}
+    )
     [jmx] = jmx_collectors(jmx_helper)(config)
     try:
         yield Reader(config, jmx)
@@ -161,3 +163,22 @@ def consume_all(kafka: KafkaCluster, topic: str, *, partitions: int, records: in
     finally:
         consumer.close()
     return size
+
+
+def test_the_default_catalogue_reads_the_broker_wide_meters_only(
+    kafka: KafkaCluster, jmx_helper: JmxHelper, collector: Reader
+) -> None:
+    """``jmx.topic_meters`` off (the default): the BrokerTopicMetrics meters the rules read (``topic=""``) equal the
+    whole catalogue's, and no per-topic meter is read (five MBeans per topic, a round trip each)."""
+    [default] = jmx_collectors(jmx_helper)(cluster_config(kafka))
+    try:
+        reader = Reader(cluster_config(kafka), default)
+        produce(kafka, TOPIC, 10, SIZE)  # traffic on a topic, so per-topic meters exist to be left out
+        slim, whole = collect(reader), collect(collector)
+    finally:
+        default.close()
+    for name in ("kafka_server_brokertopicmetrics_bytesin_total", "kafka_server_brokertopicmetrics_messagesin_total"):
+        assert {labels.get("topic") for labels, _ in slim[name]} == {""}, name
+        assert {labels.get("topic") for labels, _ in whole[name]} > {"", TOPIC}, name
+        # read a moment apart with nothing produced in between: the same broker-wide counts
+        assert per_broker(slim, name, topic="") == per_broker(whole, name, topic="")

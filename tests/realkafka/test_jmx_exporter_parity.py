@@ -103,7 +103,10 @@ def our_series(cluster: KafkaCluster) -> Series:
                     "environment": "test",
                     "brokers": [node.address],
                     "jmx_ports": [node.jmx_port],
-                    "jmx": {"partition_sizes": True},  # the whole catalogue, per-partition log sizes included
+                    "jmx": {
+                        "partition_sizes": True,
+                        "topic_meters": True,
+                    },  # the whole catalogue, per-partition log sizes included
                     "priority": "low",
                 }
             ]

@@ -58,7 +58,13 @@ def cluster(ports: list[int], timeout: float = 20) -> Cluster:
         environment="production",
         brokers=[f"127.0.0.1:{19092 + i}" for i in range(len(ports))],
         jmx_ports=ports,
-        jmx={"username": "monitor", "password": PASSWORD, "timeout": timeout, "partition_sizes": True},
+        jmx={
+            "username": "monitor",
+            "password": PASSWORD,
+            "timeout": timeout,
+            "partition_sizes": True,
+            "topic_meters": True,
+        },
     )
 
 

@@ -51,7 +51,7 @@ def cluster(name: str, ports: list[int], *, password: str = PASSWORD) -> Cluster
         environment="production",
         brokers=[f"127.0.0.1:{19092 + i}" for i in range(len(ports))],
         jmx_ports=ports,
-        jmx={"username": "monitor", "password": password, "timeout": 20, "partition_sizes": True},
+        jmx={"username": "monitor", "password": password, "timeout": 20, "partition_sizes": True, "topic_meters": True},
     )
 
 

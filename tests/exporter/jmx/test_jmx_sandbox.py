@@ -51,7 +51,9 @@ def rig(jmx_helper: JmxHelper) -> Iterator[Rig]:
             fleet = sandbox.fleet_config().select(names=[CLUSTER])
             cluster = fleet.clusters[0]
             assert cluster.jmx_ports == [jmx.port(CLUSTER, b) for b in (1, 2, 3)]
-            credentials = JmxSettings(username="monitor", password="sandbox-jmx", partition_sizes=True)
+            credentials = JmxSettings(
+                username="monitor", password="sandbox-jmx", partition_sizes=True, topic_meters=True
+            )
             fleet = fleet.model_copy(update={"clusters": [cluster.model_copy(update={"jmx": credentials})]})
             exporter = Exporter(
                 fleet,

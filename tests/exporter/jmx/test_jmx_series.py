@@ -215,6 +215,19 @@ def test_per_partition_log_sizes_are_read_only_when_a_cluster_asks() -> None:
     from kafka_obs.exporter.jmx.catalogue import PARTITION_SIZES, RULES, batch_queries, rules_for
 
     size_pattern = next(rule.query().pattern for rule in RULES if rule.metric == PARTITION_SIZES)
-    assert size_pattern not in {q.pattern for q in batch_queries(rules_for(partition_sizes=False))}
-    assert size_pattern in {q.pattern for q in batch_queries(rules_for(partition_sizes=True))}
-    assert len(rules_for(partition_sizes=False)) == len(RULES) - 1
+    assert size_pattern not in {q.pattern for q in batch_queries(rules_for(partition_sizes=False, topic_meters=True))}
+    assert size_pattern in {q.pattern for q in batch_queries(rules_for(partition_sizes=True, topic_meters=True))}
+    assert len(rules_for(partition_sizes=False, topic_meters=True)) == len(RULES) - 1
+
+
+def test_per_topic_meters_are_read_only_when_a_cluster_asks() -> None:
+    """Five BrokerTopicMetrics meters per topic are most of a broker's MBeans once partition sizes are off."""
+    from kafka_obs.exporter.jmx.catalogue import TOPIC_METERS, batch_queries, rules_for
+
+    def meters(topic_meters: bool) -> set[str]:
+        queries = batch_queries(rules_for(partition_sizes=False, topic_meters=topic_meters))
+        return {q.pattern for q in queries if q.pattern.startswith(TOPIC_METERS)}
+
+    assert len(meters(False)) == 5
+    assert all(not p.endswith(",*") for p in meters(False))  # the exact broker-wide ObjectNames
+    assert {p + ",*" for p in meters(False)} == meters(True)  # the same meters, every topic too
