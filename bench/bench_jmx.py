@@ -16,6 +16,10 @@ same harness, for a before/after.
     .venv/bin/python bench/bench_jmx.py batch [--runs 20] [--out bench/results/jmx-batch.json]
     .venv/bin/python bench/bench_jmx.py fleet [--seconds 60] [--exporter CMD] [--label NAME]
         [--out bench/results/jmx-fleet-acme.json]
+    .venv/bin/python bench/bench_jmx.py realkafka [--seconds 60] [--out bench/results/jmx-realkafka.json]
+
+``realkafka`` — ``fleet``'s measurement on a real 3-broker Kafka 4.4 cluster started by the project's launcher (40
+topics of 3 partitions, RF 3, with traffic): JMX on against JMX off.
 """
 
 from __future__ import annotations
@@ -31,12 +35,15 @@ import sys
 import tempfile
 import time
 import urllib.request
+from functools import partial
 from pathlib import Path
 from typing import Any
 
 import machine  # bench/machine.py: load averages and a note measured, not asserted
 import psutil
 import yaml
+from confluent_kafka import Producer
+from confluent_kafka.admin import AdminClient, NewTopic
 
 from kafka_obs.exporter.jmx import JmxHelper
 from kafka_obs.exporter.jmx.catalogue import batch_queries
@@ -44,6 +51,7 @@ from kafka_obs.exporter.jmx.helper import JVM_OPTIONS
 from kafka_obs.exporter.jmx.query import service_url
 from kafka_obs.exporter.jmx.series import SeriesBuilder
 from kafka_obs.platform.processes import ManagedProcess, free_port, http_ok, kafka_obs_command, wait_until
+from kafka_obs.platform.realkafka import KafkaCluster
 from kafka_obs.sandbox.jmx import BrokerJmxState, JmxResponder, RequestLatency, TopicTraffic, kafka_beans
 
 TOPICS = 100
@@ -185,7 +193,14 @@ def cycles(text: str) -> dict[str, int]:
 
 
 def run_exporter(
-    command: list[str], config: Path, workdir: Path, *, name: str, seconds: float, expect_jmx: int
+    command: list[str],
+    config: Path,
+    workdir: Path,
+    *,
+    name: str,
+    seconds: float,
+    expect_jmx: int,
+    expect_clusters: int = 5,
 ) -> dict[str, Any]:
     port = free_port()
     argv = [*command, "exporter", "--config.file", str(config), "--web.listen-address", f"127.0.0.1:{port}"]
@@ -206,7 +221,7 @@ def run_exporter(
             text = metrics(port)
             clusters = re.findall(r"^kafka_cluster_up\{[^}]*\} 1", text, re.MULTILINE)
             jmx_read = re.findall(r"^kafka_jmx_up\{[^}]*\} [01]", text, re.MULTILINE)
-            return len(clusters) == 5 and len(jmx_read) == expect_jmx
+            return len(clusters) == expect_clusters and len(jmx_read) == expect_jmx
 
         wait_until(warm, WARMUP_TIMEOUT, f"{name}: every cluster's first cycle", interval=0.5)
         warmup = {"seconds": time.monotonic() - started, "tree_cpu_seconds": tree_cpu(root)}
@@ -265,6 +280,54 @@ def bench_fleet(args: argparse.Namespace) -> dict[str, Any]:
     }
 
 
+REAL_TOPICS, REAL_PARTITIONS = 40, 3
+"""The real cluster's shape for ``realkafka``: 40 topics of 3 partitions (RF 3), each with traffic, so every broker
+has per-topic meters and partition logs like a small production cluster."""
+
+
+def bench_realkafka(args: argparse.Namespace) -> dict[str, Any]:
+    """``fleet``'s measurement on a real 3-broker Kafka (kafka_obs.platform.realkafka): JMX on vs off."""
+    load_before = machine.snapshot()
+    workdir = Path(tempfile.mkdtemp(prefix="bench-jmx-real-"))
+    with KafkaCluster.start(3) as kafka:
+        admin = AdminClient({"bootstrap.servers": kafka.bootstrap_servers})
+        topics = [f"bench-{i:02d}" for i in range(REAL_TOPICS)]
+        for future in admin.create_topics([NewTopic(t, REAL_PARTITIONS, 3) for t in topics]).values():
+            future.result(120)
+        producer = Producer({"bootstrap.servers": kafka.bootstrap_servers, "linger.ms": 20})
+        for topic in topics:
+            for _ in range(100):
+                producer.produce(topic, b"x" * 200)
+        if producer.flush(120) != 0:
+            raise SystemExit("could not produce the seed records")
+        cluster = {
+            "name": "real",
+            "region": "bench",
+            "environment": "bench",
+            "priority": "critical",
+            "brokers": [node.address for node in kafka.nodes],
+        }
+        without_jmx, with_jmx = workdir / "clusters-nojmx.yaml", workdir / "clusters-jmx.yaml"
+        without_jmx.write_text(yaml.safe_dump({"clusters": [cluster]}, sort_keys=False))
+        jmx = {**cluster, "jmx_ports": [node.jmx_port for node in kafka.nodes]}
+        with_jmx.write_text(yaml.safe_dump({"clusters": [jmx]}, sort_keys=False))
+        command = kafka_obs_command()
+        run = partial(run_exporter, command, workdir=workdir, seconds=args.seconds, expect_clusters=1)
+        off = run(without_jmx, name="exporter-jmx-off", expect_jmx=0)
+        on = run(with_jmx, name="exporter-jmx-on", expect_jmx=len(kafka.nodes))
+    return {
+        "benchmark": f"exporter process tree CPU over {args.seconds:g} s on a real 3-broker Kafka 4.4 cluster "
+        f"({REAL_TOPICS} topics x {REAL_PARTITIONS} partitions, RF 3), broker JMX on vs off, after the first cycle",
+        "label": args.label,
+        "brokers_with_jmx": len(kafka.nodes),
+        "jmx_off": off,
+        "jmx_on": on,
+        "ratio_on_over_off": round(on["tree_cpu_seconds"] / max(off["tree_cpu_seconds"], 1e-9), 2),
+        "target_ratio_max": 1.5,
+        "machine": machine.describe(load_before, machine.snapshot()),
+    }
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     sub = parser.add_subparsers(dest="what")
@@ -277,12 +340,19 @@ def main() -> int:
     fleet.add_argument("--exporter", help="command that runs kafka-obs (default: this checkout's)")
     fleet.add_argument("--label", default="kafka-obs JMX helper (one long-lived JVM)")
     fleet.add_argument("--out", default=None, help="default bench/results/jmx-fleet-<fleet>.json")
-    runs = [sys.argv[1:]] if sys.argv[1:] else [["batch"], ["fleet"]]  # `make bench`: both, with their defaults
+    real = sub.add_parser("realkafka", help="exporter CPU, JMX on vs off, on a real 3-broker Kafka")
+    real.add_argument("--seconds", type=float, default=60.0)
+    real.add_argument("--label", default="kafka-obs JMX helper (one long-lived JVM)")
+    real.add_argument("--out", default="bench/results/jmx-realkafka.json")
+    runs = [sys.argv[1:]] if sys.argv[1:] else [["batch"], ["fleet"], ["realkafka"]]  # `make bench`: all three
     for argv in runs:
         args = parser.parse_args(argv)
         if args.what == "fleet":
             result = bench_fleet(args)
             out = Path(args.out or f"bench/results/jmx-fleet-{args.fleet}.json")
+        elif args.what == "realkafka":
+            result = bench_realkafka(args)
+            out = Path(args.out)
         else:
             result = bench_batch(args)
             out = Path(args.out)
