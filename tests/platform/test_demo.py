@@ -50,18 +50,38 @@ def still_running(process: psutil.Process) -> bool:
         return False
 
 
-@pytest.mark.skipif(not (find_binary("prometheus") and find_binary("prometheus-alertmanager")), reason="make tools")
-def test_demo_runs_the_federated_platform_and_stops_cleanly_on_ctrl_c(tmp_path: Path) -> None:
+def start_demo(tmp_path: Path, *flags: str, timeout: float) -> tuple[ManagedProcess, Path, Path]:
+    """`kafka-obs demo FLAGS --workdir DIR` as a user runs it, until it prints that it is ready; with its work
+    directory and its output file."""
     workdir = tmp_path / "demo"
     log = tmp_path / "demo.out"
     demo = ManagedProcess(
         "demo",
-        [*kafka_obs_command(), "demo", "--fleet", "acme", "--workdir", str(workdir)],
+        [*kafka_obs_command(), "demo", *flags, "--workdir", str(workdir)],
         log,
         ready=lambda: "kafka-obs demo ready" in log.read_text(),
         env={"PYTHONUNBUFFERED": "1"},
     )
-    demo.start(timeout=120)
+    demo.start(timeout=timeout)
+    return demo, workdir, log
+
+
+def stop_demo(demo: ManagedProcess, timeout: float) -> None:
+    """Ctrl-C, as a user stops it; it must exit 0 on its own."""
+    demo.signal(signal.SIGINT)
+    wait_until(lambda: not demo.alive(), timeout, "the demo to stop after Ctrl-C")
+    assert demo.stop() == 0, demo.tail(40)
+
+
+def assert_nothing_left(children: list[psutil.Process], workdir: Path) -> None:
+    left = [p for p in children if still_running(p)]
+    assert left == [], [command_line(p) for p in left]
+    assert not workdir.exists()
+
+
+@pytest.mark.skipif(not (find_binary("prometheus") and find_binary("prometheus-alertmanager")), reason="make tools")
+def test_demo_runs_the_federated_platform_and_stops_cleanly_on_ctrl_c(tmp_path: Path) -> None:
+    demo, workdir, log = start_demo(tmp_path, "--fleet", "acme", timeout=120)
     children: list[psutil.Process] = []
     try:
         urls = printed_urls(log)
@@ -102,14 +122,10 @@ def test_demo_runs_the_federated_platform_and_stops_cleanly_on_ctrl_c(tmp_path: 
         assert any("prometheus-alertmanager" in n for n in names)
         assert sum("kafka-obs" in n and "exporter" in n for n in names) == 3
     finally:
-        demo.signal(signal.SIGINT)
-        wait_until(lambda: not demo.alive(), 60, "the demo to stop after Ctrl-C")
-    assert demo.stop() == 0, demo.tail(40)
+        stop_demo(demo, 60)
     assert "kafka-obs demo: stopped" in log.read_text()
     assert len(children) >= 10  # sandbox (+ its JVM), webhook, alertmanager, 3 exporters, 4 Prometheus
-    left = [p for p in children if still_running(p)]
-    assert left == [], [command_line(p) for p in left]
-    assert not workdir.exists()
+    assert_nothing_left(children, workdir)
 
 
 def test_demo_refuses_a_work_directory_with_files(tmp_path: Path) -> None:

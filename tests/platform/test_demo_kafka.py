@@ -5,7 +5,6 @@ the command says what to do and starts nothing."""
 from __future__ import annotations
 
 import os
-import signal
 import subprocess
 from pathlib import Path
 
@@ -14,8 +13,16 @@ import pytest
 import yaml
 
 from kafka_obs.platform import demo_kafka
-from kafka_obs.platform.processes import ManagedProcess, find_binary, kafka_obs_command, wait_until
-from tests.platform.test_demo import command_line, descendants, printed_urls, query, still_running
+from kafka_obs.platform.processes import find_binary, kafka_obs_command, wait_until
+from tests.platform.test_demo import (
+    assert_nothing_left,
+    command_line,
+    descendants,
+    printed_urls,
+    query,
+    start_demo,
+    stop_demo,
+)
 
 REGION = "us-east-1"
 """The first region of the ``small`` fleet: the real cluster joins it."""
@@ -54,16 +61,7 @@ def test_the_real_kafka_entry_is_a_valid_cluster_of_the_fleet() -> None:
 @pytest.mark.realkafka
 @pytest.mark.skipif(not (find_binary("prometheus") and find_binary("prometheus-alertmanager")), reason="make tools")
 def test_a_real_cluster_joins_the_demo_and_leaves_nothing_behind(tmp_path: Path) -> None:
-    workdir = tmp_path / "demo"
-    log = tmp_path / "demo.out"
-    demo = ManagedProcess(
-        "demo",
-        [*kafka_obs_command(), "demo", "--fleet", "small", "--kafka", "real", "--workdir", str(workdir)],
-        log,
-        ready=lambda: "kafka-obs demo ready" in log.read_text(),
-        env={"PYTHONUNBUFFERED": "1"},
-    )
-    demo.start(timeout=300)
+    demo, workdir, log = start_demo(tmp_path, "--fleet", "small", "--kafka", "real", timeout=300)
     children: list[psutil.Process] = []
     try:
         assert "real Apache Kafka: cluster 'real-kafka'" in log.read_text()
@@ -102,9 +100,5 @@ def test_a_real_cluster_joins_the_demo_and_leaves_nothing_behind(tmp_path: Path)
         names = [name for name in map(command_line, children) if name is not None]
         assert sum(n.startswith("java") for n in names) >= 3  # the three Kafka nodes (and the JMX helper)
     finally:
-        demo.signal(signal.SIGINT)
-        wait_until(lambda: not demo.alive(), 90, "the demo to stop after Ctrl-C")
-    assert demo.stop() == 0, demo.tail(40)
-    left = [p for p in children if still_running(p)]
-    assert left == [], [command_line(p) for p in left]
-    assert not workdir.exists()
+        stop_demo(demo, 90)
+    assert_nothing_left(children, workdir)
