@@ -1,8 +1,9 @@
 """Turn families into Prometheus exposition bytes: text format 0.0.4 and OpenMetrics 1.0.
 
 Written directly rather than through prometheus_client's ``generate_latest``: the sample lines of one cluster are
-rendered once per cycle into one ``bytes`` chunk per family, and a scrape body is only a join of those chunks
-under each family's HELP/TYPE header (both formats share the sample lines; only headers and ``# EOF`` differ).
+rendered once per cycle into one chunk per family, compressed right away (:mod:`.deflate`), and a scrape body is
+only a join of those chunks under each family's HELP/TYPE header (both formats share the sample lines; only
+headers and ``# EOF`` differ): gzipped, a join of the compressed chunks; plain, of their decompressed bytes.
 ``bench/bench_exporter.py`` measures this against prometheus_client; the unit tests parse the output with
 prometheus_client's own parsers, so the format is checked by the reference implementation.
 """
@@ -15,6 +16,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 
 from kafka_obs.exporter.catalogue import CATALOGUE, MetricDef
+from kafka_obs.exporter.deflate import Segment, deflate, gzip_member, stored
 from kafka_obs.exporter.families import HISTOGRAM_COUNT, HISTOGRAM_SUM, Family
 
 TEXT_CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
@@ -48,10 +50,11 @@ def format_value(value: float) -> str:
 
 @dataclass(frozen=True, slots=True)
 class RenderedFamilies:
-    """One cluster's sample lines, one chunk per family: rendered once per cycle, joined at every body change."""
+    """One cluster's sample lines, one chunk per family: rendered and compressed once per cycle, joined at every
+    body change. Only the compressed form is kept (2.8 MB instead of 72 MB at 4x ``scale``)."""
 
     metrics: Mapping[str, MetricDef]
-    chunks: Mapping[str, bytes]
+    chunks: Mapping[str, Segment]
 
 
 class _Escaped(dict[str, str]):
@@ -66,12 +69,12 @@ def render_samples(static_labels: Mapping[str, str], families: Iterable[Family])
     prefix = ",".join(f'{k}="{escape_label(v)}"' for k, v in static_labels.items())
     escaped = _Escaped()
     metrics: dict[str, MetricDef] = {}
-    chunks: dict[str, bytes] = {}
+    lines: dict[str, bytes] = {}
     for family in families:
         name = family.name
         metrics[name] = family.metric
-        chunks[name] = chunks.get(name, b"") + _render_family(family, prefix, escaped)
-    return RenderedFamilies(metrics, chunks)
+        lines[name] = lines.get(name, b"") + _render_family(family, prefix, escaped)
+    return RenderedFamilies(metrics, {name: deflate(chunk) for name, chunk in lines.items() if chunk})
 
 
 def _line_template(name: str, prefix: str, label_names: Sequence[str]) -> str:
@@ -128,23 +131,29 @@ def _header(metric: MetricDef, openmetrics: bool) -> bytes:
     return f"# HELP {name} {escape_help(metric.help)}\n# TYPE {name} {metric.type}\n".encode()
 
 
-def assemble(parts: Sequence[RenderedFamilies], *, openmetrics: bool) -> bytes:
-    """One body from every cluster's chunks, each family once, catalogue order first, then plug-ins' families."""
+_EOF = b"# EOF\n"
+
+
+def assemble(parts: Sequence[RenderedFamilies], *, openmetrics: bool, gzipped: bool = False) -> bytes:
+    """One body from every cluster's chunks, each family once, catalogue order first, then plug-ins' families;
+    gzipped, one gzip member of the compressed chunks as they are (:func:`.deflate.gzip_member`)."""
     metrics: dict[str, MetricDef] = {}
     for part in parts:
         for name, metric in part.metrics.items():
             metrics.setdefault(name, metric)
     names = sorted(metrics, key=lambda n: (_ORDER.get(n, len(_ORDER)), n))
-    out: list[bytes] = []
+    out: list[bytes | Segment] = []
     for name in names:
-        chunks = [part.chunks[name] for part in parts if part.chunks.get(name)]
+        chunks = [chunk for part in parts if (chunk := part.chunks.get(name))]
         if not chunks:
             continue
         out.append(_header(metrics[name], openmetrics))
         out.extend(chunks)
     if openmetrics:
-        out.append(b"# EOF\n")
-    return b"".join(out)
+        out.append(_EOF)
+    if gzipped:
+        return gzip_member(stored(piece) if isinstance(piece, bytes) else piece for piece in out)
+    return b"".join(piece if isinstance(piece, bytes) else piece.plain() for piece in out)
 
 
 @dataclass(frozen=True, slots=True)
