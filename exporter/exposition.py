@@ -13,7 +13,7 @@ from __future__ import annotations
 import math
 import re
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from kafka_obs.exporter.catalogue import CATALOGUE, MetricDef
 from kafka_obs.exporter.deflate import Segment, deflate, gzip_member, stored
@@ -55,6 +55,11 @@ class RenderedFamilies:
 
     metrics: Mapping[str, MetricDef]
     chunks: Mapping[str, Segment]
+    prefix: str = ""
+    """The static labels every line starts with, rendered."""
+    sources: Mapping[str, tuple[Family, ...]] = field(default_factory=dict)
+    """The families each chunk was rendered from (the snapshot's own objects, not copies): a family equal to its
+    source next cycle reuses the chunk (:func:`render_samples`)."""
 
 
 class _Escaped(dict[str, str]):
@@ -65,16 +70,32 @@ class _Escaped(dict[str, str]):
         return escaped
 
 
-def render_samples(static_labels: Mapping[str, str], families: Iterable[Family]) -> RenderedFamilies:
+def render_samples(
+    static_labels: Mapping[str, str], families: Iterable[Family], previous: RenderedFamilies | None = None
+) -> RenderedFamilies:
+    """Render and compress every family; one that equals its source in ``previous`` (same labels, same values)
+    keeps ``previous``'s chunk. Much of a cycle does not change from one to the next (replica counts and leaders of
+    10,000 partitions, the statuses of 8,000 groups and 80,000 committed offsets at 4x ``scale``): comparing two
+    columns is a C-level pass, rendering and compressing them ~1.5 µs per line."""
     prefix = ",".join(f'{k}="{escape_label(v)}"' for k, v in static_labels.items())
     escaped = _Escaped()
     metrics: dict[str, MetricDef] = {}
-    lines: dict[str, bytes] = {}
+    sources: dict[str, list[Family]] = {}
     for family in families:
-        name = family.name
-        metrics[name] = family.metric
-        lines[name] = lines.get(name, b"") + _render_family(family, prefix, escaped)
-    return RenderedFamilies(metrics, {name: deflate(chunk) for name, chunk in lines.items() if chunk})
+        metrics[family.name] = family.metric
+        sources.setdefault(family.name, []).append(family)
+    reuse = previous if previous is not None and previous.prefix == prefix else None
+    chunks: dict[str, Segment] = {}
+    for name, group in sources.items():
+        if reuse is not None and reuse.sources.get(name) == tuple(group):
+            chunks[name] = reuse.chunks[name]
+            continue
+        chunk = b"".join(_render_family(family, prefix, escaped) for family in group)
+        if chunk:
+            chunks[name] = deflate(chunk)
+    return RenderedFamilies(
+        metrics, chunks, prefix, {name: tuple(group) for name, group in sources.items() if name in chunks}
+    )
 
 
 def _line_template(name: str, prefix: str, label_names: Sequence[str]) -> str:

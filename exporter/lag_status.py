@@ -36,12 +36,15 @@ as seen by this exporter process (the clock restarts with the exporter: Kafka ke
 emptied). Rules leave abandoned groups out of the consumer-lag SLI, so one forgotten group cannot hold it down.
 
 The module is pure (time comes in as arguments, no global state) and memory is bounded: ``window`` observations
-per partition, and groups and partitions that are no longer seen are forgotten.
+per partition, and groups and partitions that are no longer seen are forgotten. A partition's window is one array
+of 64-bit integers (committed and log-end offsets, interleaved) and the time of its last observation, ~0.3 KB at a
+full window of 10 instead of ~1.6 KB as a deque of tuples: at 4x ``scale`` (80,000 committed offsets) that is
+~25 MB instead of ~130 MB once the windows are full.
 """
 
 from __future__ import annotations
 
-from collections import deque
+from array import array
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from enum import IntEnum
@@ -77,27 +80,55 @@ class Observation(NamedTuple):
 
 
 def rate(observations: Sequence[Observation], *, window: int, ok_lag: int, alive: bool) -> Status:
-    """The status of one partition from its observations (oldest first, at most ``window`` of them); one pass."""
-    caught_up = not observations
+    """The status of one partition from its observations (oldest first, at most ``window`` of them)."""
+    offsets = array("q", [o for observation in observations for o in (observation.committed, observation.log_end)])
+    return _rate(offsets, window=window, ok_lag=ok_lag, alive=alive)
+
+
+def _rate(offsets: Sequence[int], *, window: int, ok_lag: int, alive: bool) -> Status:
+    """:func:`rate` of a window held as ``committed, log_end, committed, log_end, …`` (oldest first); one pass."""
+    caught_up = not offsets
     lag_fell = False
-    previous: Observation | None = None
-    previous_lag = 0
-    for observation in observations:
-        lag = max(0, observation.log_end - observation.committed)
-        if previous is not None:
-            if observation.committed < previous.committed:
+    previous_committed = previous_lag = -1
+    for i in range(0, len(offsets), 2):
+        committed = offsets[i]
+        lag = max(0, offsets[i + 1] - committed)
+        if previous_lag >= 0:
+            if committed < previous_committed:
                 return Status.REWIND  # checked before anything else, whatever the lag
             lag_fell = lag_fell or lag < previous_lag
         caught_up = caught_up or lag <= ok_lag
-        previous, previous_lag = observation, lag
-    if caught_up or len(observations) < window:
+        previous_committed, previous_lag = committed, lag
+    if caught_up or len(offsets) < 2 * window:
         return Status.OK  # caught up at least once, or not enough evidence yet to call a group stuck or slow
-    first, last = observations[0], observations[-1]
-    if last.committed == first.committed:  # no rewind in the window, so the offset never moved
+    first_committed, first_lag = offsets[0], max(0, offsets[1] - offsets[0])
+    if previous_committed == first_committed:  # no rewind in the window, so the offset never moved
         return Status.STALL if alive else Status.STOP
-    if not lag_fell and last.lag > first.lag:
+    if not lag_fell and previous_lag > first_lag:
         return Status.WARN
     return Status.OK
+
+
+class _Window:
+    """The last ``window`` observations of one partition: offsets interleaved in one array, and the time of the
+    last one (observations of one call share its time; only the last is ever compared)."""
+
+    __slots__ = ("at", "offsets")
+
+    def __init__(self) -> None:
+        self.at = 0.0
+        self.offsets = array("q")
+
+    def __len__(self) -> int:
+        return len(self.offsets) // 2
+
+    def append(self, at: float, committed: int, log_end: int, window: int) -> None:
+        offsets = self.offsets
+        if len(offsets) >= 2 * window:
+            del offsets[:2]
+        offsets.append(committed)
+        offsets.append(log_end)
+        self.at = at
 
 
 @dataclass(frozen=True, slots=True)
@@ -109,7 +140,7 @@ class GroupVerdict:
 
 @dataclass(slots=True)
 class _GroupState:
-    partitions: dict[TopicPartition, deque[Observation]] = field(default_factory=dict)
+    partitions: dict[TopicPartition, _Window] = field(default_factory=dict)
     idle_since: float | None = None
     """Since when the group has had no members and committed nothing new; None while it has members or commits."""
 
@@ -144,23 +175,25 @@ class LagEvaluator:
         for tp in [tp for tp in windows if tp not in offsets]:
             del windows[tp]
         moved = False
+        window = self.window
         for tp, (committed, log_end) in offsets.items():
             observations = windows.get(tp)
             if observations is None:
-                observations = windows[tp] = deque(maxlen=self.window)
-            elif observations and at <= observations[-1].at:
+                observations = windows[tp] = _Window()
+            elif observations and at <= observations.at:
                 continue  # not later than what we know: time must increase within a window
-            elif observations and log_end < observations[-1].log_end:
-                observations.clear()  # the partition was recreated or truncated: its past says nothing now
-            if observations and committed != observations[-1].committed:
+            elif observations and log_end < observations.offsets[-1]:
+                del observations.offsets[:]  # the partition was recreated or truncated: its past says nothing now
+            if observations and committed != observations.offsets[-2]:
                 moved = True
-            observations.append(Observation(at, committed, log_end))
+            observations.append(at, committed, log_end, window)
         if members > 0 or moved:
             state.idle_since = None
         elif state.idle_since is None:
             state.idle_since = at
         alive = members > 0
-        statuses = {tp: rate(obs, window=self.window, ok_lag=self.ok_lag, alive=alive) for tp, obs in windows.items()}
+        ok_lag = self.ok_lag
+        statuses = {tp: _rate(w.offsets, window=window, ok_lag=ok_lag, alive=alive) for tp, w in windows.items()}
         abandoned = state.idle_since is not None and at - state.idle_since >= self.abandoned_after
         return GroupVerdict(max(statuses.values(), default=Status.OK), statuses, abandoned)
 

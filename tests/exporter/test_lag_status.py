@@ -157,3 +157,23 @@ def test_settings_are_checked() -> None:
         LagEvaluator(window=2)
     with pytest.raises(ValueError, match="ok_lag"):
         LagEvaluator(ok_lag=-1)
+
+
+def test_a_full_window_costs_under_half_a_kilobyte_per_partition() -> None:
+    """80,000 committed offsets at 4x ``scale``: a deque of tuples per partition was ~1.6 KB each (130 MB)."""
+    import tracemalloc
+
+    evaluator = LagEvaluator(window=10)
+    partitions = [("t", p) for p in range(2_000)]
+    tracemalloc.start()
+    try:
+        before = tracemalloc.get_traced_memory()[0]
+        for cycle in range(12):
+            offsets = {tp: (1_000_000 + cycle * 7 + i, 2_000_000 + cycle * 11 + i) for i, tp in enumerate(partitions)}
+            evaluator.observe("g", at=30.0 * cycle, members=1, offsets=offsets)
+            del offsets
+        held = tracemalloc.get_traced_memory()[0] - before
+    finally:
+        tracemalloc.stop()
+    assert all(len(w) == 10 for w in evaluator._groups["g"].partitions.values())
+    assert held / len(partitions) < 500
