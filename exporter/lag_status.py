@@ -81,54 +81,69 @@ class Observation(NamedTuple):
 
 def rate(observations: Sequence[Observation], *, window: int, ok_lag: int, alive: bool) -> Status:
     """The status of one partition from its observations (oldest first, at most ``window`` of them)."""
-    offsets = array("q", [o for observation in observations for o in (observation.committed, observation.log_end)])
-    return _rate(offsets, window=window, ok_lag=ok_lag, alive=alive)
-
-
-def _rate(offsets: Sequence[int], *, window: int, ok_lag: int, alive: bool) -> Status:
-    """:func:`rate` of a window held as ``committed, log_end, committed, log_end, …`` (oldest first); one pass."""
-    caught_up = not offsets
-    lag_fell = False
-    previous_committed = previous_lag = -1
-    for i in range(0, len(offsets), 2):
-        committed = offsets[i]
-        lag = max(0, offsets[i + 1] - committed)
-        if previous_lag >= 0:
-            if committed < previous_committed:
-                return Status.REWIND  # checked before anything else, whatever the lag
-            lag_fell = lag_fell or lag < previous_lag
-        caught_up = caught_up or lag <= ok_lag
-        previous_committed, previous_lag = committed, lag
-    if caught_up or len(offsets) < 2 * window:
-        return Status.OK  # caught up at least once, or not enough evidence yet to call a group stuck or slow
-    first_committed, first_lag = offsets[0], max(0, offsets[1] - offsets[0])
-    if previous_committed == first_committed:  # no rewind in the window, so the offset never moved
-        return Status.STALL if alive else Status.STOP
-    if not lag_fell and previous_lag > first_lag:
-        return Status.WARN
-    return Status.OK
+    rated = _Window()
+    for observation in observations:
+        rated.append(observation.at, observation.committed, observation.log_end, len(observations), ok_lag)
+    return rated.status(window=window, alive=alive)
 
 
 class _Window:
-    """The last ``window`` observations of one partition: offsets interleaved in one array, and the time of the
-    last one (observations of one call share its time; only the last is ever compared)."""
+    """The last observations of one partition, rated in constant time.
 
-    __slots__ = ("at", "offsets")
+    Offsets are interleaved in one array (``committed, log_end, committed, log_end, …``, oldest first), with the
+    time of the last observation (observations of one call share its time; only the last is ever compared) and
+    three counts kept as observations come and go: rewinds (a committed offset below the one before it), falls
+    (a lag below the one before it) and observations at or below ``ok_lag``. Rating 80,000 windows of 10 each cycle
+    by walking them was ~0.3 s at 4x ``scale``; with the counts it is a few comparisons per window.
+    """
+
+    __slots__ = ("at", "falls", "low", "offsets", "rewinds")
 
     def __init__(self) -> None:
         self.at = 0.0
         self.offsets = array("q")
+        self.rewinds = self.falls = self.low = 0
 
     def __len__(self) -> int:
         return len(self.offsets) // 2
 
-    def append(self, at: float, committed: int, log_end: int, window: int) -> None:
+    def clear(self) -> None:
+        del self.offsets[:]
+        self.rewinds = self.falls = self.low = 0
+
+    def append(self, at: float, committed: int, log_end: int, capacity: int, ok_lag: int) -> None:
+        """Add one observation, dropping the oldest beyond ``capacity``, and keep the counts."""
         offsets = self.offsets
-        if len(offsets) >= 2 * window:
+        lag = log_end - committed if log_end > committed else 0
+        if len(offsets) >= 2 * capacity:
+            first_committed, first_lag = offsets[0], max(0, offsets[1] - offsets[0])
+            self.low -= first_lag <= ok_lag
+            if len(offsets) >= 4:  # the pair (oldest, second oldest) leaves with the oldest
+                second_committed = offsets[2]
+                self.rewinds -= second_committed < first_committed
+                self.falls -= max(0, offsets[3] - second_committed) < first_lag
             del offsets[:2]
+        if offsets:
+            last_committed = offsets[-2]
+            self.rewinds += committed < last_committed
+            self.falls += lag < max(0, offsets[-1] - last_committed)
+        self.low += lag <= ok_lag
         offsets.append(committed)
         offsets.append(log_end)
         self.at = at
+
+    def status(self, *, window: int, alive: bool) -> Status:
+        offsets = self.offsets
+        if self.rewinds:
+            return Status.REWIND  # checked before anything else, whatever the lag
+        if not offsets or self.low or len(offsets) < 2 * window:
+            return Status.OK  # caught up at least once, or not enough evidence yet to call a group stuck or slow
+        first_committed, last_committed = offsets[0], offsets[-2]
+        if last_committed == first_committed:  # no rewind in the window, so the offset never moved
+            return Status.STALL if alive else Status.STOP
+        if not self.falls and max(0, offsets[-1] - last_committed) > max(0, offsets[1] - first_committed):
+            return Status.WARN
+        return Status.OK
 
 
 @dataclass(frozen=True, slots=True)
@@ -175,7 +190,7 @@ class LagEvaluator:
         for tp in [tp for tp in windows if tp not in offsets]:
             del windows[tp]
         moved = False
-        window = self.window
+        window, ok_lag = self.window, self.ok_lag
         for tp, (committed, log_end) in offsets.items():
             observations = windows.get(tp)
             if observations is None:
@@ -183,17 +198,16 @@ class LagEvaluator:
             elif observations and at <= observations.at:
                 continue  # not later than what we know: time must increase within a window
             elif observations and log_end < observations.offsets[-1]:
-                del observations.offsets[:]  # the partition was recreated or truncated: its past says nothing now
+                observations.clear()  # the partition was recreated or truncated: its past says nothing now
             if observations and committed != observations.offsets[-2]:
                 moved = True
-            observations.append(at, committed, log_end, window)
+            observations.append(at, committed, log_end, window, ok_lag)
         if members > 0 or moved:
             state.idle_since = None
         elif state.idle_since is None:
             state.idle_since = at
         alive = members > 0
-        ok_lag = self.ok_lag
-        statuses = {tp: _rate(w.offsets, window=window, ok_lag=ok_lag, alive=alive) for tp, w in windows.items()}
+        statuses = {tp: w.status(window=window, alive=alive) for tp, w in windows.items()}
         abandoned = state.idle_since is not None and at - state.idle_since >= self.abandoned_after
         return GroupVerdict(max(statuses.values(), default=Status.OK), statuses, abandoned)
 
