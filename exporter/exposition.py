@@ -87,7 +87,7 @@ def render_samples(
     reuse = previous if previous is not None and previous.prefix == prefix else None
     chunks: dict[str, Segment] = {}
     for name, group in sources.items():
-        if reuse is not None and reuse.sources.get(name) == tuple(group):
+        if reuse is not None and _unchanged(reuse.sources.get(name, ()), group):
             chunks[name] = reuse.chunks[name]
             continue
         chunk = b"".join(_render_family(family, prefix, escaped) for family in group)
@@ -95,6 +95,14 @@ def render_samples(
             chunks[name] = deflate(chunk)
     return RenderedFamilies(
         metrics, chunks, prefix, {name: tuple(group) for name, group in sources.items() if name in chunks}
+    )
+
+
+def _unchanged(before: Sequence[Family], now: Sequence[Family]) -> bool:
+    """Same samples: values compared first (where a family that changes differs, found in its first samples),
+    labels only for families whose values all match."""
+    return len(before) == len(now) and all(
+        b.values == n.values and b.labels == n.labels and b.metric == n.metric for b, n in zip(before, now, strict=True)
     )
 
 
