@@ -1,11 +1,13 @@
 """Wires a fleet into a running exporter: one collector and worker per cluster, one store, one HTTP server.
 
-Everything is injected (clock, client factory, plug-in collectors), so tests build the same object with a
-ManualClock and fakes, and drive cycles with :meth:`Exporter.collect_once` instead of background threads.
+Everything is injected (clock, client factory, plug-in collectors, the garbage collector's policy), so tests build
+the same object with a ManualClock and fakes, and drive cycles with :meth:`Exporter.collect_once` instead of
+background threads (which leaves the process's garbage collector as it was).
 """
 
 from __future__ import annotations
 
+import gc
 import logging
 import time
 from collections.abc import Callable, Sequence
@@ -17,6 +19,7 @@ from kafka_obs.exporter.canary import Canary, CanaryClient, CanaryRunner
 from kafka_obs.exporter.client import KafkaAdmin
 from kafka_obs.exporter.collectors import Collector
 from kafka_obs.exporter.cycle import ClusterCollector
+from kafka_obs.exporter.gc_policy import GarbageCollector, GcPolicy
 from kafka_obs.exporter.server import ExporterHTTPServer
 from kafka_obs.exporter.store import SnapshotStore
 from kafka_obs.exporter.worker import ClusterWorker
@@ -36,8 +39,13 @@ class Exporter:
         plugin_factories: Sequence[PluginFactory] = (),
         redact: Callable[[str], str] | None = None,
         canary_client_factory: Callable[[Cluster], CanaryClient] | None = None,
+        gc_policy: GcPolicy | None = None,
+        garbage_collector: GarbageCollector = gc,
     ):
         self.fleet = fleet
+        self.gc_policy = gc_policy if gc_policy is not None else GcPolicy()
+        """Applied to ``garbage_collector`` when the workers start (:meth:`tune_gc`)."""
+        self._garbage_collector = garbage_collector
         self.clock = clock
         self.redact = redact if redact is not None else Redactor.for_configs(fleet)
         """Hides the fleet's secrets in what is served (client errors on the landing page)."""
@@ -73,7 +81,17 @@ class Exporter:
         log.info("listening", extra={"address": f"{host}:{self.server.port}"})
         return self.server
 
+    def tune_gc(self) -> None:
+        """Apply the garbage collector's policy (:mod:`.gc_policy`): once start-up is done, before the first cycle.
+        Benchmarks that drive cycles themselves call it too, to measure what the service runs."""
+        self.gc_policy.apply(self._garbage_collector)
+        log.info(
+            "garbage collector tuned",
+            extra={"young_threshold": self.gc_policy.young_threshold, "frozen": self.gc_policy.freeze_at_start},
+        )
+
     def start_workers(self) -> None:
+        self.tune_gc()
         for worker in self.workers.values():
             worker.start()
         for canary in self.canaries.values():

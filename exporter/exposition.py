@@ -1,8 +1,9 @@
 """Turn families into Prometheus exposition bytes: text format 0.0.4 and OpenMetrics 1.0.
 
 Written directly rather than through prometheus_client's ``generate_latest``: the sample lines of one cluster are
-rendered once per cycle into one ``bytes`` chunk per family, and a scrape body is only a join of those chunks
-under each family's HELP/TYPE header (both formats share the sample lines; only headers and ``# EOF`` differ).
+rendered once per cycle into one chunk per family, compressed right away (:mod:`.deflate`), and a scrape body is
+only a join of those chunks under each family's HELP/TYPE header (both formats share the sample lines; only
+headers and ``# EOF`` differ): gzipped, a join of the compressed chunks; plain, of their decompressed bytes.
 ``bench/bench_exporter.py`` measures this against prometheus_client; the unit tests parse the output with
 prometheus_client's own parsers, so the format is checked by the reference implementation.
 """
@@ -12,9 +13,10 @@ from __future__ import annotations
 import math
 import re
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from kafka_obs.exporter.catalogue import CATALOGUE, MetricDef
+from kafka_obs.exporter.deflate import Segment, deflate, gzip_member, stored
 from kafka_obs.exporter.families import HISTOGRAM_COUNT, HISTOGRAM_SUM, Family
 
 TEXT_CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
@@ -48,10 +50,16 @@ def format_value(value: float) -> str:
 
 @dataclass(frozen=True, slots=True)
 class RenderedFamilies:
-    """One cluster's sample lines, one chunk per family: rendered once per cycle, joined at every body change."""
+    """One cluster's sample lines, one chunk per family: rendered and compressed once per cycle, joined at every
+    body change. Only the compressed form is kept (2.8 MB instead of 72 MB at 4x ``scale``)."""
 
     metrics: Mapping[str, MetricDef]
-    chunks: Mapping[str, bytes]
+    chunks: Mapping[str, Segment]
+    prefix: str = ""
+    """The static labels every line starts with, rendered."""
+    sources: Mapping[str, tuple[Family, ...]] = field(default_factory=dict)
+    """The families each chunk was rendered from (the snapshot's own objects, not copies): a family equal to its
+    source next cycle reuses the chunk (:func:`render_samples`)."""
 
 
 class _Escaped(dict[str, str]):
@@ -62,16 +70,40 @@ class _Escaped(dict[str, str]):
         return escaped
 
 
-def render_samples(static_labels: Mapping[str, str], families: Iterable[Family]) -> RenderedFamilies:
+def render_samples(
+    static_labels: Mapping[str, str], families: Iterable[Family], previous: RenderedFamilies | None = None
+) -> RenderedFamilies:
+    """Render and compress every family; one that equals its source in ``previous`` (same labels, same values)
+    keeps ``previous``'s chunk. Much of a cycle does not change from one to the next (replica counts and leaders of
+    10,000 partitions, the statuses of 8,000 groups and 80,000 committed offsets at 4x ``scale``): comparing two
+    columns is a C-level pass, rendering and compressing them ~1.5 µs per line."""
     prefix = ",".join(f'{k}="{escape_label(v)}"' for k, v in static_labels.items())
     escaped = _Escaped()
     metrics: dict[str, MetricDef] = {}
-    chunks: dict[str, bytes] = {}
+    sources: dict[str, list[Family]] = {}
     for family in families:
-        name = family.name
-        metrics[name] = family.metric
-        chunks[name] = chunks.get(name, b"") + _render_family(family, prefix, escaped)
-    return RenderedFamilies(metrics, chunks)
+        metrics[family.name] = family.metric
+        sources.setdefault(family.name, []).append(family)
+    reuse = previous if previous is not None and previous.prefix == prefix else None
+    chunks: dict[str, Segment] = {}
+    for name, group in sources.items():
+        if reuse is not None and _unchanged(reuse.sources.get(name, ()), group):
+            chunks[name] = reuse.chunks[name]
+            continue
+        chunk = b"".join(_render_family(family, prefix, escaped) for family in group)
+        if chunk:
+            chunks[name] = deflate(chunk)
+    return RenderedFamilies(
+        metrics, chunks, prefix, {name: tuple(group) for name, group in sources.items() if name in chunks}
+    )
+
+
+def _unchanged(before: Sequence[Family], now: Sequence[Family]) -> bool:
+    """Same samples: values compared first (where a family that changes differs, found in its first samples),
+    labels only for families whose values all match."""
+    return len(before) == len(now) and all(
+        b.values == n.values and b.labels == n.labels and b.metric == n.metric for b, n in zip(before, now, strict=True)
+    )
 
 
 def _line_template(name: str, prefix: str, label_names: Sequence[str]) -> str:
@@ -83,23 +115,29 @@ def _line_template(name: str, prefix: str, label_names: Sequence[str]) -> str:
 
 def _render_family(family: Family, prefix: str, escaped: _Escaped) -> bytes:
     """One family's sample lines. The cost is per sample (hundreds of thousands at 10x ``scale``), so the loops
-    for the usual label counts unpack the label tuple directly instead of iterating over it."""
+    for the usual label counts unpack the label tuple directly instead of iterating over it, and an exact integer
+    (offsets, counts: most values) is formatted by ``%s`` in place, without calling :func:`format_value`."""
     if family.metric.type == "histogram":
         return _render_histogram(family, prefix, escaped)
     template = _line_template(family.name, prefix, family.metric.labels)
-    value = format_value
-    samples = family.samples
+    fmt, lo, hi = format_value, -_EXACT_INT, _EXACT_INT
+    rows = zip(family.labels, family.values, strict=True)
     arity = len(family.metric.labels)
     if arity == 0:
-        lines = [template % value(v) for _, v in samples]
+        lines = [template % (v if type(v) is int and lo < v < hi else fmt(v)) for _, v in rows]
     elif arity == 1:
-        lines = [template % (escaped[a], value(v)) for (a,), v in samples]
+        lines = [template % (escaped[a], v if type(v) is int and lo < v < hi else fmt(v)) for (a,), v in rows]
     elif arity == 2:
-        lines = [template % (escaped[a], escaped[b], value(v)) for (a, b), v in samples]
+        lines = [
+            template % (escaped[a], escaped[b], v if type(v) is int and lo < v < hi else fmt(v)) for (a, b), v in rows
+        ]
     elif arity == 3:
-        lines = [template % (escaped[a], escaped[b], escaped[c], value(v)) for (a, b, c), v in samples]
+        lines = [
+            template % (escaped[a], escaped[b], escaped[c], v if type(v) is int and lo < v < hi else fmt(v))
+            for (a, b, c), v in rows
+        ]
     else:
-        lines = [template % (*[escaped[x] for x in labels], value(v)) for labels, v in samples]
+        lines = [template % (*[escaped[x] for x in labels], fmt(v)) for labels, v in rows]
     return "".join(lines).encode()
 
 
@@ -110,7 +148,7 @@ def _render_histogram(family: Family, prefix: str, escaped: _Escaped) -> bytes:
     bucket = _line_template(f"{name}_bucket", prefix, (*names, "le"))
     totals = {marker: _line_template(name + marker, prefix, names) for marker in (HISTOGRAM_SUM, HISTOGRAM_COUNT)}
     lines = []
-    for labels, value in family.samples:
+    for labels, value in zip(family.labels, family.values, strict=True):
         template = totals.get(labels[-1])
         values = labels[:-1] if template else labels
         lines.append((template or bucket) % (*[escaped[x] for x in values], format_value(value)))
@@ -122,23 +160,29 @@ def _header(metric: MetricDef, openmetrics: bool) -> bytes:
     return f"# HELP {name} {escape_help(metric.help)}\n# TYPE {name} {metric.type}\n".encode()
 
 
-def assemble(parts: Sequence[RenderedFamilies], *, openmetrics: bool) -> bytes:
-    """One body from every cluster's chunks, each family once, catalogue order first, then plug-ins' families."""
+_EOF = b"# EOF\n"
+
+
+def assemble(parts: Sequence[RenderedFamilies], *, openmetrics: bool, gzipped: bool = False) -> bytes:
+    """One body from every cluster's chunks, each family once, catalogue order first, then plug-ins' families;
+    gzipped, one gzip member of the compressed chunks as they are (:func:`.deflate.gzip_member`)."""
     metrics: dict[str, MetricDef] = {}
     for part in parts:
         for name, metric in part.metrics.items():
             metrics.setdefault(name, metric)
     names = sorted(metrics, key=lambda n: (_ORDER.get(n, len(_ORDER)), n))
-    out: list[bytes] = []
+    out: list[bytes | Segment] = []
     for name in names:
-        chunks = [part.chunks[name] for part in parts if part.chunks.get(name)]
+        chunks = [chunk for part in parts if (chunk := part.chunks.get(name))]
         if not chunks:
             continue
         out.append(_header(metrics[name], openmetrics))
         out.extend(chunks)
     if openmetrics:
-        out.append(b"# EOF\n")
-    return b"".join(out)
+        out.append(_EOF)
+    if gzipped:
+        return gzip_member(stored(piece) if isinstance(piece, bytes) else piece for piece in out)
+    return b"".join(piece if isinstance(piece, bytes) else piece.plain() for piece in out)
 
 
 @dataclass(frozen=True, slots=True)

@@ -36,12 +36,15 @@ as seen by this exporter process (the clock restarts with the exporter: Kafka ke
 emptied). Rules leave abandoned groups out of the consumer-lag SLI, so one forgotten group cannot hold it down.
 
 The module is pure (time comes in as arguments, no global state) and memory is bounded: ``window`` observations
-per partition, and groups and partitions that are no longer seen are forgotten.
+per partition, and groups and partitions that are no longer seen are forgotten. A partition's window is one array
+of 64-bit integers (committed and log-end offsets, interleaved) and the time of its last observation, ~0.3 KB at a
+full window of 10 instead of ~1.6 KB as a deque of tuples: at 4x ``scale`` (80,000 committed offsets) that is
+~25 MB instead of ~130 MB once the windows are full.
 """
 
 from __future__ import annotations
 
-from collections import deque
+from array import array
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from enum import IntEnum
@@ -77,27 +80,70 @@ class Observation(NamedTuple):
 
 
 def rate(observations: Sequence[Observation], *, window: int, ok_lag: int, alive: bool) -> Status:
-    """The status of one partition from its observations (oldest first, at most ``window`` of them); one pass."""
-    caught_up = not observations
-    lag_fell = False
-    previous: Observation | None = None
-    previous_lag = 0
+    """The status of one partition from its observations (oldest first, at most ``window`` of them)."""
+    rated = _Window()
     for observation in observations:
-        lag = max(0, observation.log_end - observation.committed)
-        if previous is not None:
-            if observation.committed < previous.committed:
-                return Status.REWIND  # checked before anything else, whatever the lag
-            lag_fell = lag_fell or lag < previous_lag
-        caught_up = caught_up or lag <= ok_lag
-        previous, previous_lag = observation, lag
-    if caught_up or len(observations) < window:
-        return Status.OK  # caught up at least once, or not enough evidence yet to call a group stuck or slow
-    first, last = observations[0], observations[-1]
-    if last.committed == first.committed:  # no rewind in the window, so the offset never moved
-        return Status.STALL if alive else Status.STOP
-    if not lag_fell and last.lag > first.lag:
-        return Status.WARN
-    return Status.OK
+        rated.append(observation.at, observation.committed, observation.log_end, len(observations), ok_lag)
+    return rated.status(window=window, alive=alive)
+
+
+class _Window:
+    """The last observations of one partition, rated in constant time.
+
+    Offsets are interleaved in one array (``committed, log_end, committed, log_end, …``, oldest first), with the
+    time of the last observation (observations of one call share its time; only the last is ever compared) and
+    three counts kept as observations come and go: rewinds (a committed offset below the one before it), falls
+    (a lag below the one before it) and observations at or below ``ok_lag``. Rating 80,000 windows of 10 each cycle
+    by walking them was ~0.3 s at 4x ``scale``; with the counts it is a few comparisons per window.
+    """
+
+    __slots__ = ("at", "falls", "low", "offsets", "rewinds")
+
+    def __init__(self) -> None:
+        self.at = 0.0
+        self.offsets = array("q")
+        self.rewinds = self.falls = self.low = 0
+
+    def __len__(self) -> int:
+        return len(self.offsets) // 2
+
+    def clear(self) -> None:
+        del self.offsets[:]
+        self.rewinds = self.falls = self.low = 0
+
+    def append(self, at: float, committed: int, log_end: int, capacity: int, ok_lag: int) -> None:
+        """Add one observation, dropping the oldest beyond ``capacity``, and keep the counts."""
+        offsets = self.offsets
+        lag = log_end - committed if log_end > committed else 0
+        if len(offsets) >= 2 * capacity:
+            first_committed, first_lag = offsets[0], max(0, offsets[1] - offsets[0])
+            self.low -= first_lag <= ok_lag
+            if len(offsets) >= 4:  # the pair (oldest, second oldest) leaves with the oldest
+                second_committed = offsets[2]
+                self.rewinds -= second_committed < first_committed
+                self.falls -= max(0, offsets[3] - second_committed) < first_lag
+            del offsets[:2]
+        if offsets:
+            last_committed = offsets[-2]
+            self.rewinds += committed < last_committed
+            self.falls += lag < max(0, offsets[-1] - last_committed)
+        self.low += lag <= ok_lag
+        offsets.append(committed)
+        offsets.append(log_end)
+        self.at = at
+
+    def status(self, *, window: int, alive: bool) -> Status:
+        offsets = self.offsets
+        if self.rewinds:
+            return Status.REWIND  # checked before anything else, whatever the lag
+        if not offsets or self.low or len(offsets) < 2 * window:
+            return Status.OK  # caught up at least once, or not enough evidence yet to call a group stuck or slow
+        first_committed, last_committed = offsets[0], offsets[-2]
+        if last_committed == first_committed:  # no rewind in the window, so the offset never moved
+            return Status.STALL if alive else Status.STOP
+        if not self.falls and max(0, offsets[-1] - last_committed) > max(0, offsets[1] - first_committed):
+            return Status.WARN
+        return Status.OK
 
 
 @dataclass(frozen=True, slots=True)
@@ -109,7 +155,7 @@ class GroupVerdict:
 
 @dataclass(slots=True)
 class _GroupState:
-    partitions: dict[TopicPartition, deque[Observation]] = field(default_factory=dict)
+    partitions: dict[TopicPartition, _Window] = field(default_factory=dict)
     idle_since: float | None = None
     """Since when the group has had no members and committed nothing new; None while it has members or commits."""
 
@@ -144,23 +190,24 @@ class LagEvaluator:
         for tp in [tp for tp in windows if tp not in offsets]:
             del windows[tp]
         moved = False
+        window, ok_lag = self.window, self.ok_lag
         for tp, (committed, log_end) in offsets.items():
             observations = windows.get(tp)
             if observations is None:
-                observations = windows[tp] = deque(maxlen=self.window)
-            elif observations and at <= observations[-1].at:
+                observations = windows[tp] = _Window()
+            elif observations and at <= observations.at:
                 continue  # not later than what we know: time must increase within a window
-            elif observations and log_end < observations[-1].log_end:
+            elif observations and log_end < observations.offsets[-1]:
                 observations.clear()  # the partition was recreated or truncated: its past says nothing now
-            if observations and committed != observations[-1].committed:
+            if observations and committed != observations.offsets[-2]:
                 moved = True
-            observations.append(Observation(at, committed, log_end))
+            observations.append(at, committed, log_end, window, ok_lag)
         if members > 0 or moved:
             state.idle_since = None
         elif state.idle_since is None:
             state.idle_since = at
         alive = members > 0
-        statuses = {tp: rate(obs, window=self.window, ok_lag=self.ok_lag, alive=alive) for tp, obs in windows.items()}
+        statuses = {tp: w.status(window=window, alive=alive) for tp, w in windows.items()}
         abandoned = state.idle_since is not None and at - state.idle_since >= self.abandoned_after
         return GroupVerdict(max(statuses.values(), default=Status.OK), statuses, abandoned)
 

@@ -54,14 +54,15 @@ class RenderedSnapshot:
 def render_snapshot(
     snapshot: ClusterSnapshot, static_labels: Mapping[str, str], previous: RenderedSnapshot | None = None
 ) -> RenderedSnapshot:
-    """Render once per cycle. A failed cycle reuses the previous rendering of the (unchanged) Kafka series."""
+    """Render once per cycle. A failed cycle reuses the previous rendering of the (unchanged) Kafka series, and
+    any family equal to the previous cycle's keeps its rendering (:func:`.exposition.render_samples`)."""
     if previous is not None and previous.snapshot.kafka is snapshot.kafka:
         kafka = previous.kafka
     else:
-        kafka = render_samples(static_labels, snapshot.kafka)
+        kafka = render_samples(static_labels, snapshot.kafka, previous.kafka if previous else None)
     return RenderedSnapshot(
         snapshot,
         kafka,
-        render_samples(static_labels, snapshot.plugins),
-        render_samples(static_labels, snapshot.always),
+        render_samples(static_labels, snapshot.plugins, previous.plugins if previous else None),
+        render_samples(static_labels, snapshot.always, previous.always if previous else None),
     )

@@ -25,7 +25,7 @@ from dataclasses import dataclass, field
 from typing import TypeVar
 
 from kafka_obs.exporter.client import KafkaAdmin
-from kafka_obs.exporter.families import FamilyBuilder
+from kafka_obs.exporter.families import FamilyBuilder, PartitionLabels
 from kafka_obs.exporter.lag_seconds import LagSecondsEstimator
 from kafka_obs.exporter.lag_status import GroupVerdict, LagEvaluator, Status
 from kafka_obs.exporter.model import GroupDescription, GroupListing, TopicPartition
@@ -99,6 +99,9 @@ def group_series(
     allow_topic: Callable[[str], bool],
     per_partition: bool,
 ) -> None:
+    offset_series = _OffsetSeries(
+        out, log_end, estimator=estimator, now=now, allow_topic=allow_topic, per_partition=per_partition
+    )
     for listing in groups.listings:
         group = listing.group_id
         description = groups.descriptions.get(group)
@@ -111,25 +114,7 @@ def group_series(
         offsets = groups.committed.get(group)
         if not offsets:
             continue
-        lag_sums: dict[str, int] = {}
-        max_lag_seconds: float | None = None
-        observed: dict[TopicPartition, tuple[int, int]] = {}
-        for tp in sorted(offsets):
-            topic, partition = tp
-            end = log_end.get(tp)
-            committed = offsets[tp]
-            if end is None or committed < 0 or not allow_topic(topic):
-                continue  # vanished or offline partition, no commit, or a filtered topic
-            observed[tp] = (committed, end)
-            lag = max(0, end - committed)
-            seconds = estimator.lag_seconds(tp, committed, now) if lag else 0.0
-            lag_sums[topic] = lag_sums.get(topic, 0) + lag
-            max_lag_seconds = seconds if max_lag_seconds is None else max(max_lag_seconds, seconds)
-            if per_partition:
-                labels = (group, topic, str(partition))
-                out.add("kafka_consumergroup_current_offset", committed, *labels)
-                out.add("kafka_consumergroup_lag", lag, *labels)
-                out.add("kafka_consumergroup_lag_seconds", round(seconds, 3), *labels)
+        lag_sums, max_lag_seconds, observed = offset_series.add(group, offsets)
         for topic in sorted(lag_sums):
             out.add("kafka_consumergroup_lag_sum", lag_sums[topic], group, topic)
         if max_lag_seconds is not None:
@@ -137,15 +122,96 @@ def group_series(
         if observed:
             # members: DescribeGroups' count; without an answer this cycle, what ListGroups' state implies
             members = description.members if description else int(state not in SKIPPED_WHEN_EMPTY)
-            _status_series(
-                out, group, evaluator.observe(group, at=now, members=members, offsets=observed), per_partition
-            )
+            verdict = evaluator.observe(group, at=now, members=members, offsets=observed)
+            _status_series(out, group, verdict, per_partition, offset_series.partition_label)
 
 
-def _status_series(out: FamilyBuilder, group: str, verdict: GroupVerdict, per_partition: bool) -> None:
-    for status in Status:
-        out.add("kafka_consumergroup_status", int(status is verdict.status), group, status.name)
+class _OffsetSeries:
+    """The per-committed-offset series of one cycle: the exporter's hottest loop (80,000 iterations per cycle at 4x
+    ``scale``). Its three series share one label tuple and are appended to the families' columns directly, and a
+    topic's filter verdict and a partition's label string are computed once per cycle, not once per offset."""
+
+    def __init__(
+        self,
+        out: FamilyBuilder,
+        log_end: Mapping[TopicPartition, int],
+        *,
+        estimator: LagSecondsEstimator,
+        now: float,
+        allow_topic: Callable[[str], bool],
+        per_partition: bool,
+    ):
+        self._current = out.columns("kafka_consumergroup_current_offset")
+        self._lag = out.columns("kafka_consumergroup_lag")
+        self._seconds = out.columns("kafka_consumergroup_lag_seconds")
+        self._log_end = log_end
+        self._lag_seconds = estimator.lag_seconds
+        self._now = now
+        self._allow_topic = allow_topic
+        self._allowed: dict[str, bool] = {}
+        self._per_partition = per_partition
+        self.partition_label = PartitionLabels()
+
+    def add(
+        self, group: str, offsets: Mapping[TopicPartition, int]
+    ) -> tuple[dict[str, int], float | None, dict[TopicPartition, tuple[int, int]]]:
+        """One group's series; returns its lag per topic, its largest lag in seconds and what it observed."""
+        (current_labels, current_values), (lag_labels, lag_values), (seconds_labels, seconds_values) = (
+            self._current,
+            self._lag,
+            self._seconds,
+        )
+        log_end, lag_seconds, now, allowed, partition_label = (
+            self._log_end,
+            self._lag_seconds,
+            self._now,
+            self._allowed,
+            self.partition_label,
+        )
+        lag_sums: dict[str, int] = {}
+        max_lag_seconds: float | None = None
+        observed: dict[TopicPartition, tuple[int, int]] = {}
+        for tp in sorted(offsets):
+            topic, partition = tp
+            end = log_end.get(tp)
+            committed = offsets[tp]
+            if end is None or committed < 0:
+                continue  # vanished or offline partition, or no commit
+            topic_allowed = allowed.get(topic)
+            if topic_allowed is None:
+                topic_allowed = allowed[topic] = self._allow_topic(topic)
+            if not topic_allowed:
+                continue  # a filtered topic
+            observed[tp] = (committed, end)
+            lag = end - committed if end > committed else 0
+            seconds = lag_seconds(tp, committed, now) if lag else 0.0
+            lag_sums[topic] = lag_sums.get(topic, 0) + lag
+            if max_lag_seconds is None or seconds > max_lag_seconds:
+                max_lag_seconds = seconds
+            if self._per_partition:
+                labels = (group, topic, partition_label[partition])
+                current_labels.append(labels)
+                current_values.append(committed)
+                lag_labels.append(labels)
+                lag_values.append(lag)
+                seconds_labels.append(labels)
+                seconds_values.append(round(seconds, 3))
+        return lag_sums, max_lag_seconds, observed
+
+
+_STATUS_NAMES = tuple((status, status.name) for status in Status)
+
+
+def _status_series(
+    out: FamilyBuilder, group: str, verdict: GroupVerdict, per_partition: bool, partition_label: PartitionLabels
+) -> None:
+    status_labels, status_values = out.columns("kafka_consumergroup_status")
+    for status, name in _STATUS_NAMES:
+        status_labels.append((group, name))
+        status_values.append(int(status is verdict.status))
     out.add("kafka_consumergroup_abandoned", int(verdict.abandoned), group)
     if per_partition:
+        labels, values = out.columns("kafka_consumergroup_partition_status")
         for (topic, partition), status in sorted(verdict.partitions.items()):
-            out.add("kafka_consumergroup_partition_status", status.value, group, topic, str(partition))
+            labels.append((group, topic, partition_label[partition]))
+            values.append(status.value)

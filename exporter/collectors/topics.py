@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 
 from kafka_obs.exporter.client import KafkaAdmin
-from kafka_obs.exporter.families import FamilyBuilder
+from kafka_obs.exporter.families import FamilyBuilder, PartitionLabels
 from kafka_obs.exporter.model import ClusterMetadata, Partition, PartitionOffsets, TopicPartition
 
 
@@ -68,6 +68,17 @@ def topic_series(
     *,
     per_partition: bool,
 ) -> None:
+    """Per topic, and (at partition granularity) seven series per partition sharing one label tuple, appended to
+    the families' columns directly (see :func:`.groups.group_series`)."""
+    current, current_v = out.columns("kafka_topic_partition_current_offset")
+    oldest, oldest_v = out.columns("kafka_topic_partition_oldest_offset")
+    isr, isr_v = out.columns("kafka_topic_partition_in_sync_replica")
+    replicas, replicas_v = out.columns("kafka_topic_partition_replicas")
+    leader, leader_v = out.columns("kafka_topic_partition_leader")
+    preferred, preferred_v = out.columns("kafka_topic_partition_leader_is_preferred")
+    under, under_v = out.columns("kafka_topic_partition_under_replicated_partition")
+    latest, earliest = offsets.latest, offsets.earliest
+    partition_label = PartitionLabels()
     for topic in sorted(metadata.partitions):
         if not allow_topic(topic):
             continue
@@ -76,14 +87,21 @@ def topic_series(
         if not per_partition:
             continue
         for p in parts:
-            labels = (topic, str(p.partition))
+            labels = (topic, partition_label[p.partition])
             tp = (topic, p.partition)
-            if tp in offsets.latest:
-                out.add("kafka_topic_partition_current_offset", offsets.latest[tp], *labels)
-            if tp in offsets.earliest:
-                out.add("kafka_topic_partition_oldest_offset", offsets.earliest[tp], *labels)
-            out.add("kafka_topic_partition_in_sync_replica", len(p.isr), *labels)
-            out.add("kafka_topic_partition_replicas", len(p.replicas), *labels)
-            out.add("kafka_topic_partition_leader", p.leader, *labels)
-            out.add("kafka_topic_partition_leader_is_preferred", int(p.leader_is_preferred), *labels)
-            out.add("kafka_topic_partition_under_replicated_partition", int(p.under_replicated), *labels)
+            if tp in latest:
+                current.append(labels)
+                current_v.append(latest[tp])
+            if tp in earliest:
+                oldest.append(labels)
+                oldest_v.append(earliest[tp])
+            isr.append(labels)
+            isr_v.append(len(p.isr))
+            replicas.append(labels)
+            replicas_v.append(len(p.replicas))
+            leader.append(labels)
+            leader_v.append(p.leader)
+            preferred.append(labels)
+            preferred_v.append(int(p.leader_is_preferred))
+            under.append(labels)
+            under_v.append(int(p.under_replicated))

@@ -419,3 +419,29 @@ def test_history_is_seeded_so_a_restart_does_not_reset_lag_seconds(clock: Manual
     exporter.collect_once()
     seconds = value(scrape(exporter), "kafka_consumergroup_lag_seconds", consumergroup="slow")
     assert seconds == pytest.approx(3600, abs=120)  # not ~0 ("as old as the exporter")
+
+
+def test_the_series_of_one_partition_or_committed_offset_share_one_label_tuple(
+    clock: ManualClock, kafka: FakeKafka
+) -> None:
+    """Per-row label tuples (not one per sample) are what keeps a 4x ``scale`` snapshot small: a regression to a
+    tuple per sample would triple the objects the garbage collector walks."""
+    kafka.produce("orders", 0, 10)
+    kafka.groups["billing"] = FakeGroup(committed={("orders", 0): 4, ("orders", 1): 0})
+    exporter = Exporter(fleet(cluster_config("alpha")), clock=clock, client_factory=lambda c: kafka)
+    exporter.collect_once()
+    rendered = exporter.store.latest("alpha")
+    assert rendered is not None
+    families = {f.name: f for f in rendered.snapshot.kafka}
+
+    def rows(*names: str) -> list[tuple[int, ...]]:
+        return [tuple(id(labels) for labels in families[name].labels) for name in names]
+
+    group_rows = rows(
+        "kafka_consumergroup_current_offset", "kafka_consumergroup_lag", "kafka_consumergroup_lag_seconds"
+    )
+    assert len(group_rows[0]) == 2
+    assert group_rows[0] == group_rows[1] == group_rows[2]
+    topic_rows = rows("kafka_topic_partition_leader", "kafka_topic_partition_replicas")
+    assert len(topic_rows[0]) == 5
+    assert topic_rows[0] == topic_rows[1]

@@ -173,3 +173,23 @@ def test_conformance_with_prometheus_clients_own_output(clock: ManualClock, kafk
 
     assert headers(ours_text) == headers(reference_text)
     assert headers(ours_om) == headers(reference_om)
+
+
+def test_a_family_unchanged_since_the_last_cycle_keeps_its_rendering(clock: ManualClock, kafka: FakeKafka) -> None:
+    kafka.groups["billing"] = FakeGroup(committed={("orders", 0): 0})
+    exporter = Exporter(fleet(cluster_config("alpha")), clock=clock, client_factory=lambda c: kafka)
+    exporter.collect_once()
+    first = exporter.store.latest("alpha")
+    kafka.produce("orders", 0, 5)
+    clock.advance(30)
+    exporter.collect_once()
+    second = exporter.store.latest("alpha")
+    assert first is not None
+    assert second is not None
+    unchanged, changed = "kafka_topic_partition_replicas", "kafka_topic_partition_current_offset"
+    assert second.kafka.chunks[unchanged] is first.kafka.chunks[unchanged]
+    assert second.kafka.chunks[changed] is not first.kafka.chunks[changed]
+    assert second.kafka.chunks[changed].plain() != first.kafka.chunks[changed].plain()
+    # reused or not, the body is what rendering everything afresh gives
+    fresh = render_samples(exporter.workers["alpha"].collector.cluster.static_labels(), second.snapshot.kafka)
+    assert assemble([fresh], openmetrics=False) == assemble([second.kafka], openmetrics=False)
