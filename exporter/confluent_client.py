@@ -169,7 +169,7 @@ class ConfluentKafkaAdmin:
 
     def metadata(self) -> ClusterMetadata:
         """Metadata over kafka-python, hedged: asked of the broker that answered last time, and of every other
-        known broker too if it has not answered within a tenth of the timeout (at least half a second).
+        known broker too if it has not answered within a tenth of the timeout (at least 1 s, at most half of it).
 
         Not librdkafka's ``list_topics``: librdkafka keeps sending Metadata to a broker whose connection looks
         healthy, and retries on that broker only. A hung broker (SIGSTOP on real Kafka: its socket stays open,
@@ -205,7 +205,9 @@ class ConfluentKafkaAdmin:
 
     @property
     def _hedge_after(self) -> float:
-        return min(self.timeout, max(0.5, self.timeout / 10))
+        """A tenth of the timeout, at least 1 s (a busy machine answers slower than that only rarely, and a hedge
+        sends the request to every other broker), at most half the timeout (so the others still have time)."""
+        return min(self.timeout / 2, max(1.0, self.timeout / 10))
 
     def _ask_order(self) -> list[int]:
         """The broker that answered last first, then the brokers of the last answer, then any other broker
