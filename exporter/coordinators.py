@@ -102,16 +102,16 @@ class CoordinatorRouter:
         self,
         manager: ConnectionManager,
         *,
+        brokers: Callable[[], BrokerView],
+        timeout: float,
+        hedge_after: float,
         attempts: int = ATTEMPTS,
         backoff: float = RETRY_BACKOFF,
-        brokers: Callable[[], BrokerView] | None = None,
-        timeout: float = 10.0,
-        hedge_after: float = 1.0,
     ):
         self._manager = manager
         self._attempts = attempts
         self._backoff = backoff
-        self._brokers = brokers or (lambda: BrokerView(manager.broker_ids(), frozenset()))
+        self._brokers = brokers
         self._timeout = timeout
         self._hedge_after = hedge_after
         self._coordinators: dict[str, int] = {}

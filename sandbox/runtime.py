@@ -275,6 +275,10 @@ class Sandbox:
     def set_produce_rate(self, cluster: str, topic: str, messages_per_second: float) -> None:
         self._runtime.cluster(cluster).set_produce_rate(topic, messages_per_second)
 
+    def set_produce_fault(self, cluster: str, broker_id: int, *, delay_ms: float = 0, drop: bool = False) -> None:
+        """As the control API's ``produce-fault``: Produce answered late and/or acknowledged but not kept."""
+        self._runtime.cluster(cluster).set_produce_fault(broker_id, delay=delay_ms / 1000, drop=drop)
+
     def pause_deployment(self, cluster: str, deployment: str) -> None:
         self._runtime.cluster(cluster).pause_deployment(deployment)
 

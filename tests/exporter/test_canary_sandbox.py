@@ -10,7 +10,6 @@ import time
 from collections.abc import Callable, Iterator
 from typing import Any
 
-import httpx
 import pytest
 
 from kafka_obs.clock import SystemClock
@@ -67,11 +66,6 @@ def get(series: Series, name: str, partition: int, broker: int, **labels: str) -
     return found if found is not None else 0.0
 
 
-def fault(sb: Any, broker: int, **body: Any) -> None:
-    response = httpx.put(f"{sb.control_url}/clusters/alpha/brokers/{broker}/produce-fault", json=body, timeout=10)
-    assert response.status_code == 200, response.text
-
-
 def test_canary_fills_histograms_then_shows_a_slow_broker_and_a_lossy_one(env: tuple[Any, Exporter]) -> None:
     sb, exporter = env
     partitions = {0: 1, 1: 2, 2: 3}  # created by the canary: partition i led by the i-th broker
@@ -86,10 +80,10 @@ def test_canary_fills_histograms_then_shows_a_slow_broker_and_a_lossy_one(env: t
         assert get(healthy, "kafka_canary_produce_errors_total", p, b) == 0
 
     # 300 ms on broker 2: its partition's acks move past the 200 ms bucket, the others' do not
-    fault(sb, 2, delay_ms=300)
+    sb.set_produce_fault("alpha", 2, delay_ms=300)
     before = scrape(exporter)
     slow = wait_for(exporter, lambda s: get(s, PRODUCE + "_count", 1, 2) >= get(before, PRODUCE + "_count", 1, 2) + 4)
-    fault(sb, 2, delay_ms=0)
+    sb.set_produce_fault("alpha", 2, delay_ms=0)
     added = get(slow, PRODUCE + "_count", 1, 2) - get(before, PRODUCE + "_count", 1, 2)
     under_200ms = get(slow, PRODUCE + "_bucket", 1, 2, le="0.2") - get(before, PRODUCE + "_bucket", 1, 2, le="0.2")
     assert added >= 4
@@ -102,9 +96,9 @@ def test_canary_fills_histograms_then_shows_a_slow_broker_and_a_lossy_one(env: t
         assert fast >= others - 2
 
     # broker 3 acknowledges and keeps nothing: its partition's messages are lost after the SLA, no produce error
-    fault(sb, 3, drop=True)
+    sb.set_produce_fault("alpha", 3, drop=True)
     lossy = wait_for(exporter, lambda s: get(s, "kafka_canary_messages_lost_total", 2, 3) >= 3)
-    fault(sb, 3, drop=False)
+    sb.set_produce_fault("alpha", 3, drop=False)
     assert get(lossy, "kafka_canary_produce_errors_total", 2, 3) == 0
     assert get(lossy, "kafka_canary_messages_lost_total", 0, 1) == 0
     assert get(lossy, "kafka_canary_messages_lost_total", 1, 2) == 0

@@ -9,9 +9,7 @@ from __future__ import annotations
 import math
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
 
-import httpx
 import pytest
 
 from .loop import Loop, started_loop, wait_for
@@ -32,12 +30,6 @@ def loop() -> Iterator[Loop]:
         yield started
 
 
-def fault(loop: Loop, broker: int, **body: Any) -> None:
-    url = f"{loop.sandbox.control_url}/clusters/alpha/brokers/{broker}/produce-fault"
-    response = httpx.put(url, json=body, timeout=10)
-    assert response.status_code == 200, response.text
-
-
 def p99(loop: Loop, cluster: str, region: str) -> tuple[str, float]:
     """The SLI input's source and value in milliseconds; ("", NaN) while absent (NaN compares false both ways)."""
     rows = loop.query(loop.regional(region), f'{P99}{{cluster="{cluster}"}}')
@@ -55,7 +47,9 @@ def test_a_slow_broker_burns_the_delivery_budget_until_it_pages(loop: Loop) -> N
     wait_for(lambda: p99(loop, "beta", EU)[1] < 200, 60, "beta's canary p99 under its 200 ms (staging)")
     assert not loop.alerts(loop.regional(US), "KafkaSLOBurnRatePage", **TARGET)
 
-    fault(loop, 2, delay_ms=300)  # the partition broker 2 leads: a third of the canary's messages
+    loop.sandbox.set_produce_fault(
+        "alpha", 2, delay_ms=300
+    )  # the partition broker 2 leads: a third of the canary's messages
     try:
         wait_for(lambda: p99(loop, "alpha", US)[1] > 100, 60, "alpha's p99 past 100 ms")
         wait_for(lambda: burn(loop) > 1, 60, "the delivery budget burning")
@@ -65,15 +59,15 @@ def test_a_slow_broker_burns_the_delivery_budget_until_it_pages(loop: Loop) -> N
         assert p99(loop, "beta", EU)[1] < 200  # the other cluster's canary is not slowed
         assert not loop.alerts(loop.regional(EU), "KafkaSLOBurnRatePage", slo="message-delivery")
     finally:
-        fault(loop, 2, delay_ms=0)
+        loop.sandbox.set_produce_fault("alpha", 2, delay_ms=0)
     # the 1-minute histogram window forgets the slow acks: the SLI is good again
     wait_for(lambda: p99(loop, "alpha", US)[1] < 100, 120, "alpha's p99 back under 100 ms")
 
 
 def test_lost_canary_messages_make_the_p99_infinite(loop: Loop) -> None:
     wait_for(lambda: p99(loop, "alpha", US)[1] < 100, 120, "alpha's p99 under 100 ms")
-    fault(loop, 3, drop=True)  # acknowledged, never kept: lost after the 3 s SLA
+    loop.sandbox.set_produce_fault("alpha", 3, drop=True)  # acknowledged, never kept: lost after the 3 s SLA
     try:
         wait_for(lambda: p99(loop, "alpha", US)[1] == math.inf, 60, "alpha's p99 at +Inf")
     finally:
-        fault(loop, 3, drop=False)
+        loop.sandbox.set_produce_fault("alpha", 3, drop=False)
