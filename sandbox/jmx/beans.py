@@ -113,6 +113,9 @@ class BrokerJmxState:
     """Collector name → (collection count, accumulated collection time in milliseconds)."""
     version: str = "3.7.0"
     start_time_ms: int = 0
+    requests: Mapping[tuple[str, int], int] = field(default_factory=dict)
+    """(request name, API version) → requests received: one ``RequestsPerSec`` meter each, registered (as Kafka
+    does) once a request of that version has arrived."""
 
 
 def _meter(name: str, count: int, rate: float = 0.0, *, event: str, unit: str = "SECONDS") -> Bean:
@@ -195,6 +198,10 @@ def kafka_beans(state: BrokerJmxState) -> list[Bean]:
                 values,
             )
         )
+    for (request, version), count in sorted(state.requests.items()):
+        keys: dict[str, str | int] = {"type": "RequestMetrics", "name": "RequestsPerSec"}
+        keys |= {"request": request, "version": version}  # Kafka's tag order: request, then version
+        beans.append(_meter(object_name("kafka.network", **keys), count, event="requests"))
     for (topic, partition), size in sorted(state.log_sizes.items()):
         beans.append(_gauge("kafka.log", size, type="Log", name="Size", topic=topic, partition=partition))
     beans.append(

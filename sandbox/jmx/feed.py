@@ -90,6 +90,7 @@ def broker_state(stats: Any) -> BrokerJmxState:
         heap_used_bytes=HEAP_MAX_BYTES // 4 + (messages * 997) % (HEAP_MAX_BYTES // 2),
         heap_max_bytes=HEAP_MAX_BYTES,
         gc={"G1 Young Generation": (young, young * 8), "G1 Old Generation": (0, 0)},
+        requests=dict(stats.requests),
     )
 
 

@@ -72,6 +72,9 @@ class BrokerState:
     """Fault: seconds the broker waits before answering a Produce request (a slow disk or network)."""
     drop_produce: bool = False
     """Fault: the broker acknowledges produced records and keeps none (data loss a client cannot see)."""
+    requests: dict[tuple[str, int], int] = field(default_factory=dict)
+    """(Kafka API name, version) → requests this broker has been sent, as its ``RequestsPerSec`` meters count them
+    (see :meth:`ClusterModel.count_request`)."""
 
 
 @dataclass
@@ -186,10 +189,13 @@ class BrokerStats:
     """Per topic led here: ``bytes_in_total``, ``bytes_out_total``, ``messages_in_total``."""
     log_sizes: dict[tuple[str, int], int]
     """Bytes per (topic, partition) replica hosted on this broker."""
+    requests: dict[tuple[str, int], int] = field(default_factory=dict)
+    """(Kafka API name, version) → requests received, like ``RequestMetrics`` ``RequestsPerSec`` (Count)."""
 
     def to_dict(self) -> dict[str, Any]:
-        out = {k: v for k, v in self.__dict__.items() if k != "log_sizes"}
+        out = {k: v for k, v in self.__dict__.items() if k not in ("log_sizes", "requests")}
         out["log_sizes"] = [{"topic": t, "partition": p, "bytes": b} for (t, p), b in sorted(self.log_sizes.items())]
+        out["requests"] = [{"request": r, "version": v, "count": n} for (r, v), n in sorted(self.requests.items())]
         return out
 
 
@@ -878,7 +884,18 @@ class ClusterModel:
                 active_controller=1 if is_controller else 0,
                 topics=topics,
                 log_sizes={(p.topic, p.index): self.size_bytes(p, now) for p in hosted},
+                requests=dict(broker.requests),
             )
+
+    def count_request(self, broker_id: int, names: tuple[str, ...], version: int) -> None:
+        """One request received by ``broker_id``, counted under each of ``names`` at ``version``: Kafka marks a
+        request's ``RequestsPerSec`` meter (one per API version, created by the first request of that version) under
+        its API's name, and a Fetch also under FetchConsumer or FetchFollower. Counters survive a broker restart here
+        (a real broker's restart starts them from 0); readers take differences over a window, as from any meter."""
+        with self.lock:
+            requests = self.brokers[broker_id].requests
+            for name in names:
+                requests[(name, version)] = requests.get((name, version), 0) + 1
 
     def truth(self) -> dict[str, Any]:
         """Ground truth at ``clock.now()``: the JSON ``GET /fleet`` serves for this cluster."""

@@ -68,6 +68,20 @@ class Api:
     max_version: int
     handler: Handler
 
+    @property
+    def kafka_name(self) -> str:
+        """Kafka's name for the API (``ApiKeys``: Produce, ListOffsets, ...): Kafka derives it from the request
+        schema's name as kafka-python's generated classes carry it (``ProduceRequest``), minus ``Request``."""
+        return str(self.request.name).removesuffix("Request")
+
+
+def request_metric_names(api: Api, request: Any) -> tuple[str, ...]:
+    """The ``request=`` values a broker counts a request under in its RequestMetrics: the API's name, and for a
+    Fetch also FetchConsumer or FetchFollower (a replica id of 0 or more is a follower), as Kafka marks both."""
+    if api.request.API_KEY == FetchRequest.API_KEY:
+        return (api.kafka_name, "FetchFollower" if getattr(request, "replica_id", -1) >= 0 else "FetchConsumer")
+    return (api.kafka_name,)
+
 
 _TABLE: list[tuple[Any, Any, int, int, Handler | None]] = [
     (ProduceRequest, ProduceResponse, 3, 9, records.handle_produce_with_faults),
@@ -155,6 +169,7 @@ class Dispatcher:
             except Exception as exc:
                 raise MalformedRequest(f"cannot decode {api.request.name} v{version}: {exc}") from exc
             header = request.header
+            self.cluster.count_request(broker_id, request_metric_names(api, request), version)
             ctx = RequestContext(self.cluster, broker_id, version, header.client_id, self.cache)
             result = api.handler(ctx, request)
             if inspect.isawaitable(result):

@@ -35,6 +35,7 @@ from kafka.protocol.admin.groups import (
     ListGroupsRequest,
     ListGroupsResponse,
 )
+from kafka.protocol.consumer.fetch import FetchRequest, FetchResponse
 from kafka.protocol.consumer.group import (
     OffsetCommitRequest,
     OffsetCommitResponse,
@@ -46,6 +47,7 @@ from kafka.protocol.metadata.api_versions import ApiVersionsRequest, ApiVersions
 from kafka.protocol.metadata.find_coordinator import FindCoordinatorRequest, FindCoordinatorResponse
 from kafka.protocol.metadata.metadata import MetadataRequest, MetadataResponse
 
+from kafka_obs.exporter.jmx import JmxHelper, Query
 from kafka_obs.platform.realkafka import KafkaCluster
 from kafka_obs.sandbox.runtime import Sandbox
 from tests.kafka_wire import recv_exactly, roundtrip
@@ -60,14 +62,25 @@ IDS = {"node_id", "host", "port", "cluster_id", "controller_id", "topic_id", "le
 IGNORED = {"throttle_time_ms", "error_message", "log_dir", "size", "total_bytes", "usable_bytes", "offset_lag"}
 OFFSETS = {"offset", "committed_offset", "timestamp", "committed_leader_epoch"}
 ID_LISTS = {"replica_nodes", "isr_nodes", "offline_replicas"}
+REQUESTS_PER_SEC = "kafka.network:type=RequestMetrics,name=RequestsPerSec,*"
 
 
 @dataclass
 class Side:
-    """One of the two systems under comparison: its brokers' addresses by id."""
+    """One of the two systems under comparison: its brokers' addresses and JMX ports by id."""
 
     name: str
     brokers: dict[int, tuple[str, int]]
+    jmx_ports: dict[int, int]
+    publish_jmx: Callable[[], None]
+    """Makes the JMX endpoints current (the sandbox publishes its model's numbers; Kafka's are always live)."""
+
+    def request_counts(self, broker: int, client: JmxHelper) -> dict[str, int]:
+        """``{ObjectName: Count}`` of the broker's RequestsPerSec meters, as bench/bench_peers.py reads them."""
+        self.publish_jmx()
+        url = f"service:jmx:rmi:///jndi/rmi://127.0.0.1:{self.jmx_ports[broker]}/jmxrmi"
+        rows = client.query(url, [Query(REQUESTS_PER_SEC, ("Count",))], timeout=30)
+        return {row.object_name: int(row.value) for row in rows}
 
     def send(self, broker: int, request: Any, response_class: Any) -> Any:
         with socket.create_connection(self.brokers[broker], timeout=10) as sock:
@@ -295,13 +308,25 @@ def commit(side: Side) -> None:
 
 @pytest.fixture(scope="module")
 def sides(kafka: KafkaCluster) -> Iterator[tuple[Side, Side]]:
-    with Sandbox.start("small") as sandbox:
+    with Sandbox.start("small", jmx=True, jmx_refresh=None) as sandbox:
+        jmx = sandbox.jmx
+        assert jmx is not None, "Kafka runs, so a JDK is here: the sandbox must serve JMX"
         truth = sandbox.truth()["clusters"]["alpha"]
         scratch = truth["topics"][TOPIC]
         assert (len(scratch["partitions"]), len(scratch["partitions"][0]["replicas"])) == (2, 3)
         create_topic(kafka, TOPIC, partitions=2, replication=3)
-        simulated = Side("sandbox", {b["id"]: (b["host"], b["port"]) for b in truth["brokers"]})
-        real = Side("kafka", {n.node_id: ("127.0.0.1", n.port) for n in kafka.nodes})
+        simulated = Side(
+            "sandbox",
+            {b["id"]: (b["host"], b["port"]) for b in truth["brokers"]},
+            {b["id"]: port for b in truth["brokers"] if (port := jmx.port("alpha", b["id"])) is not None},
+            jmx.refresh,
+        )
+        real = Side(
+            "kafka",
+            {n.node_id: ("127.0.0.1", n.port) for n in kafka.nodes},
+            {n.node_id: n.jmx_port for n in kafka.nodes},
+            lambda: None,
+        )
         for side in (simulated, real):
             commit(side)
         yield simulated, real
@@ -347,3 +372,50 @@ def test_an_unsupported_api_versions_version_gets_error_35_and_the_v0_list(sides
         versions = {k.api_key: (k.min_version, k.max_version) for k in response.api_keys}
         answers[side.name] = (response.header.correlation_id, response.error_code, 18 in versions)
     assert answers["sandbox"] == answers["kafka"] == (11, 35, True)
+
+
+def consumer_fetch() -> Any:
+    T = FetchRequest.FetchTopic
+    partition = T.FetchPartition(partition=0, fetch_offset=0, partition_max_bytes=1024)
+    return FetchRequest[12](
+        replica_id=-1, max_wait_ms=0, min_bytes=0, topics=[T(topic=TOPIC, partitions=[partition])], rack_id=""
+    )
+
+
+def test_both_count_requests_under_the_same_request_metrics_mbeans(
+    sides: tuple[Side, Side], jmx_helper: JmxHelper
+) -> None:
+    """bench/bench_peers.py counts each exporter's Kafka requests on the broker side, from RequestsPerSec, on Kafka
+    and on the sandbox alike: the same requests must move the same ObjectNames (request=<ApiKeys name>, version=<v>)
+    by the same counts, a consumer's Fetch counted twice (Fetch and FetchConsumer). The versions sent are ones
+    Kafka's own inter-broker clients do not use, so replication and heartbeats stay out of the counted meters."""
+    sent = [
+        (ApiVersionsRequest[3](client_software_name="kafka-obs-test", client_software_version="1"),
+         ApiVersionsResponse[3]),
+        (metadata([TOPIC]), MetadataResponse[12]),
+        (metadata([TOPIC]), MetadataResponse[12]),
+        (describe_configs(TOPIC), DescribeConfigsResponse[4]),
+        (log_dirs(TOPIC), DescribeLogDirsResponse[4]),
+        (ListGroupsRequest[5](states_filter=[], types_filter=[]), ListGroupsResponse[5]),
+        (consumer_fetch(), FetchResponse[12]),
+    ]  # fmt: skip
+    prefix = "kafka.network:type=RequestMetrics,name=RequestsPerSec,"
+    expected = {
+        f"{prefix}request=ApiVersions,version=3": 1,
+        f"{prefix}request=Metadata,version=12": 2,
+        f"{prefix}request=DescribeConfigs,version=4": 1,
+        f"{prefix}request=DescribeLogDirs,version=4": 1,
+        f"{prefix}request=ListGroups,version=5": 1,
+        f"{prefix}request=Fetch,version=12": 1,
+        f"{prefix}request=FetchConsumer,version=12": 1,
+    }
+    moved = {}
+    for side in sides:
+        broker = side.any_broker()
+        before = side.request_counts(broker, jmx_helper)
+        with socket.create_connection(side.brokers[broker], timeout=10) as sock:
+            for i, (request, response_class) in enumerate(sent):
+                roundtrip(sock, request, response_class, correlation_id=i + 1)
+        after = side.request_counts(broker, jmx_helper)
+        moved[side.name] = {name: count - before.get(name, 0) for name, count in after.items() if name in expected}
+    assert moved == {"sandbox": expected, "kafka": expected}
