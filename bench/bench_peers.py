@@ -1,28 +1,35 @@
-"""kafka-obs next to its peers (kafka_exporter, kminion) on the same real Kafka cluster, under the same scrape load.
+"""kafka-obs next to its peers (kafka_exporter, kminion) on the same Kafka, under the same scrape load.
 
 One real 3-broker KRaft cluster (kafka_obs.platform.realkafka) is filled with PARTITIONS partitions and GROUPS
-consumer groups with committed offsets (the kafka_exporter#336 shape). Then each exporter in turn runs alone against
-it, on loopback:
+consumer groups with committed offsets (the kafka_exporter#336 shape); or, with ``--sandbox``, the sandbox's
+``scale`` fleet runs in its own process with broker JMX (6 brokers, 2,500 partitions, 2,000 groups with 20,000
+committed offsets). Then each exporter in turn runs alone against it, on loopback:
 
-- time to a complete /metrics: from its start until one body has offsets or lag for every consumer group;
+- time to a complete /metrics: from its start until one body has offsets or lag for every consumer group, and the
+  exporter's CPU seconds until then (one full collection, start-up included);
 - 10 concurrent scrapers (in their own process, Prometheus's ``Accept-Encoding: gzip``) for WINDOW seconds:
   scrape p50/p99, timeouts (30 s, as a default Prometheus scrape_timeout would be shorter still);
 - CPU seconds per minute of the exporter process over that window and its peak RSS (VmHWM);
 - Kafka requests counted on the broker side: the brokers' own
   ``kafka.network:type=RequestMetrics,name=RequestsPerSec,request=*`` counters read over JMX before and after the
-  window, minus an idle window of the same length with no exporter (the cluster's own heartbeats and fetches).
+  window, minus an idle window with no exporter (the cluster's own heartbeats and fetches; none on the sandbox,
+  whose brokers count the requests they receive in the same MBeans).
+
+A peer that cannot produce a complete /metrics (it exits, or never names every group) is recorded with the error and
+the last lines of its log instead of numbers.
 
 The peers are NOT part of this repository: build them from their public sources yourself and pass their binaries:
 ``KAFKA_EXPORTER_BIN=/path/kafka_exporter KMINION_BIN=/path/kminion make bench`` (and KAFKA_EXPORTER_VERSION,
 KMINION_VERSION: the tag or commit you built, recorded with the results). A peer whose variable is unset is
-skipped. Sizes: PEERS_PARTITIONS (2500), PEERS_GROUPS (2000), PEERS_WINDOW seconds (60). Results: ratios
-kafka-obs ÷ peer in bench/results/peers-realkafka.json.
+skipped. Sizes: PEERS_PARTITIONS (2500), PEERS_GROUPS (2000) on real Kafka, PEERS_WINDOW seconds (60). Results:
+ratios kafka-obs ÷ peer in bench/results/peers-realkafka.json (or peers-sandbox-scale.json with ``--sandbox``).
 
-Usage: .venv/bin/python bench/bench_peers.py
+Usage: .venv/bin/python bench/bench_peers.py [--sandbox]
 """
 
 from __future__ import annotations
 
+import argparse
 import gzip
 import http.client
 import json
@@ -41,13 +48,16 @@ from typing import Any
 
 import machine  # bench/machine.py: load averages and a note measured, not asserted
 import psutil
+import scaled_fleet
+import yaml
 from confluent_kafka import ConsumerGroupTopicPartitions, Producer, TopicPartition
 from confluent_kafka.admin import AdminClient, NewTopic
 
 from kafka_obs.exporter.jmx import JmxHelper
 from kafka_obs.exporter.jmx.query import JmxClient, Query, service_url
-from kafka_obs.platform.processes import ManagedProcess, free_port, kafka_obs_command, wait_until
+from kafka_obs.platform.processes import ManagedProcess, ProcessError, free_port, kafka_obs_command, wait_until
 from kafka_obs.platform.realkafka import KafkaCluster
+from kafka_obs.sandbox import fleet as fleet_files
 
 ROOT = Path(__file__).resolve().parent.parent
 RESULTS = ROOT / "bench" / "results"
@@ -55,10 +65,12 @@ SCRAPERS = 10
 SCRAPE_TIMEOUT = 30.0
 PARTITIONS_PER_TOPIC = 50
 GROUP_NAME = "bench-group-{:05d}"
-GROUP_RE = re.compile(rb"^[a-z_]*(?:offset|lag)[a-z_]*\{[^}]*(bench-group-\d{5})", re.MULTILINE)
-"""A group counts as exported once a series of its committed offsets or lag names it (every exporter has one)."""
+SANDBOX_GROUPS = rb"reader-[a-h]-\d{3}"
+"""The ``scale`` fleet's 2,000 groups: 8 families of 250 (sandbox/fleets/scale.yaml)."""
+COMPLETE_TIMEOUT = 600.0
 AXES = [
     "time_to_complete_metrics_s",
+    "cpu_seconds_to_complete_metrics",
     "scrape_p50_ms",
     "scrape_p99_ms",
     "cpu_seconds_per_minute",
@@ -68,6 +80,33 @@ AXES = [
     "kafka_requests_per_minute",
 ]
 REQUESTS_PATTERN = "kafka.network:type=RequestMetrics,name=RequestsPerSec,*"
+FETCH_SUBCOUNTS = ("FetchConsumer", "FetchFollower")
+"""Kafka counts every Fetch twice: under ``request=Fetch`` and again as a consumer's or a follower's fetch. Totals
+leave these two out, so a fetch is one request."""
+
+
+def group_re(names: bytes) -> re.Pattern[bytes]:
+    """A group counts as exported once a series of its committed offsets or lag names it (every exporter has one)."""
+    return re.compile(rb"^[a-z_]*(?:offset|lag)[a-z_]*\{[^}]*(" + names + rb")", re.MULTILINE)
+
+
+@dataclass(frozen=True)
+class Target:
+    """The Kafka the exporters are pointed at: its brokers, their JMX ports (for the broker-side request counts),
+    how many groups a complete /metrics names and what their names look like."""
+
+    brokers: list[str]
+    jmx_ports: list[int]
+    groups: int
+    group_names: re.Pattern[bytes]
+    server_pid: int | None = None
+    """The one process serving every broker (the sandbox): its CPU is the brokers' cost of each exporter."""
+
+    def server_cpu(self) -> float | None:
+        if self.server_pid is None:
+            return None
+        times = psutil.Process(self.server_pid).cpu_times()
+        return float(times.user + times.system)
 
 
 @dataclass(frozen=True)
@@ -117,11 +156,11 @@ def fill(cluster: KafkaCluster, sizes: Sizes) -> None:
         list(pool.map(commit, range(sizes.groups)))
 
 
-def broker_requests(cluster: KafkaCluster, client: JmxClient) -> dict[str, float]:
+def broker_requests(target: Target, client: JmxClient) -> dict[str, float]:
     """The brokers' own request counters (Count of RequestsPerSec), summed over brokers and API versions."""
     totals: dict[str, float] = {}
-    for node in cluster.nodes:
-        rows = client.query(service_url("127.0.0.1", node.jmx_port), [Query(REQUESTS_PATTERN, ("Count",))], timeout=60)
+    for jmx_port in target.jmx_ports:
+        rows = client.query(service_url("127.0.0.1", jmx_port), [Query(REQUESTS_PATTERN, ("Count",))], timeout=60)
         for row in rows:
             request = re.search(r"request=([^,]+)", row.object_name)
             if request and isinstance(row.value, int | float):
@@ -198,10 +237,9 @@ def peer_version(binary: str) -> str:
     return "unknown (no --version)"
 
 
-def commands(cluster: KafkaCluster, workdir: Path) -> dict[str, tuple[list[str], int]]:
+def commands(brokers: list[str], workdir: Path) -> dict[str, tuple[list[str], int]]:
     """How each exporter is pointed at the cluster and where it serves, on loopback only; peers only when their
-    binary is given."""
-    brokers = [node.address for node in cluster.nodes]
+    binary is given. kafka-obs is not given the JMX ports: the peers read no JMX, and the request counts are ours."""
     config = workdir / "clusters.yaml"
     config.write_text(
         json.dumps(
@@ -253,11 +291,12 @@ def commands(cluster: KafkaCluster, workdir: Path) -> dict[str, tuple[list[str],
 
 
 def measure(
-    name: str, *, argv: list[str], port: int, cluster: KafkaCluster, sizes: Sizes, jmx: JmxClient, workdir: Path
+    name: str, *, argv: list[str], port: int, target: Target, window: float, jmx: JmxClient, workdir: Path
 ) -> dict[str, Any]:
     env = {"CONFIG_FILEPATH": str(workdir / "kminion.json")} if name == "kminion" else None
     ctx = mp.get_context("spawn")
-    requests_before = broker_requests(cluster, jmx)
+    requests_before = broker_requests(target, jmx)
+    server_before = target.server_cpu()
     started = time.monotonic()
     process = ManagedProcess(name, argv, workdir / f"{name}.log", env=env).start()
     try:
@@ -265,24 +304,34 @@ def measure(
         proc = psutil.Process(process.pid)
 
         def complete() -> bool:
+            if not process.alive():
+                raise ProcessError(f"{name} exited with status {process.returncode}")
             try:
-                return len(set(GROUP_RE.findall(body(port)))) >= sizes.groups
+                return len(set(target.group_names.findall(body(port)))) >= target.groups
             except OSError:
                 return False
 
-        wait_until(complete, 600, f"{name}: a /metrics naming all {sizes.groups} groups", interval=1.0)
+        what = f"{name}: a /metrics naming all {target.groups} groups"
+        try:
+            wait_until(complete, COMPLETE_TIMEOUT, what, interval=1.0)
+        except (TimeoutError, ProcessError) as exc:
+            # no number to report: what failed, in the peer's own words
+            log = (workdir / f"{name}.log").read_text(errors="replace").splitlines()
+            return {"failed": str(exc), "log_tail": log[-20:]}
         time_to_complete = time.monotonic() - started
         cpu0 = proc.cpu_times()
-        requests0 = broker_requests(cluster, jmx)
+        server0 = target.server_cpu()
+        requests0 = broker_requests(target, jmx)
         queue = ctx.Queue()
-        scraper = ctx.Process(target=scrape_worker, args=(port, sizes.window, queue))
+        scraper = ctx.Process(target=scrape_worker, args=(port, window, queue))
         t0 = time.monotonic()
         scraper.start()
-        result = queue.get(timeout=sizes.window + 120)
+        result = queue.get(timeout=window + 120)
         scraper.join(30)
         elapsed = time.monotonic() - t0
         cpu1 = proc.cpu_times()
-        requests1 = broker_requests(cluster, jmx)
+        server1 = target.server_cpu()
+        requests1 = broker_requests(target, jmx)
         with open(f"/proc/{process.pid}/status") as status:
             hwm = next(int(line.split()[1]) for line in status if line.startswith("VmHWM:"))
     finally:
@@ -291,8 +340,13 @@ def measure(
     window_requests = delta(requests0, requests1)
     scrapes = len(latencies)
     cpu = (cpu1.user + cpu1.system) - (cpu0.user + cpu0.system)
+    server: dict[str, float] = {}
+    if server_before is not None and server0 is not None and server1 is not None:
+        server["sandbox_cpu_seconds_to_complete_metrics"] = round(server0 - server_before, 2)
+        server["sandbox_cpu_seconds_per_minute"] = round((server1 - server0) / elapsed * 60, 2)
     return {
         "time_to_complete_metrics_s": round(time_to_complete, 2),
+        "cpu_seconds_to_complete_metrics": round(cpu0.user + cpu0.system, 2),
         "scrapes": scrapes,
         "scrape_p50_ms": ms(percentile(latencies, 0.5)),
         "scrape_p99_ms": ms(percentile(latencies, 0.99)),
@@ -305,13 +359,18 @@ def measure(
         "window_s": round(elapsed, 1),
         "broker_requests_in_window": window_requests,
         "broker_requests_start_to_complete": delta(requests_before, requests0),
+        **server,
     }
 
 
 def minus_idle(raw: dict[str, float], idle: dict[str, float], window: float, idle_window: float) -> float:
-    """Requests the exporter caused in the window: the total minus the idle cluster's own traffic, scaled."""
-    scale = window / idle_window
-    return max(0.0, sum(raw.values()) - scale * sum(idle.values()))
+    """Requests the exporter caused in the window: the total minus the idle cluster's own traffic, scaled (a fetch
+    counted once, see FETCH_SUBCOUNTS)."""
+
+    def total(counts: dict[str, float]) -> float:
+        return sum(v for k, v in counts.items() if k not in FETCH_SUBCOUNTS)
+
+    return max(0.0, total(raw) - window / idle_window * total(idle))
 
 
 def ratios_over_peers(results: dict[str, Any], axes: list[str]) -> dict[str, dict[str, float | None]]:
@@ -322,60 +381,115 @@ def ratios_over_peers(results: dict[str, Any], axes: list[str]) -> dict[str, dic
         return round(a / b, 4) if a is not None and b else None
 
     return {
-        peer: {axis: ratio(ours[axis], r[axis]) for axis in axes} for peer, r in results.items() if peer != "kafka-obs"
+        peer: {axis: ratio(ours.get(axis), r.get(axis)) for axis in axes}
+        for peer, r in results.items()
+        if peer != "kafka-obs"
     }
 
 
-def main() -> int:
-    sizes = Sizes.from_env()
-    load = machine.snapshot()
-    jmx = JmxHelper()  # the exporter's own JMX client: one helper JVM, closed at the end
-    workdir = Path(tempfile.mkdtemp(prefix="bench-peers-"))
+def compare(target: Target, window: float, jmx: JmxClient, workdir: Path) -> dict[str, Any]:
+    """An idle window, then each exporter alone against ``target``: the results part of the output file."""
+    idle0, i0, server0 = broker_requests(target, jmx), time.monotonic(), target.server_cpu()
+    time.sleep(min(30.0, window))
+    idle1, idle_window, server1 = broker_requests(target, jmx), time.monotonic() - i0, target.server_cpu()
+    idle: dict[str, Any] = {"window_s": round(idle_window, 1), "requests": delta(idle0, idle1)}
+    if server0 is not None and server1 is not None:  # the sandbox's own work: simulation and JMX publishing
+        idle["sandbox_cpu_seconds_per_minute"] = round((server1 - server0) / idle_window * 60, 2)
+    versions = {"kafka-obs": "this commit"}
     results: dict[str, Any] = {}
+    for name, (argv, port) in commands(target.brokers, workdir).items():
+        if name != "kafka-obs":
+            # the builder knows the tag or commit; the binaries' own --version is often empty for local builds
+            versions[name] = os.environ.get(f"{name.upper().replace('-', '_')}_VERSION") or peer_version(argv[0])
+        print(f"== {name}", flush=True)
+        r = results[name] = measure(name, argv=argv, port=port, target=target, window=window, jmx=jmx, workdir=workdir)
+        if "failed" not in r:
+            caused = minus_idle(r["broker_requests_in_window"], idle["requests"], r["window_s"], idle_window)
+            r["kafka_requests_per_scrape"] = round(caused / r["scrapes"], 3) if r["scrapes"] else None
+            r["kafka_requests_per_minute"] = round(caused / r["window_s"] * 60, 1)
+        print(json.dumps(r, indent=2), flush=True)
+    return {
+        "load": {"concurrent_scrapers": SCRAPERS, "accept_encoding": "gzip", "window_s": window},
+        "idle_cluster_requests": idle,
+        "versions": versions,
+        "results": results,
+        "ratios_kafka_obs_over_peer": ratios_over_peers(results, AXES),
+    }
+
+
+def on_real_kafka(sizes: Sizes, jmx: JmxClient, workdir: Path) -> dict[str, Any]:
     with KafkaCluster.start(3, heap="512m", timeout=240) as cluster:
         t0 = time.monotonic()
         fill(cluster, sizes)
         fill_s = time.monotonic() - t0
-        idle0, i0 = broker_requests(cluster, jmx), time.monotonic()
-        time.sleep(min(30.0, sizes.window))
-        idle1, idle_window = broker_requests(cluster, jmx), time.monotonic() - i0
-        idle = delta(idle0, idle1)
-        versions = {"kafka-obs": "this commit"}
-        for name, (argv, port) in commands(cluster, workdir).items():
-            if name != "kafka-obs":
-                # the builder knows the tag or commit; the binaries' own --version is often empty for local builds
-                versions[name] = os.environ.get(f"{name.upper().replace('-', '_')}_VERSION") or peer_version(argv[0])
-            print(f"== {name}", flush=True)
-            results[name] = measure(name, argv=argv, port=port, cluster=cluster, sizes=sizes, jmx=jmx, workdir=workdir)
-            r = results[name]
-            caused = minus_idle(r["broker_requests_in_window"], idle, r["window_s"], idle_window)
-            r["kafka_requests_per_scrape"] = round(caused / r["scrapes"], 3) if r["scrapes"] else None
-            r["kafka_requests_per_minute"] = round(caused / r["window_s"] * 60, 1)
-            print(json.dumps(results[name], indent=2), flush=True)
-    ratios = ratios_over_peers(results, AXES)
-    out = {
-        "cluster": {
-            "brokers": 3,
-            "kafka": "4.4.0 (KRaft, kafka_obs.platform.realkafka)",
-            "partitions": sizes.partitions,
-            "consumer_groups_with_offsets": sizes.groups,
-            "fill_seconds": round(fill_s, 1),
-        },
-        "load": {"concurrent_scrapers": SCRAPERS, "accept_encoding": "gzip", "window_s": sizes.window},
-        "idle_cluster_requests": {"window_s": round(idle_window, 1), "requests": idle},
-        "versions": versions,
-        "results": results,
-        "ratios_kafka_obs_over_peer": ratios,
-        "environment": machine.describe(load, machine.snapshot()),
+        brokers = [node.address for node in cluster.nodes]
+        target = Target(
+            brokers, [node.jmx_port for node in cluster.nodes], sizes.groups, group_re(rb"bench-group-\d{5}")
+        )
+        compared = compare(target, sizes.window, jmx, workdir)
+    cluster_description = {
+        "brokers": 3,
+        "kafka": "4.4.0 (KRaft, kafka_obs.platform.realkafka)",
+        "partitions": sizes.partitions,
+        "consumer_groups_with_offsets": sizes.groups,
+        "fill_seconds": round(fill_s, 1),
     }
+    return {"cluster": cluster_description, **compared}
+
+
+def on_sandbox(window: float, jmx: JmxClient, workdir: Path) -> dict[str, Any]:
+    """The ``scale`` fleet in its own process (so its CPU is not an exporter's), with broker JMX on."""
+    (plan,) = fleet_files.load("scale").clusters
+    groups = len({deployment.group for deployment in plan.deployments})
+    config = workdir / "sandbox-clusters.yaml"
+    sandbox, start_s = scaled_fleet.start_sandbox("scale", config, jmx=True)
+    try:
+        written: list[dict[str, Any]] = []
+
+        def config_written() -> bool:  # the file appears before its last byte is written
+            written[:] = yaml.safe_load(config.read_text(encoding="utf-8"))["clusters"]
+            return True
+
+        wait_until(config_written, 30, f"a complete {config}")
+        (cluster,) = written
+        if "jmx_ports" not in cluster:
+            raise SystemExit("the sandbox serves no broker JMX (is java on PATH?): no broker-side request counts")
+        target = Target(cluster["brokers"], cluster["jmx_ports"], groups, group_re(SANDBOX_GROUPS), sandbox.pid)
+        compared = compare(target, window, jmx, workdir)
+    finally:
+        scaled_fleet.stop_sandbox(sandbox)
+    cluster_description = {
+        "brokers": len(plan.brokers),
+        "kafka": "kafka-obs sandbox of this commit, sandbox/fleets/scale.yaml (a simulator over the Kafka protocol)",
+        "partitions": sum(topic.partitions for topic in plan.topics),
+        "consumer_groups_with_offsets": groups,
+        "sandbox_start_seconds": round(start_s, 1),
+    }
+    return {"cluster": cluster_description, **compared}
+
+
+def main(argv: list[str]) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--sandbox", action="store_true", help="the sandbox's scale fleet instead of real Kafka")
+    args = parser.parse_args(argv)
+    sizes = Sizes.from_env()
+    load = machine.snapshot()
+    jmx = JmxHelper()  # the exporter's own JMX client: one helper JVM, closed at the end
+    workdir = Path(tempfile.mkdtemp(prefix="bench-peers-"))
+    try:
+        if args.sandbox:
+            out, path = on_sandbox(sizes.window, jmx, workdir), RESULTS / "peers-sandbox-scale.json"
+        else:
+            out, path = on_real_kafka(sizes, jmx, workdir), RESULTS / "peers-realkafka.json"
+    finally:
+        jmx.close()
+    out["environment"] = machine.describe(load, machine.snapshot())
     RESULTS.mkdir(parents=True, exist_ok=True)
-    path = RESULTS / "peers-realkafka.json"
     path.write_text(json.dumps(out, indent=2) + "\n")
     print(f"wrote {path.relative_to(ROOT)}")
-    print(json.dumps(ratios, indent=2))
-    jmx.close()
+    print(json.dumps(out["ratios_kafka_obs_over_peer"], indent=2))
     return 0
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(main(sys.argv[1:]))

@@ -42,13 +42,15 @@ def write_scaled(factor: int, directory: Path) -> Path:
     return path
 
 
-def start_sandbox(fleet: str | Path, config: Path, timeout: float = 600) -> tuple[subprocess.Popen[bytes], float]:
-    """``kafka-obs sandbox`` for ``fleet`` as its own process (the protocol server alone: JMX feeding is the JMX
-    benchmark's subject), writing the exporter's clusters.yaml to ``config``; returns the process and the seconds
-    until its brokers listened."""
+def start_sandbox(
+    fleet: str | Path, config: Path, timeout: float = 600, *, jmx: bool = False
+) -> tuple[subprocess.Popen[bytes], float]:
+    """``kafka-obs sandbox`` for ``fleet`` as its own process, writing the exporter's clusters.yaml to ``config``;
+    returns the process and the seconds until its brokers listened. Without ``jmx`` it is the protocol server alone
+    (JMX feeding is the JMX benchmark's subject); with it, the brokers' MBeans too (``jmx_ports`` in ``config``)."""
     started = time.perf_counter()
     command = [sys.executable, "-m", "kafka_obs", "sandbox", "--fleet", str(fleet), "--control", "127.0.0.1:0"]
-    command += ["--write-config", str(config), "--no-jmx", "--log.level", "warn"]
+    command += ["--write-config", str(config), "--jmx" if jmx else "--no-jmx", "--log.level", "warn"]
     process = subprocess.Popen(command, cwd=ROOT)
     deadline = time.monotonic() + timeout
     while not config.exists():
