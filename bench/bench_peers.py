@@ -1,9 +1,9 @@
 """kafka-obs next to its peers (kafka_exporter, kminion) on the same Kafka, under the same scrape load.
 
 One real 3-broker KRaft cluster (kafka_obs.platform.realkafka) is filled with PARTITIONS partitions and GROUPS
-consumer groups with committed offsets (the kafka_exporter#336 shape); or, with ``--sandbox``, the sandbox's
-``scale`` fleet runs in its own process with broker JMX (6 brokers, 2,500 partitions, 2,000 groups with 20,000
-committed offsets). Then each exporter in turn runs alone against it, on loopback:
+consumer groups with committed offsets (the kafka_exporter#336 shape); then the sandbox's ``scale`` fleet runs in
+its own process with broker JMX (6 brokers, 2,500 partitions, 2,000 groups with 20,000 committed offsets). Against
+each, every exporter in turn runs alone, on loopback:
 
 - time to a complete /metrics: from its start until one body has offsets or lag for every consumer group, and the
   exporter's CPU seconds until then (one full collection, start-up included);
@@ -22,9 +22,9 @@ The peers are NOT part of this repository: build them from their public sources 
 ``KAFKA_EXPORTER_BIN=/path/kafka_exporter KMINION_BIN=/path/kminion make bench`` (and KAFKA_EXPORTER_VERSION,
 KMINION_VERSION: the tag or commit you built, recorded with the results). A peer whose variable is unset is
 skipped. Sizes: PEERS_PARTITIONS (2500), PEERS_GROUPS (2000) on real Kafka, PEERS_WINDOW seconds (60). Results:
-ratios kafka-obs ÷ peer in bench/results/peers-realkafka.json (or peers-sandbox-scale.json with ``--sandbox``).
+ratios kafka-obs ÷ peer in bench/results/peers-realkafka.json and peers-sandbox-scale.json.
 
-Usage: .venv/bin/python bench/bench_peers.py [--sandbox]
+Usage: .venv/bin/python bench/bench_peers.py [--only realkafka|sandbox]   (default: both, one after the other)
 """
 
 from __future__ import annotations
@@ -470,24 +470,29 @@ def on_sandbox(window: float, jmx: JmxClient, workdir: Path) -> dict[str, Any]:
 
 def main(argv: list[str]) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--sandbox", action="store_true", help="the sandbox's scale fleet instead of real Kafka")
+    parser.add_argument(
+        "--only", choices=("realkafka", "sandbox"), help="one of the two runs (default: real Kafka, then the sandbox)"
+    )
     args = parser.parse_args(argv)
     sizes = Sizes.from_env()
-    load = machine.snapshot()
     jmx = JmxHelper()  # the exporter's own JMX client: one helper JVM, closed at the end
-    workdir = Path(tempfile.mkdtemp(prefix="bench-peers-"))
+    runs = {
+        "realkafka": (lambda workdir: on_real_kafka(sizes, jmx, workdir), RESULTS / "peers-realkafka.json"),
+        "sandbox": (lambda workdir: on_sandbox(sizes.window, jmx, workdir), RESULTS / "peers-sandbox-scale.json"),
+    }
     try:
-        if args.sandbox:
-            out, path = on_sandbox(sizes.window, jmx, workdir), RESULTS / "peers-sandbox-scale.json"
-        else:
-            out, path = on_real_kafka(sizes, jmx, workdir), RESULTS / "peers-realkafka.json"
+        for name, (run, path) in runs.items():
+            if args.only not in (None, name):
+                continue
+            load = machine.snapshot()
+            out = run(Path(tempfile.mkdtemp(prefix=f"bench-peers-{name}-")))
+            out["environment"] = machine.describe(load, machine.snapshot())
+            RESULTS.mkdir(parents=True, exist_ok=True)
+            path.write_text(json.dumps(out, indent=2) + "\n")
+            print(f"wrote {path.relative_to(ROOT)}")
+            print(json.dumps(out["ratios_kafka_obs_over_peer"], indent=2))
     finally:
         jmx.close()
-    out["environment"] = machine.describe(load, machine.snapshot())
-    RESULTS.mkdir(parents=True, exist_ok=True)
-    path.write_text(json.dumps(out, indent=2) + "\n")
-    print(f"wrote {path.relative_to(ROOT)}")
-    print(json.dumps(out["ratios_kafka_obs_over_peer"], indent=2))
     return 0
 
 
