@@ -4,7 +4,10 @@ Two panels against fleet size (partitions + committed offsets, as multiples of `
 collection cycle (the exporter's, and the sandbox's serving it) with the straight line through the exporter's 1x
 point for reference (a curve above it grows faster than linearly), and exporter RSS. Wall-clock cycle time is in
 the table only: on a shared machine it measures the wait for a CPU as much as the work. A real-Kafka point
-(bench/results/scale-real-kafka.json), when present, is drawn as a separate marker.
+(bench/results/scale-real-kafka.json), when present, is drawn as a separate marker, and so are the peers' points at
+1x where they ran on the ``scale`` fleet (bench/results/peers-sandbox-scale.json): the CPU of their first complete
+/metrics (start-up and one full collection; they collect again on every scrape) and their peak RSS under 10
+scrapers. A peer recorded as failed has no point.
 
 ``table()`` is the Markdown table docs/performance.md shows next to the plot (tests/exporter/test_docs.py checks
 that the page carries it as generated from the committed results).
@@ -24,6 +27,8 @@ from xml.sax.saxutils import escape
 ROOT = Path(__file__).resolve().parent.parent
 RESULTS = ROOT / "bench" / "results" / "scale-curve.json"
 REAL = ROOT / "bench" / "results" / "scale-real-kafka.json"
+PEERS = ROOT / "bench" / "results" / "peers-sandbox-scale.json"
+PEER_COLORS = ("#9467bd", "#8c564b", "#e377c2")
 OUT = ROOT / "docs" / "scale-curve.svg"
 
 WIDTH, HEIGHT = 920, 380
@@ -91,7 +96,7 @@ def _panel(x0: float, title: str, unit: str, series: Sequence[Series], *, x_max:
     return "\n".join(out)
 
 
-def render(curve: dict[str, Any], real: dict[str, Any] | None = None) -> str:
+def render(curve: dict[str, Any], real: dict[str, Any] | None = None, peers: dict[str, Any] | None = None) -> str:
     points = sorted(curve["points"], key=lambda p: p["factor"])
     shape = curve["shape_at_1x"]
     unit = shape["partitions"] + shape["committed_offsets"]
@@ -125,6 +130,15 @@ def render(curve: dict[str, Any], real: dict[str, Any] | None = None) -> str:
             ("real Kafka: exporter CPU", "#ff7f0e", [(real_size, real["cpu_seconds_per_cycle_median"])], False)
         )
         memory.append(("real Kafka: exporter RSS", "#ff7f0e", [(real_size, real["exporter_rss_mb"])], False))
+    ran = [
+        (name, r) for name, r in (peers or {}).get("results", {}).items() if name != "kafka-obs" and "failed" not in r
+    ]
+    for (name, r), color in zip(ran, PEER_COLORS, strict=False):
+        # the peers ran on the scale fleet itself: 1x by definition
+        seconds.append(
+            (f"{name}: CPU to its first /metrics", color, [(1.0, r["cpu_seconds_to_complete_metrics"])], False)
+        )
+        memory.append((f"{name}: peak RSS, 10 scrapers", color, [(1.0, r["peak_rss_mb"])], False))
     note = escape(curve["environment"]["note"])
     body = "\n".join(
         [
@@ -163,8 +177,9 @@ def main(argv: list[str]) -> int:
     results = Path(argv[0]) if argv else RESULTS
     out = Path(argv[1]) if len(argv) > 1 else OUT
     real = json.loads(REAL.read_text()) if REAL.exists() else None
+    peers = json.loads(PEERS.read_text()) if PEERS.exists() else None
     curve = json.loads(results.read_text())
-    out.write_text(render(curve, real), encoding="utf-8")
+    out.write_text(render(curve, real, peers), encoding="utf-8")
     print(f"wrote {out}\n")
     print(table(curve))
     return 0

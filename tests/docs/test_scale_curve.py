@@ -35,10 +35,29 @@ def test_the_page_shows_the_committed_curve(repo: Path) -> None:
     assert plot.table(curve) in page, "docs/performance.md: regenerate the table with bench/plot_scale.py"
     assert "](scale-curve.svg)" in page
     svg = (repo / "docs" / "scale-curve.svg").read_text()
-    real = repo / "bench" / "results" / "scale-real-kafka.json"
-    assert svg == plot.render(curve, json.loads(real.read_text()) if real.exists() else None), (
-        "docs/scale-curve.svg is not drawn from bench/results/scale-curve.json: run bench/plot_scale.py"
-    )
+    real, peers = (repo / "bench" / "results" / name for name in ("scale-real-kafka.json", "peers-sandbox-scale.json"))
+    assert svg == plot.render(
+        curve,
+        json.loads(real.read_text()) if real.exists() else None,
+        json.loads(peers.read_text()) if peers.exists() else None,
+    ), "docs/scale-curve.svg is not drawn from bench/results/scale-curve.json (and the peers'): run bench/plot_scale.py"
+
+
+def test_the_peers_that_ran_on_the_scale_fleet_have_points_and_a_failed_one_has_none(repo: Path) -> None:
+    plot = _bench_module(repo, "plot_scale")
+    curve = json.loads((repo / "bench" / "results" / "scale-curve.json").read_text())
+    peers = {
+        "results": {
+            "kafka-obs": {"cpu_seconds_to_complete_metrics": 2.0, "peak_rss_mb": 100.0},
+            "kminion": {"cpu_seconds_to_complete_metrics": 0.9, "peak_rss_mb": 510.0},
+            "kafka_exporter": {"failed": "timed out after 600s", "log_tail": ["..."]},
+        }
+    }
+    svg = plot.render(curve, None, peers)
+    assert "kminion: CPU to its first /metrics" in svg
+    assert "kminion: peak RSS, 10 scrapers" in svg
+    assert "kafka_exporter" not in svg
+    assert svg != plot.render(curve, None, None)
 
 
 def test_a_changed_result_changes_the_table(repo: Path) -> None:
