@@ -101,6 +101,10 @@ class Target:
     group_names: re.Pattern[bytes]
     server_pid: int | None = None
     """The one process serving every broker (the sandbox): its CPU is the brokers' cost of each exporter."""
+    counts_lag: float = 0.0
+    """How old a count read over JMX can be: Kafka's meters are live; the sandbox publishes its brokers' counts every
+    second (and a publication takes a moment on a busy machine). Counts are read this long after the event they
+    close, so they include every request sent before it."""
 
     def server_cpu(self) -> float | None:
         if self.server_pid is None:
@@ -321,6 +325,7 @@ def measure(
         time_to_complete = time.monotonic() - started
         cpu0 = proc.cpu_times()
         server0 = target.server_cpu()
+        time.sleep(target.counts_lag)  # the peers collect on a scrape: none is in flight now
         requests0 = broker_requests(target, jmx)
         queue = ctx.Queue()
         scraper = ctx.Process(target=scrape_worker, args=(port, window, queue))
@@ -331,6 +336,7 @@ def measure(
         elapsed = time.monotonic() - t0
         cpu1 = proc.cpu_times()
         server1 = target.server_cpu()
+        time.sleep(target.counts_lag)
         requests1 = broker_requests(target, jmx)
         with open(f"/proc/{process.pid}/status") as status:
             hwm = next(int(line.split()[1]) for line in status if line.startswith("VmHWM:"))
@@ -454,7 +460,9 @@ def on_sandbox(window: float, jmx: JmxClient, workdir: Path) -> dict[str, Any]:
         (cluster,) = written
         if "jmx_ports" not in cluster:
             raise SystemExit("the sandbox serves no broker JMX (is java on PATH?): no broker-side request counts")
-        target = Target(cluster["brokers"], cluster["jmx_ports"], groups, group_re(SANDBOX_GROUPS), sandbox.pid)
+        target = Target(
+            cluster["brokers"], cluster["jmx_ports"], groups, group_re(SANDBOX_GROUPS), sandbox.pid, counts_lag=3.0
+        )
         compared = compare(target, window, jmx, workdir)
     finally:
         scaled_fleet.stop_sandbox(sandbox)
