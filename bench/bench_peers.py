@@ -454,7 +454,8 @@ def on_sandbox(window: float, jmx: JmxClient, workdir: Path) -> dict[str, Any]:
 
         def config_written() -> bool:  # the file appears before its last byte is written
             written[:] = yaml.safe_load(config.read_text(encoding="utf-8"))["clusters"]
-            return True
+            brokers, ports = len(written[0]["brokers"]), len(written[0].get("jmx_ports", ()))
+            return brokers == len(plan.brokers) and ports in (0, brokers)
 
         wait_until(config_written, 30, f"a complete {config}")
         (cluster,) = written
