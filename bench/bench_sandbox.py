@@ -23,6 +23,7 @@ import time
 from pathlib import Path
 
 import machine  # bench/machine.py: load averages and a note measured, not asserted
+import psutil
 import scaled_fleet
 import yaml
 from confluent_kafka import ConsumerGroupTopicPartitions, TopicPartition
@@ -35,9 +36,10 @@ TIMEOUT = 300
 TARGET_SECONDS = 5.0
 
 
-def sweep(admin: AdminClient) -> dict[str, float]:
-    """One full sweep; returns seconds per stage."""
+def sweep(admin: AdminClient, sandbox: psutil.Process) -> dict[str, float]:
+    """One full sweep; returns seconds per stage, and the CPU seconds the sandbox and this client spent on it."""
     stages: dict[str, float] = {}
+    sandbox_cpu, client_cpu = _cpu(sandbox), time.process_time()
     t = time.perf_counter()
     metadata = admin.list_topics(timeout=TIMEOUT)
     partitions = [TopicPartition(name, p) for name, topic in metadata.topics.items() for p in topic.partitions]
@@ -69,9 +71,16 @@ def sweep(admin: AdminClient) -> dict[str, float]:
         pending.result()
     stages["offset_fetch"] = time.perf_counter() - t
     stages["total"] = sum(stages.values())
+    stages["sandbox_cpu"] = _cpu(sandbox) - sandbox_cpu
+    stages["client_cpu"] = time.process_time() - client_cpu
     stages["partitions"] = len(partitions)
     stages["groups"] = len(groups)
     return stages
+
+
+def _cpu(process: psutil.Process) -> float:
+    times = process.cpu_times()
+    return times.user + times.system
 
 
 def main(argv: list[str]) -> int:
@@ -93,8 +102,9 @@ def sweep_size(factor: int) -> bool:
             time.sleep(0.2)
             brokers = yaml.safe_load(config.read_text())["clusters"][0]["brokers"]
             admin = AdminClient({"bootstrap.servers": ",".join(brokers), "log_level": 3})
-            sweep(admin)  # warm-up: connections and metadata
-            runs = [sweep(admin) for _ in range(REPEATS)]
+            sandbox = psutil.Process(process.pid)
+            sweep(admin, sandbox)  # warm-up: connections and metadata
+            runs = [sweep(admin, sandbox) for _ in range(REPEATS)]
         finally:
             scaled_fleet.stop_sandbox(process)
     totals = [r["total"] for r in runs]
@@ -107,6 +117,8 @@ def sweep_size(factor: int) -> bool:
         "median_seconds": median,
         "min_seconds": min(totals),
         "max_seconds": max(totals),
+        "sandbox_cpu_seconds_median": statistics.median(r["sandbox_cpu"] for r in runs),
+        "client_cpu_seconds_median": statistics.median(r["client_cpu"] for r in runs),
         "median_stage_seconds": {
             stage: statistics.median(r[stage] for r in runs)
             for stage in ("metadata", "list_offsets", "list_groups", "describe_groups", "offset_fetch")
