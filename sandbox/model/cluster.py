@@ -27,6 +27,7 @@ from kafka_obs.sandbox.fleet import ClusterPlan, Deployment, FleetPlan
 from kafka_obs.sandbox.model.rates import RateSeries
 from kafka_obs.sandbox.model.records import PartitionRecords
 from kafka_obs.sandbox.model.topic_config import TOPIC_CONFIGS, normalise, validate_topic_config
+from kafka_obs.sandbox.protocol import consumer_protocol
 
 T = TypeVar("T")
 
@@ -156,10 +157,23 @@ class GroupState:
 
 @dataclass(frozen=True)
 class Member:
+    """A consumer in a stable group. Immutable: a rebalance (replicas, generation, any event) builds new members
+    (:meth:`ClusterModel.members`), so the protocol bytes below always match ``subscription`` and ``assignment``."""
+
     member_id: str
     client_id: str
     client_host: str
+    subscription: tuple[str, ...]
     assignment: tuple[tuple[str, int], ...]
+    member_metadata: bytes = field(init=False, repr=False, compare=False)
+    """The subscription as the member sent it in JoinGroup (consumer protocol v0), as DescribeGroups returns it."""
+    member_assignment: bytes = field(init=False, repr=False, compare=False)
+    """The assignment as the leader sent it in SyncGroup (consumer protocol v0), as DescribeGroups returns it."""
+
+    def __post_init__(self) -> None:
+        # encoded once per member: DescribeGroups asks for every member of every group on every sweep
+        object.__setattr__(self, "member_metadata", consumer_protocol.subscription(self.subscription))
+        object.__setattr__(self, "member_assignment", consumer_protocol.assignment(self.assignment))
 
 
 @dataclass(frozen=True)
@@ -418,20 +432,38 @@ class ClusterModel:
                 caps[tp] = dep.rate / len(assigned)
         return caps
 
-    def committed(self, group: GroupState, tp: tuple[str, int], t: float, cap: float | None = None) -> int:
+    def committed(
+        self,
+        group: GroupState,
+        tp: tuple[str, int],
+        t: float,
+        cap: float | None = None,
+        bounds: dict[tuple[str, int], tuple[int, int]] | None = None,
+    ) -> int:
+        """The group's committed offset of ``tp`` at ``t``. ``bounds`` memoises each partition's (log start, log end)
+        at ``t`` across the groups of one request; the caller holds the lock for that request, so no event or
+        produced record can move them meanwhile."""
         anchor = group.offsets[tp]
         if cap is None:
             cap = self._capacity(group).get(tp, 0.0)
         partition = self.topics[tp[0]].partitions[tp[1]]
         if cap <= 0 or partition.leader < 0:
             return math.floor(anchor.c0)
-        end = self.log_end(partition, t)
+        known = bounds.get(tp) if bounds is not None else None
+        if known is None:
+            known = (self.log_start(partition, t), self.log_end(partition, t))
+            if bounds is not None:
+                bounds[tp] = known
+        start, end = known
         value = min(float(end), anchor.c0 + cap * max(0.0, t - anchor.t0))
-        return max(self.log_start(partition, t), math.floor(value))
+        return max(start, math.floor(value))
 
-    def group_offsets(self, group: GroupState, t: float) -> dict[tuple[str, int], int]:
+    def group_offsets(
+        self, group: GroupState, t: float, bounds: dict[tuple[str, int], tuple[int, int]] | None = None
+    ) -> dict[tuple[str, int], int]:
+        """Every committed offset of ``group`` at ``t`` (``bounds``: see :meth:`committed`)."""
         caps = self._capacity(group)
-        return {tp: self.committed(group, tp, t, caps.get(tp, 0.0)) for tp in group.offsets}
+        return {tp: self.committed(group, tp, t, caps.get(tp, 0.0), bounds) for tp in group.offsets}
 
     def group_state(self, group: GroupState) -> str:
         if group.deployment is not None and self.deployments[group.deployment].replicas > 0:
@@ -451,7 +483,7 @@ class ClusterModel:
             client_id = f"{dep.name}-{k}"
             member_uuid = uuid.uuid5(uuid.NAMESPACE_URL, f"{self.name}/{dep.name}/{k}/{group.generation}")
             host = f"/10.{zlib.crc32(dep.name.encode()) % 250}.{k // 250}.{k % 250 + 1}"
-            out.append(Member(f"{client_id}-{member_uuid}", client_id, host, tuple(assigned)))
+            out.append(Member(f"{client_id}-{member_uuid}", client_id, host, dep.topics, tuple(assigned)))
         return out
 
     def _add_deployment(self, dep: Deployment, now: float) -> None:
