@@ -337,9 +337,10 @@ class ClusterModel:
     def log_end(self, p: PartitionState, t: float) -> int:
         return self.offset_at(p, t)
 
-    def _log_start_raw(self, p: PartitionState, t: float) -> int:
+    def _log_start_raw(self, p: PartitionState, t: float, end: int | None = None) -> int:
         topic = self.topics[p.topic]
-        end = self.offset_at(p, t)
+        if end is None:
+            end = self.offset_at(p, t)
         start = p.start_floor
         deletes, retention_ms, retention_bytes = topic.retention()
         if deletes:
@@ -352,8 +353,14 @@ class ClusterModel:
     def log_start(self, p: PartitionState, t: float) -> int:
         return self._log_start_raw(p, t)
 
+    def log_bounds(self, p: PartitionState, t: float) -> tuple[int, int]:
+        """(log start, log end) at ``t``, the end computed once for both."""
+        end = self.offset_at(p, t)
+        return self._log_start_raw(p, t, end), end
+
     def size_bytes(self, p: PartitionState, t: float) -> int:
-        return (self.log_end(p, t) - self.log_start(p, t)) * self.topics[p.topic].message_bytes
+        start, end = self.log_bounds(p, t)
+        return (end - start) * self.topics[p.topic].message_bytes
 
     def time_of_offset(self, p: PartitionState, offset: int) -> float:
         """When the message at ``offset`` was appended (approximate for simulated traffic)."""
@@ -451,7 +458,7 @@ class ClusterModel:
             return math.floor(anchor.c0)
         known = bounds.get(tp) if bounds is not None else None
         if known is None:
-            known = (self.log_start(partition, t), self.log_end(partition, t))
+            known = self.log_bounds(partition, t)
             if bounds is not None:
                 bounds[tp] = known
         start, end = known
@@ -850,13 +857,19 @@ class ClusterModel:
 
     # ---- disks --------------------------------------------------------------------------------------------
 
-    def _broker_log_bytes(self, broker_id: int, t: float) -> int:
-        return sum(self.size_bytes(p, t) for p in self._all_partitions() if broker_id in p.replicas)
+    def replica_sizes(self, broker_id: int, t: float) -> list[tuple[PartitionState, int]]:
+        """Bytes of each replica the broker hosts at ``t``, in topic order."""
+        return [(p, self.size_bytes(p, t)) for p in self._all_partitions() if broker_id in p.replicas]
 
-    def disk(self, broker_id: int, t: float) -> tuple[int, int, int]:
-        """(total, used, usable) bytes of the broker's log dir at ``t``."""
+    def _broker_log_bytes(self, broker_id: int, t: float) -> int:
+        return sum(size for _, size in self.replica_sizes(broker_id, t))
+
+    def disk(self, broker_id: int, t: float, log_bytes: int | None = None) -> tuple[int, int, int]:
+        """(total, used, usable) bytes of the broker's log dir at ``t``; ``log_bytes``, the sum of
+        :meth:`replica_sizes` at ``t`` when the caller has it already."""
         broker = self.brokers[broker_id]
-        used = self._broker_log_bytes(broker_id, t) + broker.extra_disk_bytes
+        logs = self._broker_log_bytes(broker_id, t) if log_bytes is None else log_bytes
+        used = logs + broker.extra_disk_bytes
         return broker.disk_bytes, used, max(0, broker.disk_bytes - used)
 
     # ---- derived views ------------------------------------------------------------------------------------

@@ -70,31 +70,44 @@ def handle_find_coordinator(ctx: RequestContext, request: FindCoordinatorRequest
     )
 
 
-def handle_list_groups(ctx: RequestContext, request: ListGroupsRequest) -> ListGroupsResponse:
+def handle_list_groups(ctx: RequestContext, request: ListGroupsRequest) -> wire.Encoded:
+    """The groups this broker coordinates. Unfiltered (what a sweep sends), the answer only changes with an event,
+    so it is encoded once per model version and broker."""
     cluster = ctx.cluster
-    states = {s.lower() for s in (getattr(request, "states_filter", None) or [])}
-    types = {t.lower() for t in (getattr(request, "types_filter", None) or [])}
-    Listed = ListGroupsResponse.ListedGroup
+    states = frozenset(s.lower() for s in (getattr(request, "states_filter", None) or []))
+    types = frozenset(t.lower() for t in (getattr(request, "types_filter", None) or []))
     with cluster.lock:
         cluster.sync()
-        listed = []
-        for group in cluster.groups.values():
-            if cluster.coordinator(group.name) != ctx.broker_id:
-                continue
-            state = cluster.group_state(group)
-            if states and state.lower() not in states:
-                continue
-            if types and group.group_type not in types:
-                continue
-            listed.append(
-                Listed(
-                    group_id=group.name,
-                    protocol_type=group.protocol_type,
-                    group_state=state,
-                    group_type=group.group_type,
-                )
+        if states or types:
+            body = _list_groups(ctx, states, types)
+        else:
+            body = ctx.cached(("list-groups", ctx.broker_id, ctx.api_version), lambda: _list_groups(ctx, states, types))
+    return wire.Encoded(body, flexible=ListGroupsResponse.flexible_version_q(ctx.api_version))
+
+
+def _list_groups(ctx: RequestContext, states: frozenset[str], types: frozenset[str]) -> bytes:
+    """The response body, encoded by kafka-python; the caller holds the cluster's lock."""
+    cluster = ctx.cluster
+    Listed = ListGroupsResponse.ListedGroup
+    listed = []
+    for group in cluster.groups.values():
+        if cluster.coordinator(group.name) != ctx.broker_id:
+            continue
+        state = cluster.group_state(group)
+        if states and state.lower() not in states:
+            continue
+        if types and group.group_type not in types:
+            continue
+        listed.append(
+            Listed(
+                group_id=group.name,
+                protocol_type=group.protocol_type,
+                group_state=state,
+                group_type=group.group_type,
             )
-    return ListGroupsResponse[ctx.api_version](throttle_time_ms=0, error_code=errors.NONE, groups=listed)
+        )
+    response = ListGroupsResponse[ctx.api_version](throttle_time_ms=0, error_code=errors.NONE, groups=listed)
+    return bytes(response.encode())
 
 
 def _describe(ctx: RequestContext, name: str) -> bytes:

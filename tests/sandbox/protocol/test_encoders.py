@@ -1,5 +1,6 @@
-"""The responses the sandbox encodes itself (DescribeGroups, OffsetFetch, ListOffsets) are byte-identical to
-kafka-python's encoding of the same answer, at every version the sandbox advertises, flexible versions included.
+"""The responses the sandbox encodes itself (DescribeGroups, OffsetFetch, ListOffsets, DescribeLogDirs) or caches
+encoded (ListGroups) are byte-identical to kafka-python's encoding of the same answer, at every version the sandbox
+advertises, flexible versions included.
 
 Each test answers a request through the dispatcher (in process, on a manual clock, so nothing moves between the
 answer and the reference) and compares the whole frame with the one kafka-python encodes from a response object
@@ -12,7 +13,13 @@ import asyncio
 from typing import Any
 
 import pytest
-from kafka.protocol.admin.groups import DescribeGroupsRequest, DescribeGroupsResponse
+from kafka.protocol.admin.cluster import DescribeLogDirsRequest, DescribeLogDirsResponse
+from kafka.protocol.admin.groups import (
+    DescribeGroupsRequest,
+    DescribeGroupsResponse,
+    ListGroupsRequest,
+    ListGroupsResponse,
+)
 from kafka.protocol.consumer.group import OffsetFetchRequest, OffsetFetchResponse
 from kafka.protocol.consumer.metadata import ConsumerProtocolAssignment, ConsumerProtocolSubscription
 from kafka.protocol.consumer.offsets import ListOffsetsRequest, ListOffsetsResponse
@@ -23,6 +30,7 @@ from kafka_obs.sandbox.model.cluster import ClusterModel
 from kafka_obs.sandbox.protocol.dispatch import SERVED_VERSIONS, Dispatcher
 
 CORRELATION_ID = 4242
+DescribableLogDirTopic = DescribeLogDirsRequest.DescribableLogDirTopic
 
 
 @pytest.fixture
@@ -40,11 +48,17 @@ def served(request: Any) -> list[int]:
     return list(range(low, high + 1))
 
 
-def answer(cluster: ClusterModel, request: Any, version: int, broker_id: int) -> bytes:
+@pytest.fixture
+def dispatcher(cluster: ClusterModel) -> Dispatcher:
+    """One per test, as one per cluster in the sandbox: its cache lives across the test's requests."""
+    return Dispatcher(cluster)
+
+
+def answer(dispatcher: Dispatcher, request: Any, version: int, broker_id: int) -> bytes:
     request.API_VERSION = version
     request.with_header(correlation_id=CORRELATION_ID, client_id="test")
     frame = bytes(request.encode(header=True))
-    response = asyncio.run(Dispatcher(cluster).handle(frame, broker_id))
+    response = asyncio.run(dispatcher.handle(frame, broker_id))
     assert response is not None
     return response
 
@@ -118,23 +132,23 @@ def described(cluster: ClusterModel, broker_id: int, names: list[str], version: 
 
 
 @pytest.mark.parametrize("version", served(DescribeGroupsRequest))
-def test_describe_groups_is_byte_identical(cluster: ClusterModel, version: int) -> None:
+def test_describe_groups_is_byte_identical(cluster: ClusterModel, dispatcher: Dispatcher, version: int) -> None:
     names = [*cluster.groups, "no-such-group"]  # every group at every broker: coordinator, not, unknown
     for broker_id in cluster.brokers:
         request = DescribeGroupsRequest(groups=names, include_authorized_operations=False)
-        ours = answer(cluster, request, version, broker_id)
+        ours = answer(dispatcher, request, version, broker_id)
         assert ours == reference(described(cluster, broker_id, names, version))
         # the second answer comes from the per-group cache and must be the same bytes
-        assert answer(cluster, request, version, broker_id) == ours
+        assert answer(dispatcher, request, version, broker_id) == ours
 
 
-def test_describe_groups_answers_a_rebalance_not_the_cache(cluster: ClusterModel) -> None:
+def test_describe_groups_answers_a_rebalance_not_the_cache(cluster: ClusterModel, dispatcher: Dispatcher) -> None:
     name = "orders-processor"
     broker_id = cluster.coordinator(name)
     request = DescribeGroupsRequest(groups=[name], include_authorized_operations=False)
-    before = answer(cluster, request, 5, broker_id)
+    before = answer(dispatcher, request, 5, broker_id)
     cluster.scale_deployment(name, 2)
-    after = answer(cluster, request, 5, broker_id)
+    after = answer(dispatcher, request, 5, broker_id)
     assert after != before
     assert after == reference(described(cluster, broker_id, [name], 5))
     decoded = DescribeGroupsResponse[5].decode(after[4:], header=True)
@@ -179,7 +193,7 @@ WANTED: list[list[tuple[str, list[int]]] | None] = [None, [("orders", [0, 1, 2, 
 @pytest.mark.parametrize("version", served(OffsetFetchRequest))
 @pytest.mark.parametrize("wanted", WANTED, ids=["all", "some"])
 def test_offset_fetch_is_byte_identical(
-    cluster: ClusterModel, version: int, wanted: list[tuple[str, list[int]]] | None
+    cluster: ClusterModel, dispatcher: Dispatcher, version: int, wanted: list[tuple[str, list[int]]] | None
 ) -> None:
     R = OffsetFetchResponse
     for broker_id in cluster.brokers:
@@ -195,7 +209,7 @@ def test_offset_fetch_is_byte_identical(
                 Topic = OffsetFetchRequest.OffsetFetchRequestTopic
                 topics = None if wanted is None else [Topic(name=t, partition_indexes=ps) for t, ps in wanted]
                 request = OffsetFetchRequest(group_id=name, topics=topics)
-            ours = answer(cluster, request, version, broker_id)
+            ours = answer(dispatcher, request, version, broker_id)
             error, rows = fetched(cluster, broker_id, name, wanted)
             if version >= 8:
                 Topic8 = R.OffsetFetchResponseGroup.OffsetFetchResponseTopics
@@ -250,12 +264,12 @@ def test_offset_fetch_is_byte_identical(
             assert ours == reference(expected), (name, broker_id)
 
 
-def test_offset_fetch_covers_committed_metadata(cluster: ClusterModel) -> None:
+def test_offset_fetch_covers_committed_metadata(cluster: ClusterModel, dispatcher: Dispatcher) -> None:
     """The fixture's hand-committed group carries metadata (the encoders' slow path), and empty metadata."""
     name = "tool"
     Group = OffsetFetchRequest.OffsetFetchRequestGroup
     request = OffsetFetchRequest(groups=[Group(group_id=name, topics=None)], require_stable=False)
-    ours = answer(cluster, request, 8, cluster.coordinator(name))
+    ours = answer(dispatcher, request, 8, cluster.coordinator(name))
     partitions = OffsetFetchResponse[8].decode(ours[4:], header=True).groups[0].topics[0].partitions
     assert [(p.partition_index, p.committed_offset, p.metadata) for p in partitions] == [
         (0, 5, "checkpoint é"),
@@ -267,7 +281,7 @@ def test_offset_fetch_covers_committed_metadata(cluster: ClusterModel) -> None:
 
 
 @pytest.mark.parametrize("version", served(ListOffsetsRequest))
-def test_list_offsets_is_byte_identical(cluster: ClusterModel, version: int) -> None:
+def test_list_offsets_is_byte_identical(cluster: ClusterModel, dispatcher: Dispatcher, version: int) -> None:
     Topic = ListOffsetsRequest.ListOffsetsTopic
     Partition = ListOffsetsRequest.ListOffsetsTopic.ListOffsetsPartition
     now_ms = int(cluster.clock.now() * 1000)
@@ -283,7 +297,7 @@ def test_list_offsets_is_byte_identical(cluster: ClusterModel, version: int) -> 
             asked.append(Topic(name="orders", partitions=again))
             asked.append(Topic(name="nope", partitions=[Partition(partition_index=0, timestamp=ts)]))
             request = ListOffsetsRequest(replica_id=-1, isolation_level=0, topics=asked)
-            ours = answer(cluster, request, version, broker_id)
+            ours = answer(dispatcher, request, version, broker_id)
             # the reference: what the handler answered before it wrote bytes, decoded from ours row by row
             decoded = R[version].decode(ours[4:], header=True)
             expected = R[version](
@@ -325,3 +339,69 @@ def test_list_offsets_is_byte_identical(cluster: ClusterModel, version: int) -> 
                             assert row.offset == cluster.log_end(p, cluster.clock.now())
                         if ts == -2:
                             assert row.offset == cluster.log_start(p, cluster.clock.now())
+
+
+# ---- DescribeLogDirs ----------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("version", served(DescribeLogDirsRequest))
+@pytest.mark.parametrize("wanted", [None, {"orders": [0, 1, 5, 99], "nope": [0]}], ids=["all", "some"])
+def test_describe_log_dirs_is_byte_identical(
+    cluster: ClusterModel, dispatcher: Dispatcher, version: int, wanted: dict[str, list[int]] | None
+) -> None:
+    R = DescribeLogDirsResponse
+    cluster.set_disk_usage(1, 0.5)
+    for broker_id in cluster.brokers:
+        asked = None if wanted is None else [DescribableLogDirTopic(topic=t, partitions=ps) for t, ps in wanted.items()]
+        ours = answer(dispatcher, DescribeLogDirsRequest(topics=asked), version, broker_id)
+        now = cluster.clock.now()
+        topics = []
+        for name, topic in cluster.topics.items():
+            partitions = [
+                R.DescribeLogDirsResult.DescribeLogDirsTopic.DescribeLogDirsPartition(
+                    partition_index=p.index,
+                    partition_size=cluster.size_bytes(p, now),
+                    offset_lag=0,
+                    is_future_key=False,
+                )
+                for p in topic.partitions
+                if broker_id in p.replicas and (wanted is None or p.index in wanted.get(name, []))
+            ]
+            if partitions:
+                topics.append(R.DescribeLogDirsResult.DescribeLogDirsTopic(name=name, partitions=partitions))
+        total, _, usable = cluster.disk(broker_id, now)
+        result = R.DescribeLogDirsResult(
+            error_code=0, log_dir="/var/lib/kafka/data", topics=topics, total_bytes=total, usable_bytes=usable
+        )
+        assert ours == reference(R[version](throttle_time_ms=0, error_code=0, results=[result]))
+
+
+# ---- ListGroups ---------------------------------------------------------------------------------------------
+
+
+def listed(cluster: ClusterModel, broker_id: int, version: int, states: set[str]) -> Any:
+    groups = [
+        ListGroupsResponse.ListedGroup(
+            group_id=g.name, protocol_type=g.protocol_type, group_state=cluster.group_state(g), group_type=g.group_type
+        )
+        for g in cluster.groups.values()
+        if cluster.coordinator(g.name) == broker_id and (not states or cluster.group_state(g) in states)
+    ]
+    return ListGroupsResponse[version](throttle_time_ms=0, error_code=0, groups=groups)
+
+
+@pytest.mark.parametrize("version", served(ListGroupsRequest))
+def test_list_groups_cached_per_model_version(cluster: ClusterModel, dispatcher: Dispatcher, version: int) -> None:
+    name = "orders-processor"
+    broker_id = cluster.coordinator(name)
+    request = ListGroupsRequest(states_filter=[], types_filter=[])
+    assert answer(dispatcher, request, version, broker_id) == reference(listed(cluster, broker_id, version, set()))
+    cluster.scale_deployment(name, 0)  # Stable -> Empty: the cached answer must not survive the event
+    ours = answer(dispatcher, request, version, broker_id)
+    assert ours == reference(listed(cluster, broker_id, version, set()))
+    if version >= 4:  # the state is in the answer from v4
+        assert b"Empty" in ours
+        filtered = ListGroupsRequest(states_filter=["Stable"], types_filter=[])
+        assert answer(dispatcher, filtered, version, broker_id) == reference(
+            listed(cluster, broker_id, version, {"Stable"})
+        )
