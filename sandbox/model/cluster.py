@@ -450,11 +450,22 @@ class ClusterModel:
         """The group's committed offset of ``tp`` at ``t``. ``bounds`` memoises each partition's (log start, log end)
         at ``t`` across the groups of one request; the caller holds the lock for that request, so no event or
         produced record can move them meanwhile."""
-        anchor = group.offsets[tp]
         if cap is None:
             cap = self._capacity(group).get(tp, 0.0)
+        return self._committed(tp, group.offsets[tp], cap, t, bounds)
+
+    def _committed(
+        self,
+        tp: tuple[str, int],
+        anchor: Anchor,
+        cap: float,
+        t: float,
+        bounds: dict[tuple[str, int], tuple[int, int]] | None,
+    ) -> int:
+        if cap <= 0:
+            return math.floor(anchor.c0)
         partition = self.topics[tp[0]].partitions[tp[1]]
-        if cap <= 0 or partition.leader < 0:
+        if partition.leader < 0:
             return math.floor(anchor.c0)
         known = bounds.get(tp) if bounds is not None else None
         if known is None:
@@ -462,15 +473,15 @@ class ClusterModel:
             if bounds is not None:
                 bounds[tp] = known
         start, end = known
-        value = min(float(end), anchor.c0 + cap * max(0.0, t - anchor.t0))
-        return max(start, math.floor(value))
+        return max(start, math.floor(min(end, anchor.c0 + cap * max(0.0, t - anchor.t0))))
 
     def group_offsets(
         self, group: GroupState, t: float, bounds: dict[tuple[str, int], tuple[int, int]] | None = None
     ) -> dict[tuple[str, int], int]:
         """Every committed offset of ``group`` at ``t`` (``bounds``: see :meth:`committed`)."""
         caps = self._capacity(group)
-        return {tp: self.committed(group, tp, t, caps.get(tp, 0.0), bounds) for tp in group.offsets}
+        committed = self._committed
+        return {tp: committed(tp, anchor, caps.get(tp, 0.0), t, bounds) for tp, anchor in group.offsets.items()}
 
     def group_state(self, group: GroupState) -> str:
         if group.deployment is not None and self.deployments[group.deployment].replicas > 0:
