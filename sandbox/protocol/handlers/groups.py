@@ -225,25 +225,24 @@ class _OffsetFetchEncoder:
     def __init__(self, version: int):
         self.version = version
         self.compact = OffsetFetchResponse.flexible_version_q(version)
-        epoch = version >= 5
-        self._head = struct.Struct(">iqi" if epoch else ">iq").pack
-        # the usual row, with empty metadata, in one pack: index, offset, [epoch,] "" , error[, no tags]
-        empty = "B" if self.compact else "h"
-        fmt = ">iq" + ("i" if epoch else "") + empty + "h" + ("B" if self.compact else "")
-        self._row_empty = struct.Struct(fmt).pack
-        self._empty_length = 1 if self.compact else 0
-        self._epoch = epoch
-        self.tags = b"\x00" if self.compact else b""
+        self.tags = wire.NO_TAGS if self.compact else b""
+        # index, offset[, leader epoch -1 from v5]
+        self._head = struct.Struct(">iq" + ("i" if version >= 5 else "")).pack
+        self._epoch = (-1,) if version >= 5 else ()
+        # the usual row, empty metadata, in one pack: head, "" (length 0, compact 1), error[, no tags]
+        self._row = struct.Struct(">iq" + ("i" if version >= 5 else "") + ("BhB" if self.compact else "hh")).pack
+        self._empty = (1,) if self.compact else (0,)
+        self._no_tags = (0,) if self.compact else ()
 
     def _partition(self, index: int, offset: int, metadata: str, error: int) -> bytes:
-        if metadata == "":
-            if self._epoch:
-                if self.compact:
-                    return self._row_empty(index, offset, -1, self._empty_length, error, 0)
-                return self._row_empty(index, offset, -1, self._empty_length, error)
-            return self._row_empty(index, offset, self._empty_length, error)
-        head = self._head(index, offset, -1) if self._epoch else self._head(index, offset)
-        return head + wire.string(metadata, self.compact) + wire.int16(error) + self.tags
+        if not metadata:
+            return self._row(index, offset, *self._epoch, *self._empty, error, *self._no_tags)
+        return (
+            self._head(index, offset, *self._epoch)
+            + wire.string(metadata, self.compact)
+            + wire.int16(error)
+            + self.tags
+        )
 
     def topics(self, topics: Fetched, error: int) -> bytes:
         """The topics array; ``error`` is each partition's error code."""
