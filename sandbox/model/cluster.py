@@ -27,6 +27,7 @@ from kafka_obs.sandbox.fleet import ClusterPlan, Deployment, FleetPlan
 from kafka_obs.sandbox.model.rates import RateSeries
 from kafka_obs.sandbox.model.records import PartitionRecords
 from kafka_obs.sandbox.model.topic_config import TOPIC_CONFIGS, normalise, validate_topic_config
+from kafka_obs.sandbox.protocol import consumer_protocol
 
 T = TypeVar("T")
 
@@ -159,10 +160,23 @@ class GroupState:
 
 @dataclass(frozen=True)
 class Member:
+    """A consumer in a stable group. Immutable: a rebalance (replicas, generation, any event) builds new members
+    (:meth:`ClusterModel.members`), so the protocol bytes below always match ``subscription`` and ``assignment``."""
+
     member_id: str
     client_id: str
     client_host: str
+    subscription: tuple[str, ...]
     assignment: tuple[tuple[str, int], ...]
+    member_metadata: bytes = field(init=False, repr=False, compare=False)
+    """The subscription as the member sent it in JoinGroup (consumer protocol v0), as DescribeGroups returns it."""
+    member_assignment: bytes = field(init=False, repr=False, compare=False)
+    """The assignment as the leader sent it in SyncGroup (consumer protocol v0), as DescribeGroups returns it."""
+
+    def __post_init__(self) -> None:
+        # encoded once per member: DescribeGroups asks for every member of every group on every sweep
+        object.__setattr__(self, "member_metadata", consumer_protocol.subscription(self.subscription))
+        object.__setattr__(self, "member_assignment", consumer_protocol.assignment(self.assignment))
 
 
 @dataclass(frozen=True)
@@ -329,9 +343,10 @@ class ClusterModel:
     def log_end(self, p: PartitionState, t: float) -> int:
         return self.offset_at(p, t)
 
-    def _log_start_raw(self, p: PartitionState, t: float) -> int:
+    def _log_start_raw(self, p: PartitionState, t: float, end: int | None = None) -> int:
         topic = self.topics[p.topic]
-        end = self.offset_at(p, t)
+        if end is None:
+            end = self.offset_at(p, t)
         start = p.start_floor
         deletes, retention_ms, retention_bytes = topic.retention()
         if deletes:
@@ -344,8 +359,14 @@ class ClusterModel:
     def log_start(self, p: PartitionState, t: float) -> int:
         return self._log_start_raw(p, t)
 
+    def log_bounds(self, p: PartitionState, t: float) -> tuple[int, int]:
+        """(log start, log end) at ``t``, the end computed once for both."""
+        end = self.offset_at(p, t)
+        return self._log_start_raw(p, t, end), end
+
     def size_bytes(self, p: PartitionState, t: float) -> int:
-        return (self.log_end(p, t) - self.log_start(p, t)) * self.topics[p.topic].message_bytes
+        start, end = self.log_bounds(p, t)
+        return (end - start) * self.topics[p.topic].message_bytes
 
     def time_of_offset(self, p: PartitionState, offset: int) -> float:
         """When the message at ``offset`` was appended (approximate for simulated traffic)."""
@@ -424,20 +445,49 @@ class ClusterModel:
                 caps[tp] = dep.rate / len(assigned)
         return caps
 
-    def committed(self, group: GroupState, tp: tuple[str, int], t: float, cap: float | None = None) -> int:
-        anchor = group.offsets[tp]
+    def committed(
+        self,
+        group: GroupState,
+        tp: tuple[str, int],
+        t: float,
+        cap: float | None = None,
+        bounds: dict[tuple[str, int], tuple[int, int]] | None = None,
+    ) -> int:
+        """The group's committed offset of ``tp`` at ``t``. ``bounds`` memoises each partition's (log start, log end)
+        at ``t`` across the groups of one request; the caller holds the lock for that request, so no event or
+        produced record can move them meanwhile."""
         if cap is None:
             cap = self._capacity(group).get(tp, 0.0)
-        partition = self.topics[tp[0]].partitions[tp[1]]
-        if cap <= 0 or partition.leader < 0:
-            return math.floor(anchor.c0)
-        end = self.log_end(partition, t)
-        value = min(float(end), anchor.c0 + cap * max(0.0, t - anchor.t0))
-        return max(self.log_start(partition, t), math.floor(value))
+        return self._committed(tp, group.offsets[tp], cap, t, bounds)
 
-    def group_offsets(self, group: GroupState, t: float) -> dict[tuple[str, int], int]:
+    def _committed(
+        self,
+        tp: tuple[str, int],
+        anchor: Anchor,
+        cap: float,
+        t: float,
+        bounds: dict[tuple[str, int], tuple[int, int]] | None,
+    ) -> int:
+        if cap <= 0:
+            return math.floor(anchor.c0)
+        partition = self.topics[tp[0]].partitions[tp[1]]
+        if partition.leader < 0:
+            return math.floor(anchor.c0)
+        known = bounds.get(tp) if bounds is not None else None
+        if known is None:
+            known = self.log_bounds(partition, t)
+            if bounds is not None:
+                bounds[tp] = known
+        start, end = known
+        return max(start, math.floor(min(end, anchor.c0 + cap * max(0.0, t - anchor.t0))))
+
+    def group_offsets(
+        self, group: GroupState, t: float, bounds: dict[tuple[str, int], tuple[int, int]] | None = None
+    ) -> dict[tuple[str, int], int]:
+        """Every committed offset of ``group`` at ``t`` (``bounds``: see :meth:`committed`)."""
         caps = self._capacity(group)
-        return {tp: self.committed(group, tp, t, caps.get(tp, 0.0)) for tp in group.offsets}
+        committed = self._committed
+        return {tp: committed(tp, anchor, caps.get(tp, 0.0), t, bounds) for tp, anchor in group.offsets.items()}
 
     def group_state(self, group: GroupState) -> str:
         if group.deployment is not None and self.deployments[group.deployment].replicas > 0:
@@ -457,7 +507,7 @@ class ClusterModel:
             client_id = f"{dep.name}-{k}"
             member_uuid = uuid.uuid5(uuid.NAMESPACE_URL, f"{self.name}/{dep.name}/{k}/{group.generation}")
             host = f"/10.{zlib.crc32(dep.name.encode()) % 250}.{k // 250}.{k % 250 + 1}"
-            out.append(Member(f"{client_id}-{member_uuid}", client_id, host, tuple(assigned)))
+            out.append(Member(f"{client_id}-{member_uuid}", client_id, host, dep.topics, tuple(assigned)))
         return out
 
     def _add_deployment(self, dep: Deployment, now: float) -> None:
@@ -824,13 +874,19 @@ class ClusterModel:
 
     # ---- disks --------------------------------------------------------------------------------------------
 
-    def _broker_log_bytes(self, broker_id: int, t: float) -> int:
-        return sum(self.size_bytes(p, t) for p in self._all_partitions() if broker_id in p.replicas)
+    def replica_sizes(self, broker_id: int, t: float) -> list[tuple[PartitionState, int]]:
+        """Bytes of each replica the broker hosts at ``t``, in topic order."""
+        return [(p, self.size_bytes(p, t)) for p in self._all_partitions() if broker_id in p.replicas]
 
-    def disk(self, broker_id: int, t: float) -> tuple[int, int, int]:
-        """(total, used, usable) bytes of the broker's log dir at ``t``."""
+    def _broker_log_bytes(self, broker_id: int, t: float) -> int:
+        return sum(size for _, size in self.replica_sizes(broker_id, t))
+
+    def disk(self, broker_id: int, t: float, log_bytes: int | None = None) -> tuple[int, int, int]:
+        """(total, used, usable) bytes of the broker's log dir at ``t``; ``log_bytes``, the sum of
+        :meth:`replica_sizes` at ``t`` when the caller has it already."""
         broker = self.brokers[broker_id]
-        used = self._broker_log_bytes(broker_id, t) + broker.extra_disk_bytes
+        logs = self._broker_log_bytes(broker_id, t) if log_bytes is None else log_bytes
+        used = logs + broker.extra_disk_bytes
         return broker.disk_bytes, used, max(0, broker.disk_bytes - used)
 
     # ---- derived views ------------------------------------------------------------------------------------

@@ -54,6 +54,7 @@ from kafka_obs.sandbox.protocol import errors
 from kafka_obs.sandbox.protocol.context import RequestContext
 from kafka_obs.sandbox.protocol.handlers import configs, groups, log_dirs, metadata, offsets, records, topics
 from kafka_obs.sandbox.protocol.handlers.api_versions import api_versions_response, make_handler
+from kafka_obs.sandbox.protocol.wire import Encoded
 
 log = logging.getLogger(__name__)
 
@@ -177,6 +178,8 @@ class Dispatcher:
             response = result
             if response is None:
                 return None
+            if isinstance(response, Encoded):
+                return response.frame(header.correlation_id)
         response.with_header(correlation_id=header.correlation_id)
         return bytes(response.encode(header=True, framed=True))
 

@@ -38,13 +38,7 @@ def _topic_entry(ctx: RequestContext, name: str) -> Any:
 
 def _all_topics(ctx: RequestContext) -> list[Any]:
     """Built once per metadata version: the sweep of a 2,500-partition cluster asks for it repeatedly."""
-    key = ("metadata-all", ctx.cluster.version)
-    cached = ctx.cache.get(key)
-    if not isinstance(cached, list):
-        cached = [_topic_entry(ctx, name) for name in ctx.cluster.topics]
-        ctx.cache.clear()
-        ctx.cache[key] = cached
-    return cached
+    return ctx.cached("metadata-all", lambda: [_topic_entry(ctx, name) for name in ctx.cluster.topics])
 
 
 def handle_metadata(ctx: RequestContext, request: MetadataRequest) -> MetadataResponse:
