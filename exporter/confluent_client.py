@@ -18,7 +18,6 @@ from confluent_kafka.admin import AdminClient, ConfigResource, ResourceType
 from kafka.admin import KafkaAdminClient
 from kafka.protocol.admin.cluster import DescribeQuorumRequest
 from kafka.protocol.admin.groups import ListGroupsRequest
-from kafka.protocol.consumer.offsets import ListOffsetsRequest
 from kafka.protocol.metadata.metadata import MetadataRequest
 
 from kafka_obs.config.clusters import Cluster
@@ -37,6 +36,7 @@ from kafka_obs.exporter.model import (
 )
 from kafka_obs.exporter.protocol import ConsumerGroupDescribeRequest
 from kafka_obs.exporter.request_log import RequestLog
+from kafka_obs.exporter.wire import ListOffsetsAnswer, ListOffsetsRequest
 
 log = logging.getLogger(__name__)
 
@@ -131,13 +131,25 @@ def _offsets_from(answers: Mapping[int, Any]) -> tuple[dict[TopicPartition, int]
         if isinstance(answer, BaseException):
             failures.append(f"broker {leader}: {answer or type(answer).__name__}")
             continue
-        for topic in answer.topics:
-            for p in topic.partitions:
-                if p.error_code:
-                    failures.append(f"{topic.name}/{p.partition_index}: {Errors.for_code(p.error_code).__name__}")
-                elif p.offset >= 0:
-                    result[(topic.name, p.partition_index)] = int(p.offset)
+        # kafka-python's objects when exporter.wire could not read the layout
+        decoded = answer if isinstance(answer, ListOffsetsAnswer) else _list_offsets_answer(answer)
+        result.update(decoded.offsets)
+        failures.extend(
+            f"{topic}/{partition}: {Errors.for_code(code).__name__}" for topic, partition, code in decoded.errors
+        )
     return result, failures
+
+
+def _list_offsets_answer(response: Any) -> ListOffsetsAnswer:
+    offsets: dict[TopicPartition, int] = {}
+    errors: list[tuple[str, int, int]] = []
+    for topic in response.topics:
+        for p in topic.partitions:
+            if p.error_code:
+                errors.append((topic.name, p.partition_index, p.error_code))
+            elif p.offset >= 0:
+                offsets[(topic.name, p.partition_index)] = int(p.offset)
+    return ListOffsetsAnswer(getattr(response, "throttle_time_ms", 0), offsets, errors)
 
 
 class ConfluentKafkaAdmin:
