@@ -96,23 +96,13 @@ LATEST_TIMESTAMP = -1
 
 
 def _list_offsets_request(tps: Sequence[TopicPartition], timestamp: int, timeout: float) -> Callable[[], Any]:
-    """One leader's ListOffsets (v1+: one offset per partition, not v0's list), every topic of ``tps`` in it."""
-    Topic = ListOffsetsRequest.ListOffsetsTopic
-    Part = Topic.ListOffsetsPartition
+    """One leader's ListOffsets (v1+: one offset per partition, not v0's list), every topic of ``tps`` in it,
+    encoded from the partition ids (:class:`~kafka_obs.exporter.wire.ListOffsetsRequest`)."""
     by_topic: dict[str, list[int]] = {}
     for topic, partition in tps:
         by_topic.setdefault(topic, []).append(partition)
-
-    def build() -> Any:
-        def part(p: int) -> Any:
-            return Part(partition_index=p, timestamp=timestamp, current_leader_epoch=-1)
-
-        topics = [Topic(name=t, partitions=[part(p) for p in ps]) for t, ps in sorted(by_topic.items())]
-        return ListOffsetsRequest(
-            replica_id=-1, isolation_level=0, topics=topics, timeout_ms=int(timeout * 1000), min_version=1
-        )
-
-    return build
+    topics = dict(sorted(by_topic.items()))
+    return lambda: ListOffsetsRequest(topics, timestamp, int(timeout * 1000))
 
 
 def _describe_quorum_request() -> Any:

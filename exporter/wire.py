@@ -24,7 +24,7 @@ from __future__ import annotations
 
 import logging
 import struct
-from collections.abc import Callable
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any, NamedTuple
 
 from kafka.protocol.admin.groups import DescribeGroupsRequest as _KafkaDescribeGroupsRequest
@@ -343,5 +343,65 @@ def _decoded_here(base: Any, decode: Decoder, versions: range) -> Any:
 
 
 OffsetFetchRequest: Any = _decoded_here(_KafkaOffsetFetchRequest, decode_offset_fetch, range(8, 10))
-ListOffsetsRequest: Any = _decoded_here(_KafkaListOffsetsRequest, decode_list_offsets, range(1, 12))
+_ListOffsetsRequest: Any = _decoded_here(_KafkaListOffsetsRequest, decode_list_offsets, range(1, 12))
 DescribeGroupsRequest: Any = _decoded_here(_KafkaDescribeGroupsRequest, decode_describe_groups, range(0, 7))
+
+
+def encode_list_offsets(by_topic: Mapping[str, Sequence[int]], timestamp: int, timeout_ms: int, version: int) -> bytes:
+    """A ListOffsets v1-v11 body asking ``timestamp`` of every partition in ``by_topic``, for a client (replica -1,
+    READ_UNCOMMITTED, no leader epoch): the bytes kafka-python's encoder writes for the same request, without a
+    Python object per partition (20,000 per cycle at 4x ``scale``)."""
+    if not 1 <= version <= 11:
+        raise ValueError(f"ListOffsets v{version} is not encoded here")
+    flexible = version >= 6
+    out = [struct.pack(">ib", -1, 0) if version >= 2 else struct.pack(">i", -1)]
+    entry = struct.Struct(">iiq" if version >= 4 else ">iq").pack
+    epoch = (-1,) if version >= 4 else ()
+    tags = b"\x00" if flexible else b""
+    out.append(_length(len(by_topic), flexible, wide=True))
+    for topic, partitions in by_topic.items():
+        name = topic.encode()
+        out.append(_length(len(name), flexible, wide=False) + name + _length(len(partitions), flexible, wide=True))
+        out.extend(entry(p, *epoch, timestamp) + tags for p in partitions)
+        out.append(tags)
+    if version >= 10:
+        out.append(struct.pack(">i", timeout_ms))
+    out.append(tags)
+    return b"".join(out)
+
+
+def _length(n: int, compact: bool, *, wide: bool) -> bytes:
+    """An array's (``wide``: int32) or a string's (int16) length, or its compact form (unsigned varint of n + 1)."""
+    if not compact:
+        return struct.pack(">i" if wide else ">h", n)
+    n += 1
+    out = bytearray()
+    while n >= 0x80:
+        out.append(n & 0x7F | 0x80)
+        n >>= 7
+    out.append(n)
+    return bytes(out)
+
+
+class ListOffsetsRequest(_ListOffsetsRequest, init=False):  # type: ignore[call-arg]
+    """ListOffsets at one timestamp for many partitions, encoded by :func:`encode_list_offsets` (and its answer
+    decoded by :func:`decode_list_offsets`). The partitions are kept as ``topic → partition ids``; the ``topics``
+    field kafka-python would encode stays empty (its repr in a debug log shows no partitions)."""
+
+    __slots__ = ("_by_topic", "_timestamp")
+
+    def __init__(self, by_topic: Mapping[str, Sequence[int]], timestamp: int, timeout_ms: int):
+        super().__init__(replica_id=-1, isolation_level=0, topics=[], timeout_ms=timeout_ms, min_version=1)
+        self._by_topic = by_topic
+        self._timestamp = timestamp
+
+    def encode(self, version: int | None = None, header: bool = False, framed: bool = False) -> bytes:
+        if version is not None:
+            self.API_VERSION = version  # type: ignore[misc]  # a property of kafka-python's class
+        version = self.API_VERSION
+        if version is None:
+            raise ValueError("Version required to encode data")
+        body = encode_list_offsets(self._by_topic, self._timestamp, self.timeout_ms, version)
+        if header:
+            body = bytes(self.encode_header(flexible=version >= 6)) + body
+        return struct.pack(">i", len(body)) + body if framed else body

@@ -13,6 +13,7 @@ from kafka.protocol.admin.groups import DescribeGroupsRequest as KafkaDescribeGr
 from kafka.protocol.admin.groups import DescribeGroupsResponse
 from kafka.protocol.consumer.group import OffsetFetchRequest as KafkaOffsetFetchRequest
 from kafka.protocol.consumer.group import OffsetFetchResponse
+from kafka.protocol.consumer.offsets import ListOffsetsRequest as KafkaListOffsetsRequest
 from kafka.protocol.consumer.offsets import ListOffsetsResponse
 from kafka.protocol.frame import KafkaBytes
 
@@ -292,3 +293,29 @@ def test_a_truncated_answer_raises_rather_than_reading_garbage() -> None:
     data = bytes(offset_fetch(8).encode(version=8))
     with pytest.raises(wire._DECODE_ERRORS):
         wire.decode_offset_fetch(data[:-9], 0, 8)
+
+
+@pytest.mark.parametrize("version", range(1, 12))
+@pytest.mark.parametrize("timestamp", [-2, -1, 1_700_000_000_000])
+def test_list_offsets_requests_encode_as_kafka_python_does(version: int, timestamp: int) -> None:
+    """Same bytes, header and frame included, as kafka-python's encoder writes for the same partitions; a topic
+    name long enough for a two-byte compact length, and a topic without partitions."""
+    by_topic = {"orders": [0, 1, 2], "é" * 70: [5], "empty": []}
+    Topic = KafkaListOffsetsRequest.ListOffsetsTopic
+    Part = Topic.ListOffsetsPartition
+    theirs = KafkaListOffsetsRequest(
+        replica_id=-1,
+        isolation_level=0,
+        topics=[
+            Topic(
+                name=t, partitions=[Part(partition_index=p, timestamp=timestamp, current_leader_epoch=-1) for p in ps]
+            )
+            for t, ps in by_topic.items()
+        ],
+        timeout_ms=5_000,
+        min_version=1,
+    )
+    ours = wire.ListOffsetsRequest(by_topic, timestamp, 5_000)
+    assert type(ours).__name__ == "ListOffsetsRequest"
+    expected = bytes(sent(theirs, version).encode(header=True, framed=True))
+    assert bytes(sent(ours, version).encode(header=True, framed=True)) == expected
