@@ -27,6 +27,7 @@ import struct
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any, NamedTuple
 
+from kafka.protocol.admin.cluster import DescribeLogDirsRequest as _KafkaDescribeLogDirsRequest
 from kafka.protocol.admin.groups import DescribeGroupsRequest as _KafkaDescribeGroupsRequest
 from kafka.protocol.consumer.group import OffsetFetchRequest as _KafkaOffsetFetchRequest
 from kafka.protocol.consumer.offsets import ListOffsetsRequest as _KafkaListOffsetsRequest
@@ -77,6 +78,22 @@ class DescribedGroup(NamedTuple):
 class DescribeGroupsAnswer(NamedTuple):
     throttle_time_ms: int
     groups: list[DescribedGroup]
+
+
+class LogDirResult(NamedTuple):
+    error_code: int
+    path: str
+    partition_sizes: dict[TopicPartition, int]
+    """Bytes per partition replica in the directory; future replicas (being moved here) are left out."""
+    total_bytes: int
+    """v4+; -1 when the broker does not say."""
+    usable_bytes: int
+
+
+class DescribeLogDirsAnswer(NamedTuple):
+    throttle_time_ms: int
+    error_code: int
+    results: list[LogDirResult]
 
 
 # -- primitives ------------------------------------------------------------------------------------------------------
@@ -268,6 +285,55 @@ def decode_describe_groups(buf: Buffer, pos: int, version: int) -> tuple[Describ
     return DescribeGroupsAnswer(throttle, groups), pos
 
 
+_LOG_DIR_PARTITION = struct.Struct(">iqqb").unpack_from
+"""partition index, size, offset lag, is future key."""
+
+
+def decode_describe_log_dirs(buf: Buffer, pos: int, version: int) -> tuple[DescribeLogDirsAnswer, int]:
+    """DescribeLogDirs v1-v5: flexible from v2, a top-level error code from v3, total and usable bytes from v4, a
+    cordoned flag from v5 (read past)."""
+    if not 1 <= version <= 5:
+        raise ValueError(f"DescribeLogDirs v{version} is not decoded here")
+    flexible = version >= 2
+    (throttle,) = _I32(buf, pos)
+    pos += 4
+    error = 0
+    if version >= 3:
+        (error,) = _I16(buf, pos)
+        pos += 2
+    results: list[LogDirResult] = []
+    n_results, pos = _count(buf, pos, flexible)
+    for _ in range(n_results):
+        (dir_error,) = _I16(buf, pos)
+        path, pos = _text(buf, pos + 2, flexible)
+        sizes: dict[TopicPartition, int] = {}
+        n_topics, pos = _count(buf, pos, flexible)
+        for _ in range(n_topics):
+            name, pos = _text(buf, pos, flexible)
+            n_partitions, pos = _count(buf, pos, flexible)
+            for _ in range(n_partitions):
+                partition, size, _lag, future = _LOG_DIR_PARTITION(buf, pos)
+                pos += 21
+                if flexible:
+                    pos = pos + 1 if buf[pos] == 0 else _skip_tags(buf, pos)
+                if not future:
+                    sizes[(name, partition)] = size
+            if flexible:
+                pos = _skip_tags(buf, pos)
+        total = usable = -1
+        if version >= 4:
+            total, usable = struct.unpack_from(">qq", buf, pos)
+            pos += 16
+        if version >= 5:
+            pos += 1  # is cordoned
+        if flexible:
+            pos = _skip_tags(buf, pos)
+        results.append(LogDirResult(dir_error, path, sizes, total, usable))
+    if flexible:
+        pos = _skip_tags(buf, pos)
+    return DescribeLogDirsAnswer(throttle, error, results), pos
+
+
 Decoder = Callable[[Buffer, int, int], tuple[Any, int]]
 
 
@@ -345,6 +411,7 @@ def _decoded_here(base: Any, decode: Decoder, versions: range) -> Any:
 OffsetFetchRequest: Any = _decoded_here(_KafkaOffsetFetchRequest, decode_offset_fetch, range(8, 10))
 _ListOffsetsRequest: Any = _decoded_here(_KafkaListOffsetsRequest, decode_list_offsets, range(1, 12))
 DescribeGroupsRequest: Any = _decoded_here(_KafkaDescribeGroupsRequest, decode_describe_groups, range(0, 7))
+DescribeLogDirsRequest: Any = _decoded_here(_KafkaDescribeLogDirsRequest, decode_describe_log_dirs, range(1, 6))
 
 
 def encode_list_offsets(by_topic: Mapping[str, Sequence[int]], timestamp: int, timeout_ms: int, version: int) -> bytes:

@@ -9,6 +9,7 @@ import struct
 from typing import Any
 
 import pytest
+from kafka.protocol.admin.cluster import DescribeLogDirsResponse
 from kafka.protocol.admin.groups import DescribeGroupsRequest as KafkaDescribeGroupsRequest
 from kafka.protocol.admin.groups import DescribeGroupsResponse
 from kafka.protocol.consumer.group import OffsetFetchRequest as KafkaOffsetFetchRequest
@@ -18,7 +19,7 @@ from kafka.protocol.consumer.offsets import ListOffsetsResponse
 from kafka.protocol.frame import KafkaBytes
 
 from kafka_obs.exporter import wire
-from kafka_obs.exporter.confluent_client import _list_offsets_answer, _offsets_from
+from kafka_obs.exporter.confluent_client import _list_offsets_answer, _log_dirs_answer, _offsets_from
 from kafka_obs.exporter.coordinators import _offset_fetch_groups, _parse_describe, _parse_offset_fetch
 
 
@@ -282,7 +283,12 @@ def test_a_connection_decodes_with_ours_and_falls_back_to_kafka_python(caplog: p
 
 @pytest.mark.parametrize(
     ("decode", "version"),
-    [(wire.decode_offset_fetch, 10), (wire.decode_list_offsets, 0), (wire.decode_describe_groups, 7)],
+    [
+        (wire.decode_offset_fetch, 10),
+        (wire.decode_list_offsets, 0),
+        (wire.decode_describe_groups, 7),
+        (wire.decode_describe_log_dirs, 0),
+    ],
 )
 def test_versions_not_decoded_here_are_refused(decode: Any, version: int) -> None:
     with pytest.raises(ValueError, match="not decoded here"):
@@ -319,3 +325,42 @@ def test_list_offsets_requests_encode_as_kafka_python_does(version: int, timesta
     assert type(ours).__name__ == "ListOffsetsRequest"
     expected = bytes(sent(theirs, version).encode(header=True, framed=True))
     assert bytes(sent(ours, version).encode(header=True, framed=True)) == expected
+
+
+# -- DescribeLogDirs ----------------------------------------------------------------------------------------------
+
+LD = DescribeLogDirsResponse
+
+
+def describe_log_dirs(version: int) -> Any:
+    Result = LD.DescribeLogDirsResult
+    Topic = Result.DescribeLogDirsTopic
+    Part = Topic.DescribeLogDirsPartition
+
+    def part(index: int, size: int, future: bool = False) -> Any:
+        return Part(partition_index=index, partition_size=size, offset_lag=0, is_future_key=future)
+
+    results = [
+        Result(
+            error_code=0,
+            log_dir="/var/lib/kafka/data-0",
+            topics=[Topic(name="orders", partitions=[part(0, 4096), part(1, 0), part(2, 9, True)])],
+            total_bytes=10**12,
+            usable_bytes=4 * 10**11,
+            is_cordoned=False,
+        ),
+        Result(error_code=57, log_dir="/var/lib/kafka/broken", topics=[], total_bytes=-1, usable_bytes=-1),
+        Result(error_code=0, log_dir="/data-1", topics=[Topic(name="p", partitions=[part(3, 2**40)])]),
+    ]
+    return LD(version=version, throttle_time_ms=1, error_code=0, results=results)
+
+
+@pytest.mark.parametrize("version", range(1, 6))
+def test_describe_log_dirs_decodes_as_kafka_python_does(version: int) -> None:
+    data = bytes(describe_log_dirs(version).encode(version=version))
+    ours, end = wire.decode_describe_log_dirs(data, 0, version)
+    assert end == len(data)
+    assert ours == _log_dirs_answer(kafka_python(LD, version, data))
+    assert ours.results[0].partition_sizes == {("orders", 0): 4096, ("orders", 1): 0}  # the future replica left out
+    assert ours.results[1].error_code == 57
+    assert ours.results[0].total_bytes == (10**12 if version >= 4 else -1)
