@@ -39,8 +39,9 @@ log = logging.getLogger(__name__)
 Buffer = bytes | bytearray
 _I16 = struct.Struct(">h").unpack_from
 _I32 = struct.Struct(">i").unpack_from
-_OFFSET_FETCH_PARTITION = struct.Struct(">iqi").unpack_from
-"""partition index, committed offset, committed leader epoch."""
+_OFFSET_FETCH_SHORT = struct.Struct(">iqiBhB").unpack_from
+"""partition index, committed offset, committed leader epoch, then, if the metadata is null or empty (its compact
+length byte 0 or 1), error code and the tagged-field count."""
 _LIST_OFFSETS_PARTITION = struct.Struct(">ihqq").unpack_from
 """partition index, error code, timestamp, offset (v1+)."""
 _DECODE_ERRORS = (struct.error, IndexError, ValueError)
@@ -188,17 +189,20 @@ def decode_offset_fetch(buf: Buffer, pos: int, version: int) -> tuple[OffsetFetc
             name = names.setdefault(name, name)  # one string per topic per answer, its hash computed once
             n_partitions, pos = _count(buf, pos, True)
             for _ in range(n_partitions):
-                partition, committed, _epoch = _OFFSET_FETCH_PARTITION(buf, pos)
-                pos += 16
-                size = buf[pos]  # metadata: 0 is null, n is n - 1 bytes, one length byte below 128
-                if size < 0x80:
-                    pos += size or 1
+                # the common entry in one read: metadata null or empty (one length byte), no tagged fields
+                partition, committed, _epoch, size, error, tagged = _OFFSET_FETCH_SHORT(buf, pos)
+                if size < 2 and not tagged:
+                    pos += 20
                 else:
-                    size, pos = _uvarint(buf, pos)
-                    pos += size - 1
-                (error,) = _I16(buf, pos)
-                pos += 2
-                pos = pos + 1 if buf[pos] == 0 else _skip_tags(buf, pos)
+                    pos += 16  # metadata: 0 is null, n is n - 1 bytes, one length byte below 128
+                    if size < 0x80:
+                        pos += size or 1
+                    else:
+                        size, pos = _uvarint(buf, pos)
+                        pos += size - 1
+                    (error,) = _I16(buf, pos)
+                    pos += 2
+                    pos = pos + 1 if buf[pos] == 0 else _skip_tags(buf, pos)
                 if error == 0 and committed >= 0:
                     offsets[(name, partition)] = committed
             pos = pos + 1 if buf[pos] == 0 else _skip_tags(buf, pos)
@@ -265,16 +269,7 @@ def decode_describe_groups(buf: Buffer, pos: int, version: int) -> tuple[Describ
         pos = _skip_sized(buf, pos, flexible, wide=False)  # protocol type
         pos = _skip_sized(buf, pos, flexible, wide=False)  # protocol data
         members, pos = _count(buf, pos, flexible)
-        for _ in range(members):
-            pos = _skip_sized(buf, pos, flexible, wide=False)  # member id
-            if version >= 4:
-                pos = _skip_sized(buf, pos, flexible, wide=False)  # group instance id
-            pos = _skip_sized(buf, pos, flexible, wide=False)  # client id
-            pos = _skip_sized(buf, pos, flexible, wide=False)  # client host
-            pos = _skip_sized(buf, pos, flexible, wide=True)  # member metadata
-            pos = _skip_sized(buf, pos, flexible, wide=True)  # member assignment
-            if flexible:
-                pos = _skip_tags(buf, pos)
+        pos = _skip_members(buf, pos, members, version)
         if version >= 3:
             pos += 4  # authorized operations
         if flexible:
@@ -332,6 +327,31 @@ def decode_describe_log_dirs(buf: Buffer, pos: int, version: int) -> tuple[Descr
     if flexible:
         pos = _skip_tags(buf, pos)
     return DescribeLogDirsAnswer(throttle, error, results), pos
+
+
+def _skip_members(buf: Buffer, pos: int, members: int, version: int) -> int:
+    """Past a DescribeGroups group's members, their strings and bytes skipped inline (every member of every group
+    goes through here: a call per field cost more than kafka-python's own decoding)."""
+    fields = 5 if version >= 4 else 4  # member id, [group instance id,] client id, client host, metadata
+    if version >= 5:
+        for _ in range(members):
+            for _ in range(fields + 1):  # + assignment; each a compact length (0: null, n: n - 1 bytes)
+                size = buf[pos]
+                if size < 0x80:
+                    pos += size or 1
+                else:
+                    size, pos = _uvarint(buf, pos)
+                    pos += size - 1
+            pos = pos + 1 if buf[pos] == 0 else _skip_tags(buf, pos)
+        return pos
+    for _ in range(members):
+        for _ in range(fields - 1):  # strings: int16 length, -1 for null
+            (size,) = _I16(buf, pos)
+            pos += 2 + (size if size > 0 else 0)
+        for _ in range(2):  # metadata and assignment: int32 length
+            (size,) = _I32(buf, pos)
+            pos += 4 + (size if size > 0 else 0)
+    return pos
 
 
 Decoder = Callable[[Buffer, int, int], tuple[Any, int]]
