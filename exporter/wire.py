@@ -461,7 +461,11 @@ def _length(n: int, compact: bool, *, wide: bool) -> bytes:
     """An array's (``wide``: int32) or a string's (int16) length, or its compact form (unsigned varint of n + 1)."""
     if not compact:
         return struct.pack(">i" if wide else ">h", n)
-    n += 1
+    return encode_uvarint(n + 1)
+
+
+def encode_uvarint(n: int) -> bytes:
+    """An unsigned varint (KIP-482's compact lengths and tagged fields): 7 bits a byte, low bits first."""
     out = bytearray()
     while n >= 0x80:
         out.append(n & 0x7F | 0x80)
