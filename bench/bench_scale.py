@@ -11,7 +11,10 @@ averages go with the results (bench/machine.py). ``bench/plot_scale.py`` draws d
 real-Kafka point of the curve; the cluster must already hold the fleet's topics and groups): the result is written
 to bench/results/scale-real-kafka.json and never mixed into the sandbox curve.
 
-Usage: .venv/bin/python bench/bench_scale.py [--factors 1,2,4,10] [--bootstrap HOST:PORT]
+``--keep`` keeps, from the committed results file, the points of the factors not measured in this run (each
+marked ``kept_from`` with the time of the run it came from), so a long size (10x) need not be re-run with the others.
+
+Usage: .venv/bin/python bench/bench_scale.py [--factors 1,2,4,10] [--keep] [--bootstrap HOST:PORT]
 """
 
 from __future__ import annotations
@@ -164,10 +167,24 @@ def run_child(args: list[str]) -> dict[str, Any]:
         return result
 
 
+def kept_points(path: Path, measured: set[int]) -> list[dict[str, Any]]:
+    """The committed points of the factors not in ``measured``, each marked with the run it came from."""
+    if not path.exists():
+        return []
+    previous: dict[str, Any] = json.loads(path.read_text())
+    when = previous.get("environment", {}).get("measured_at")
+    return [
+        {**point, "kept_from": point.get("kept_from", when)}
+        for point in previous["points"]
+        if int(point["factor"]) not in measured
+    ]
+
+
 def main(argv: list[str]) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--factors", default=",".join(map(str, FACTORS)), help="sizes, as multiples of scale")
     parser.add_argument("--bootstrap", help="measure a real Kafka cluster instead of the sandbox")
+    parser.add_argument("--keep", action="store_true", help="keep the committed points of the factors not measured")
     parser.add_argument("--one", type=int, help=argparse.SUPPRESS)
     parser.add_argument("--out", type=Path, help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
@@ -188,7 +205,9 @@ def main(argv: list[str]) -> int:
     else:
         points = []
         path = RESULTS / "scale-curve.json"
-        for factor in (int(f) for f in args.factors.split(",")):
+        factors = [int(f) for f in args.factors.split(",")]
+        kept = kept_points(path, set(factors)) if args.keep else []
+        for factor in factors:
             point = run_child(["--one", str(factor)])
             point["loadavg_after"] = [round(x, 2) for x in os.getloadavg()]
             print(json.dumps(point), flush=True)
@@ -197,7 +216,7 @@ def main(argv: list[str]) -> int:
                 "benchmark": "exporter cost against fleet size: sandbox/fleets/scale.yaml with every count multiplied",
                 "shape_at_1x": SHAPE,
                 "steady_cycles": STEADY_CYCLES,
-                "points": points,
+                "points": sorted(points + kept, key=lambda p: int(p["factor"])),
                 "targets": TARGETS,
                 "gc_policy": dataclasses.asdict(GcPolicy()),
                 "environment": {

@@ -18,7 +18,6 @@ from confluent_kafka.admin import AdminClient, ConfigResource, ResourceType
 from kafka.admin import KafkaAdminClient
 from kafka.protocol.admin.cluster import DescribeQuorumRequest
 from kafka.protocol.admin.groups import ListGroupsRequest
-from kafka.protocol.consumer.offsets import ListOffsetsRequest
 from kafka.protocol.metadata.metadata import MetadataRequest
 
 from kafka_obs.config.clusters import Cluster
@@ -37,6 +36,13 @@ from kafka_obs.exporter.model import (
 )
 from kafka_obs.exporter.protocol import ConsumerGroupDescribeRequest
 from kafka_obs.exporter.request_log import RequestLog
+from kafka_obs.exporter.wire import (
+    DescribeLogDirsAnswer,
+    DescribeLogDirsRequest,
+    ListOffsetsAnswer,
+    ListOffsetsRequest,
+    LogDirResult,
+)
 
 log = logging.getLogger(__name__)
 
@@ -96,23 +102,13 @@ LATEST_TIMESTAMP = -1
 
 
 def _list_offsets_request(tps: Sequence[TopicPartition], timestamp: int, timeout: float) -> Callable[[], Any]:
-    """One leader's ListOffsets (v1+: one offset per partition, not v0's list), every topic of ``tps`` in it."""
-    Topic = ListOffsetsRequest.ListOffsetsTopic
-    Part = Topic.ListOffsetsPartition
+    """One leader's ListOffsets (v1+: one offset per partition, not v0's list), every topic of ``tps`` in it,
+    encoded from the partition ids (:class:`~kafka_obs.exporter.wire.ListOffsetsRequest`)."""
     by_topic: dict[str, list[int]] = {}
     for topic, partition in tps:
         by_topic.setdefault(topic, []).append(partition)
-
-    def build() -> Any:
-        def part(p: int) -> Any:
-            return Part(partition_index=p, timestamp=timestamp, current_leader_epoch=-1)
-
-        topics = [Topic(name=t, partitions=[part(p) for p in ps]) for t, ps in sorted(by_topic.items())]
-        return ListOffsetsRequest(
-            replica_id=-1, isolation_level=0, topics=topics, timeout_ms=int(timeout * 1000), min_version=1
-        )
-
-    return build
+    topics = dict(sorted(by_topic.items()))
+    return lambda: ListOffsetsRequest(topics, timestamp, int(timeout * 1000))
 
 
 def _describe_quorum_request() -> Any:
@@ -131,13 +127,25 @@ def _offsets_from(answers: Mapping[int, Any]) -> tuple[dict[TopicPartition, int]
         if isinstance(answer, BaseException):
             failures.append(f"broker {leader}: {answer or type(answer).__name__}")
             continue
-        for topic in answer.topics:
-            for p in topic.partitions:
-                if p.error_code:
-                    failures.append(f"{topic.name}/{p.partition_index}: {Errors.for_code(p.error_code).__name__}")
-                elif p.offset >= 0:
-                    result[(topic.name, p.partition_index)] = int(p.offset)
+        # kafka-python's objects when exporter.wire could not read the layout
+        decoded = answer if isinstance(answer, ListOffsetsAnswer) else _list_offsets_answer(answer)
+        result.update(decoded.offsets)
+        failures.extend(
+            f"{topic}/{partition}: {Errors.for_code(code).__name__}" for topic, partition, code in decoded.errors
+        )
     return result, failures
+
+
+def _list_offsets_answer(response: Any) -> ListOffsetsAnswer:
+    offsets: dict[TopicPartition, int] = {}
+    errors: list[tuple[str, int, int]] = []
+    for topic in response.topics:
+        for p in topic.partitions:
+            if p.error_code:
+                errors.append((topic.name, p.partition_index, p.error_code))
+            elif p.offset >= 0:
+                offsets[(topic.name, p.partition_index)] = int(p.offset)
+    return ListOffsetsAnswer(getattr(response, "throttle_time_ms", 0), offsets, errors)
 
 
 class ConfluentKafkaAdmin:
@@ -484,22 +492,43 @@ class ConfluentKafkaAdmin:
     def log_dirs(
         self, broker_ids: Sequence[int], partitions: Mapping[str, Sequence[int]]
     ) -> dict[int, list[LogDir] | Exception]:
-        """One DescribeLogDirs per broker, asked for all partitions of the cluster (a topic map from our own
-        Metadata: kafka-python would otherwise send a Metadata request of its own for every call)."""
+        """One DescribeLogDirs per broker, all sent at once, asked for all partitions of the cluster (a topic map from
+        our own Metadata), the answers decoded by :mod:`.wire` straight into log dirs.
+
+        Not kafka-python's ``describe_log_dirs``: it asks the brokers one after the other (a silent broker delays
+        the others) and turns every answer into dictionaries first (~0.15 s of CPU per cycle at 4x ``scale``)."""
         try:
-            client = self._kafka_python()
+            self._kafka_python()
         except Exception as exc:
             raise KafkaUnavailable(f"log dirs client: {exc}") from exc
-        topics = {topic: list(ids) for topic, ids in partitions.items()}
+        assert self._manager is not None
+        Topic = DescribeLogDirsRequest.DescribableLogDirTopic
+        topics = [Topic(topic=topic, partitions=list(ids)) for topic, ids in partitions.items()]
+        try:
+            answers = self._manager.every_answer(
+                lambda: DescribeLogDirsRequest(topics=topics), list(broker_ids), self.timeout
+            )
+        except Exception as exc:
+            raise KafkaUnavailable(f"describe log dirs: {exc}") from exc
         result: dict[int, list[LogDir] | Exception] = {}
         for broker in broker_ids:
-            try:
-                answer = client.describe_log_dirs(topic_partitions=topics, brokers=[broker])
-                result[broker] = [
-                    _log_dir(broker, d) for entry in answer for d in entry["log_dirs"] if not d.get("error_code")
-                ]
-            except Exception as exc:
-                result[broker] = exc
+            answer = answers[broker]
+            if isinstance(answer, Exception):
+                result[broker] = answer
+                continue
+            # kafka-python's objects when exporter.wire could not read the layout
+            decoded = answer if isinstance(answer, DescribeLogDirsAnswer) else _log_dirs_answer(answer)
+            result[broker] = [
+                LogDir(
+                    broker=broker,
+                    path=d.path,
+                    partition_sizes=d.partition_sizes,
+                    total_bytes=d.total_bytes if d.total_bytes >= 0 else None,
+                    usable_bytes=d.usable_bytes if d.usable_bytes >= 0 else None,
+                )
+                for d in decoded.results
+                if not d.error_code
+            ]
         return result
 
     def requests_total(self) -> dict[str, int]:
@@ -547,18 +576,24 @@ def _needs_fallback(answer: object) -> bool:
     return isinstance(answer, Exception) and not is_coordinator_problem(answer)
 
 
-def _log_dir(broker: int, entry: Mapping[str, Any]) -> LogDir:
-    sizes: dict[TopicPartition, int] = {}
-    for topic in entry.get("topics", []):
-        for p in topic.get("partitions", []):
-            if not p.get("is_future_key"):
-                sizes[(topic["name"], p["partition_index"])] = int(p["partition_size"])
-    total = entry.get("total_bytes")
-    usable = entry.get("usable_bytes")
-    return LogDir(
-        broker=broker,
-        path=entry["log_dir"],
-        partition_sizes=sizes,
-        total_bytes=int(total) if total is not None and total >= 0 else None,
-        usable_bytes=int(usable) if usable is not None and usable >= 0 else None,
+def _log_dirs_answer(response: Any) -> DescribeLogDirsAnswer:
+    """kafka-python's DescribeLogDirs answer in :mod:`.wire`'s shape."""
+    return DescribeLogDirsAnswer(
+        getattr(response, "throttle_time_ms", 0),
+        getattr(response, "error_code", 0),
+        [
+            LogDirResult(
+                r.error_code,
+                r.log_dir,
+                {
+                    (t.name, p.partition_index): int(p.partition_size)
+                    for t in r.topics
+                    for p in t.partitions
+                    if not p.is_future_key
+                },
+                int(getattr(r, "total_bytes", -1)),
+                int(getattr(r, "usable_bytes", -1)),
+            )
+            for r in response.results
+        ],
     )

@@ -32,13 +32,19 @@ from typing import Any, NamedTuple, TypeVar
 
 import kafka.errors as Errors
 from kafka.future import Future
-from kafka.protocol.admin.groups import DescribeGroupsRequest
-from kafka.protocol.consumer.group import OffsetFetchRequest
 from kafka.protocol.metadata.find_coordinator import FindCoordinatorRequest
 
 from kafka_obs.exporter.kafka_python import ConnectionManager
 from kafka_obs.exporter.model import GroupDescription, TopicPartition
 from kafka_obs.exporter.protocol import ConsumerGroupDescribeRequest
+from kafka_obs.exporter.wire import (
+    DescribedGroup,
+    DescribeGroupsAnswer,
+    DescribeGroupsRequest,
+    OffsetFetchAnswer,
+    OffsetFetchGroup,
+    OffsetFetchRequest,
+)
 
 log = logging.getLogger(__name__)
 
@@ -320,12 +326,23 @@ def _group_error(group: str, code: int, message: str | None = None) -> Exception
 
 
 def _parse_describe(response: Any, _groups: list[str]) -> Iterable[tuple[str, GroupDescription | Exception]]:
-    for group in response.groups:
+    """A DescribeGroups answer: decoded by :mod:`.wire`, or by kafka-python (a layout :mod:`.wire` could not read)."""
+    rows: list[DescribedGroup] = (
+        response.groups
+        if isinstance(response, DescribeGroupsAnswer)
+        else [
+            DescribedGroup(
+                g.group_id, g.error_code, getattr(g, "error_message", None), g.group_state, len(g.members or ())
+            )
+            for g in response.groups
+        ]
+    )
+    for group in rows:
         if group.error_code:
-            yield group.group_id, _group_error(group.group_id, group.error_code, getattr(group, "error_message", None))
+            yield group.group_id, _group_error(group.group_id, group.error_code, group.error_message)
         else:
             # DescribeGroups cannot tell a KIP-848 group from a classic one; ListGroups v5 can (see groups.py)
-            yield group.group_id, GroupDescription(group.group_id, group.group_state, len(group.members), "classic")
+            yield group.group_id, GroupDescription(group.group_id, group.group_state, group.members, "classic")
 
 
 def _parse_consumer(response: Any, _groups: list[str]) -> Iterable[tuple[str, GroupDescription | Exception]]:
@@ -339,17 +356,32 @@ def _parse_consumer(response: Any, _groups: list[str]) -> Iterable[tuple[str, Gr
 def _parse_offset_fetch(
     response: Any, groups: list[str]
 ) -> Iterable[tuple[str, dict[TopicPartition, int] | Exception]]:
-    rows = response.groups if response.API_VERSION >= 8 else [_V7Group(groups[0], response)]
-    for group in rows:
+    for group in _offset_fetch_groups(response, groups):
         if group.error_code:
             yield group.group_id, _group_error(group.group_id, group.error_code)
-            continue
-        offsets: dict[TopicPartition, int] = {}
-        for topic in group.topics:
-            for p in topic.partitions:
-                if p.error_code == 0 and p.committed_offset >= 0:
-                    offsets[(topic.name, p.partition_index)] = p.committed_offset
-        yield group.group_id, offsets
+        else:
+            yield group.group_id, group.offsets
+
+
+def _offset_fetch_groups(response: Any, groups: list[str]) -> list[OffsetFetchGroup]:
+    """An OffsetFetch answer's groups: decoded by :mod:`.wire` (v8+), or kafka-python's objects (v2-v7, one group
+    per answer, named by the request; or a layout :mod:`.wire` could not read) read the same way."""
+    if isinstance(response, OffsetFetchAnswer):
+        return response.groups
+    rows = response.groups if response.API_VERSION >= 8 else [_V7Group(groups[0], response)]
+    return [
+        OffsetFetchGroup(
+            group.group_id,
+            group.error_code,
+            {
+                (topic.name, p.partition_index): p.committed_offset
+                for topic in group.topics
+                for p in topic.partitions
+                if p.error_code == 0 and p.committed_offset >= 0
+            },
+        )
+        for group in rows
+    ]
 
 
 class _V7Group:
