@@ -56,8 +56,8 @@ RESOLVE_EVERY_READS = 10
 RESOLVE_MAX_AGE_SECONDS = 300.0
 """How long the helper keeps the ObjectNames a broker's batch resolved to (a pattern's ``queryNames``, an exact name
 the broker does not register) before resolving them again: every 10th read of the broker or after 5 minutes, and
-always on a new connection or when a pattern's MBean is gone. So a new topic's or partition's MBean is read within
-10 reads or 5 minutes, whichever comes first; a deleted one's series go in the first read after. Resolving costs one
+always on a new connection or when a pattern's MBean is gone (its series go in that read). Patterns whose MBeans
+come and go with topics (``Query.keep_names`` false) are resolved on every read. Resolving costs one
 RMI call per pattern and one per absent name, ~80 µs of the helper's CPU each when warm and more while its JIT is
 cold: on acme that was 4 of a broker read's 26 calls (docs/performance.md)."""
 REPLY_GRACE_SECONDS = 2.0
@@ -253,7 +253,10 @@ class JmxHelper:
             "op": "read",
             "url": url,
             "timeout_ms": max(1, round(timeout * 1000)),
-            "queries": [{"pattern": q.pattern, "attributes": list(q.attributes)} for q in queries],
+            "queries": [
+                {"pattern": q.pattern, "attributes": list(q.attributes)} | ({} if q.keep_names else {"keep": False})
+                for q in queries
+            ],
             "resolve_every": self._resolve_every,
             "resolve_max_age_ms": self._resolve_max_age_ms,
         }

@@ -33,14 +33,15 @@ import javax.management.remote.JMXServiceURL;
  * serialized stack trace, every read. The names are resolved again on a new connection (the broker restarted,
  * maybe upgraded), every {@code resolveEvery} reads or {@code resolveMaxAgeNanos} (new topics and partitions
  * appear), and for a pattern at once when one of its MBeans is gone (a deleted topic: its series go in that read).
+ * A query sent with {@code "keep":false} (per-topic MBeans, which Kafka creates lazily) is resolved every read.
  *
  * <p>Only one read per broker runs at a time ({@link #begin()}): while a read of a hung broker is stuck in a
  * socket, the next cycle's request is answered "timeout" at once instead of piling up another stuck thread.
  */
 final class Broker {
 
-    /** One pattern and the attributes to read from every MBean it matches. */
-    record Query(ObjectName pattern, String[] attributes) {
+    /** One pattern, the attributes to read from every MBean it matches, whether its resolved names are kept. */
+    record Query(ObjectName pattern, String[] attributes, boolean keep) {
     }
 
     /**
@@ -176,8 +177,8 @@ final class Broker {
         List<Query> queries = batch.queries();
         long now = System.nanoTime();
         Resolution resolved = resolution;
-        boolean resolving = resolved == null || !resolved.key.equals(batch.key()) || resolved.reads >= batch.resolveEvery()
-                || now - resolved.resolvedAt >= batch.resolveMaxAgeNanos();
+        boolean resolving = resolved == null || !resolved.key.equals(batch.key())
+                || resolved.reads >= batch.resolveEvery() || now - resolved.resolvedAt >= batch.resolveMaxAgeNanos();
         if (resolving) {
             resolved = new Resolution(batch.key(), queries.size(), now);
             resolution = null; // until this read completes: a read that fails half-way resolves again next time
@@ -187,7 +188,7 @@ final class Broker {
         for (int i = 0; i < queries.size(); i++) {
             Query query = queries.get(i);
             ObjectName[] names = resolved.names[i];
-            if (names == null) {
+            if (names == null || !query.keep()) {
                 names = resolve(query.pattern());
             }
             List<ObjectName> gone = null;
@@ -227,8 +228,10 @@ final class Broker {
         return new Result(rows.append(']'), connected, resolving);
     }
 
-    /** The names a query reads now: {@code queryNames} for a pattern (unsorted: ObjectName.compareTo builds
-     * canonical strings, a tenth of the helper's CPU when it sorted), the name itself otherwise. */
+    /**
+     * The names a query reads now: {@code queryNames} for a pattern (unsorted: ObjectName.compareTo builds canonical
+     * strings, a tenth of the helper's CPU when it sorted), the name itself otherwise.
+     */
     private ObjectName[] resolve(ObjectName pattern) throws IOException {
         if (!pattern.isPattern()) {
             return new ObjectName[] {pattern};

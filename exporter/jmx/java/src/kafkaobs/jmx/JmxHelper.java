@@ -40,7 +40,7 @@ import javax.management.ObjectName;
  * <pre>
  * -&gt; {"id":7,"op":"read","url":"service:jmx:rmi:///jndi/rmi://host:9999/jmxrmi","username":"u","password":"p",
  *     "timeout_ms":10000,"queries":[{"pattern":"kafka.server:type=BrokerTopicMetrics,name=BytesInPerSec,*",
- *     "attributes":["Count"]}, ...],"resolve_every":10,"resolve_max_age_ms":300000}
+ *     "attributes":["Count"],"keep":false}, ...],"resolve_every":10,"resolve_max_age_ms":300000}
  * &lt;- {"id":7,"ok":true,"connected":false,"resolved":false,"rows":[["ObjectName","Attribute",null,123],
  *     ["…","HeapMemoryUsage","used",5]]}
  * &lt;- {"id":7,"ok":false,"reason":"unreachable|authentication|timeout|protocol","message":"…"}
@@ -180,6 +180,10 @@ public final class JmxHelper {
             }
             Object pattern = map.get("pattern");
             Object attributes = map.get("attributes");
+            Object keep = map.containsKey("keep") ? map.get("keep") : Boolean.TRUE;
+            if (!(keep instanceof Boolean)) {
+                throw new IllegalArgumentException("a query's 'keep' is true or false");
+            }
             if (!(pattern instanceof String) || !(attributes instanceof List<?> names) || names.isEmpty()) {
                 throw new IllegalArgumentException("a query has a 'pattern' and a non-empty list of 'attributes'");
             }
@@ -191,9 +195,9 @@ public final class JmxHelper {
                 wanted[i] = name;
                 key.append(name).append('\u0000');
             }
-            key.append((String) pattern).append('\u0001');
+            key.append((String) pattern).append(keep.equals(Boolean.TRUE) ? '\u0001' : '\u0002');
             try {
-                queries.add(new Broker.Query(new ObjectName((String) pattern), wanted));
+                queries.add(new Broker.Query(new ObjectName((String) pattern), wanted, (Boolean) keep));
             } catch (MalformedObjectNameException e) {
                 throw new IllegalArgumentException("bad ObjectName pattern '" + pattern + "': " + e.getMessage());
             }
