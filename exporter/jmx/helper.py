@@ -44,13 +44,6 @@ JVM_OPTIONS: tuple[str, ...] = (
     "-XX:TieredStopAtLevel=1",
     "-XX:-UsePerfData",
     "-Xshare:auto",
-    # RMI inflates monitors; HotSpot's deflation thread then deflates them every 250 ms, ~10 ms of CPU a minute
-    # while the helper is otherwise idle (a fifth of its idle cost on a 3-broker cluster, profiled with per-thread
-    # CPU in docs/performance.md). Once a minute keeps the monitor list as bounded at a tenth of that cost. A
-    # diagnostic flag, so a runtime without it must still start: unknown flags are ignored, never fatal.
-    "-XX:+IgnoreUnrecognizedVMOptions",
-    "-XX:+UnlockDiagnosticVMOptions",
-    "-XX:AsyncDeflationInterval=60000",
 )
 RESOLVE_EVERY_READS = 10
 RESOLVE_MAX_AGE_SECONDS = 300.0

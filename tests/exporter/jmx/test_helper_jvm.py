@@ -206,7 +206,7 @@ def test_the_password_is_not_in_the_helpers_command_line_or_environment(helper: 
 
 
 def test_every_jvm_option_takes_effect_on_this_runtime() -> None:
-    """Unknown flags are ignored (a tuning flag a future JDK drops must not stop JMX): so check none is a typo."""
+    """Each option is what the JVM runs with (a mistyped ``-XX`` value or a flag the runtime lacks fails here)."""
     java = find_java()
     if java is None:
         pytest.skip("java not found")
