@@ -248,9 +248,16 @@ def rules_for(*, partition_sizes: bool, topic_meters: bool) -> tuple[Rule, ...]:
 
 def batch_queries(rules: tuple[Rule, ...] = RULES) -> list[Query]:
     """Every pattern of the catalogue once, with every attribute any rule reads from it (so each MBean is read
-    with one ``getAttributes``), plus app-info for the broker's id."""
+    with one ``getAttributes``), plus app-info for the broker's id. Per-topic and per-partition patterns are resolved
+    on every read: their MBeans come and go with topics, and resolving is one call against hundreds of reads."""
     attributes: dict[str, set[str]] = {}
+    per_topic: set[str] = set()
     for rule in (*rules, Rule("app_info", "gauge", "", APP_INFO_PATTERN, {"Version": {}})):
         query = rule.query()
         attributes.setdefault(query.pattern, set()).update(query.attributes)
-    return [Query(pattern, tuple(sorted(names))) for pattern, names in attributes.items()]
+        if "topic" in rule.labels:
+            per_topic.add(query.pattern)
+    return [
+        Query(pattern, tuple(sorted(names)), keep_names=pattern not in per_topic)
+        for pattern, names in attributes.items()
+    ]

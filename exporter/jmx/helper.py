@@ -45,6 +45,14 @@ JVM_OPTIONS: tuple[str, ...] = (
     "-XX:-UsePerfData",
     "-Xshare:auto",
 )
+RESOLVE_EVERY_READS = 10
+RESOLVE_MAX_AGE_SECONDS = 300.0
+"""How long the helper keeps the ObjectNames a broker's batch resolved to (a pattern's ``queryNames``, an exact name
+the broker does not register) before resolving them again: every 10th read of the broker or after 5 minutes, and
+always on a new connection or when a pattern's MBean is gone (its series go in that read). Patterns whose MBeans
+come and go with topics (``Query.keep_names`` false) are resolved on every read. Resolving costs one
+RMI call per pattern and one per absent name, ~80 µs of the helper's CPU each when warm and more while its JIT is
+cold: on acme that was 4 of a broker read's 26 calls (docs/performance.md)."""
 REPLY_GRACE_SECONDS = 2.0
 """How much longer than a read's own timeout this side waits: the helper answers "timeout" itself, on time."""
 _REASONS = frozenset(get_args(Reason))
@@ -183,8 +191,8 @@ class _Jvm:
 class JmxHelper:
     """The :class:`~kafka_obs.exporter.jmx.query.JmxClient` of the exporter: thread-safe, one per process.
 
-    ``java``/``jar``/``jvm_options`` let tests run a stand-in helper; ``connections_opened`` and ``starts`` are what
-    tests (and the bench) use to show that connections and the JVM are kept.
+    ``java``/``jar``/``jvm_options`` let tests run a stand-in helper; ``connections_opened``, ``resolutions`` and
+    ``starts`` are what tests (and the bench) use to show that connections, resolved names and the JVM are kept.
     """
 
     def __init__(
@@ -195,18 +203,25 @@ class JmxHelper:
         jvm_options: Sequence[str] = JVM_OPTIONS,
         startup_timeout: float = 30.0,
         reply_grace: float = REPLY_GRACE_SECONDS,
+        resolve_every: int = RESOLVE_EVERY_READS,
+        resolve_max_age: float = RESOLVE_MAX_AGE_SECONDS,
     ):
+        if resolve_every < 1 or resolve_max_age <= 0:
+            raise ValueError("resolve_every must be at least 1 and resolve_max_age positive")
         self._java = java
         self._jar = jar
         self._jvm_options = tuple(jvm_options)
         self._startup_timeout = startup_timeout
         self._reply_grace = reply_grace
+        self._resolve_every = resolve_every
+        self._resolve_max_age_ms = max(1, round(resolve_max_age * 1000))
         self._lock = threading.Lock()
         self._jvm: _Jvm | None = None
         self._ids = itertools.count(1)
         self._closed = False
         self.starts = 0
         self.connections_opened = 0
+        self.resolutions = 0
 
     @property
     def pid(self) -> int | None:
@@ -231,7 +246,12 @@ class JmxHelper:
             "op": "read",
             "url": url,
             "timeout_ms": max(1, round(timeout * 1000)),
-            "queries": [{"pattern": q.pattern, "attributes": list(q.attributes)} for q in queries],
+            "queries": [
+                {"pattern": q.pattern, "attributes": list(q.attributes)} | ({} if q.keep_names else {"keep": False})
+                for q in queries
+            ],
+            "resolve_every": self._resolve_every,
+            "resolve_max_age_ms": self._resolve_max_age_ms,
         }
         if username is not None:
             request["username"], request["password"] = username, password
@@ -262,9 +282,9 @@ class JmxHelper:
 
     def _rows(self, reply: dict[str, Any], password: str | None) -> list[Row]:
         if reply.get("ok") is True and isinstance(reply.get("rows"), list):
-            if reply.get("connected") is True:
-                with self._lock:
-                    self.connections_opened += 1
+            with self._lock:
+                self.connections_opened += reply.get("connected") is True
+                self.resolutions += reply.get("resolved") is True
             try:
                 return [Row(str(name), str(attribute), key, value) for name, attribute, key, value in reply["rows"]]
             except (TypeError, ValueError):

@@ -30,6 +30,10 @@ class Query:
 
     pattern: str
     attributes: tuple[str, ...]
+    keep_names: bool = True
+    """Whether the helper may keep the names the pattern resolves to between reads (see ``helper.RESOLVE_EVERY_READS``):
+    not for MBeans Kafka creates lazily per topic (a topic's BytesOutPerSec appears at its first fetch), which must
+    be read from the first cycle they exist in."""
 
 
 @dataclass(frozen=True)

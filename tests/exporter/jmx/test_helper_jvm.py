@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 import signal
+import subprocess
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -19,6 +20,7 @@ from kafka_obs.config.clusters import Cluster
 from kafka_obs.exporter.collectors import ClusterFacts
 from kafka_obs.exporter.jmx import JmxCollector, JmxError, JmxHelper
 from kafka_obs.exporter.jmx.catalogue import batch_queries
+from kafka_obs.exporter.jmx.helper import JVM_OPTIONS, find_java
 from kafka_obs.exporter.jmx.query import service_url
 from kafka_obs.sandbox.jmx import BrokerJmxState, JmxResponder, TopicTraffic, kafka_beans
 
@@ -201,3 +203,20 @@ def test_the_password_is_not_in_the_helpers_command_line_or_environment(helper: 
     assert helper.pid is not None
     assert PASSWORD.encode() not in Path(f"/proc/{helper.pid}/cmdline").read_bytes()
     assert PASSWORD.encode() not in Path(f"/proc/{helper.pid}/environ").read_bytes()
+
+
+def test_every_jvm_option_takes_effect_on_this_runtime() -> None:
+    """Each option is what the JVM runs with (a mistyped ``-XX`` value or a flag the runtime lacks fails here)."""
+    java = find_java()
+    if java is None:
+        pytest.skip("java not found")
+    done = subprocess.run(
+        [java, *JVM_OPTIONS, "-XX:+PrintFlagsFinal", "-version"], capture_output=True, text=True, timeout=60, check=True
+    )
+    flags = {line.split()[1]: line.split()[3] for line in done.stdout.splitlines() if line.count("=") == 1}
+    for option in JVM_OPTIONS:
+        if option.startswith("-XX:") and "=" in option:
+            name, value = option.removeprefix("-XX:").split("=", 1)
+            assert flags.get(name) == value, option
+        elif option.startswith(("-XX:+", "-XX:-")):
+            assert flags.get(option[5:]) == str(option[4] == "+").lower(), option

@@ -18,8 +18,8 @@ import java.util.Map;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
-import java.util.concurrent.ScheduledExecutorService;
 import java.util.concurrent.ScheduledFuture;
+import java.util.concurrent.ScheduledThreadPoolExecutor;
 import java.util.concurrent.ThreadFactory;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicBoolean;
@@ -40,10 +40,15 @@ import javax.management.ObjectName;
  * <pre>
  * -&gt; {"id":7,"op":"read","url":"service:jmx:rmi:///jndi/rmi://host:9999/jmxrmi","username":"u","password":"p",
  *     "timeout_ms":10000,"queries":[{"pattern":"kafka.server:type=BrokerTopicMetrics,name=BytesInPerSec,*",
- *     "attributes":["Count"]}, ...]}
- * &lt;- {"id":7,"ok":true,"connected":false,"rows":[["ObjectName","Attribute",null,123], ["…","HeapMemoryUsage","used",5]]}
+ *     "attributes":["Count"],"keep":false}, ...],"resolve_every":10,"resolve_max_age_ms":300000}
+ * &lt;- {"id":7,"ok":true,"connected":false,"resolved":false,"rows":[["ObjectName","Attribute",null,123],
+ *     ["…","HeapMemoryUsage","used",5]]}
  * &lt;- {"id":7,"ok":false,"reason":"unreachable|authentication|timeout|protocol","message":"…"}
  * </pre>
+ *
+ * <p>The names the queries match are resolved on a broker's first read and kept on its connection (see
+ * {@link Broker}) for {@code resolve_every} reads (default 1: every read) and at most {@code resolve_max_age_ms}
+ * (default unbounded); {@code "resolved":true} says a read resolved them.
  *
  * <p>Credentials arrive only in requests, so they never appear in the JVM's command line; nothing here logs a
  * request, and error messages are built from exception types and messages, which never carry them. Reads run on
@@ -58,11 +63,14 @@ public final class JmxHelper {
 
     private final Map<String, Broker> brokers = new ConcurrentHashMap<>();
     private final ExecutorService readers = Executors.newCachedThreadPool(daemons("jmx-read"));
-    private final ScheduledExecutorService deadlines = Executors.newSingleThreadScheduledExecutor(daemons("jmx-deadline"));
+    private final ScheduledThreadPoolExecutor deadlines = new ScheduledThreadPoolExecutor(1, daemons("jmx-deadline"));
     private final Writer out;
 
     private JmxHelper(Writer out) {
         this.out = out;
+        // A read that answers in time cancels its deadline: drop it from the queue now, rather than wake this
+        // thread at every cancelled deadline (one per read, ten seconds later) to discard it.
+        deadlines.setRemoveOnCancelPolicy(true);
     }
 
     public static void main(String[] args) throws IOException {
@@ -115,7 +123,7 @@ public final class JmxHelper {
         if (timeoutMs <= 0) {
             throw new IllegalArgumentException("'timeout_ms' must be positive");
         }
-        List<Broker.Query> queries = queries(Json.list(request, "queries"));
+        Broker.Batch queries = batch(request);
         String key = url + '\u0000' + (username == null ? "" : username + '\u0000' + password);
         Broker broker = brokers.get(key);
         if (broker == null) {
@@ -139,7 +147,8 @@ public final class JmxHelper {
             String body;
             try {
                 Broker.Result result = claimed.read(queries);
-                body = "\"ok\":true,\"connected\":" + result.connected() + ",\"rows\":" + result.rows();
+                body = "\"ok\":true,\"connected\":" + result.connected() + ",\"resolved\":" + result.resolved()
+                        + ",\"rows\":" + result.rows();
             } catch (Broker.Failure f) {
                 body = failure(f.reason, f.getMessage());
             } catch (RuntimeException | OutOfMemoryError e) {
@@ -155,14 +164,26 @@ public final class JmxHelper {
         });
     }
 
-    private static List<Broker.Query> queries(List<?> items) {
+    private static Broker.Batch batch(Map<String, Object> request) {
+        List<?> items = Json.list(request, "queries");
+        long every = request.containsKey("resolve_every") ? Json.integer(request, "resolve_every") : 1;
+        long maxAgeMs = request.containsKey("resolve_max_age_ms")
+                ? Json.integer(request, "resolve_max_age_ms") : Long.MAX_VALUE / 1_000_000;
+        if (every <= 0 || every > Integer.MAX_VALUE || maxAgeMs <= 0) {
+            throw new IllegalArgumentException("'resolve_every' and 'resolve_max_age_ms' must be positive");
+        }
         List<Broker.Query> queries = new ArrayList<>(items.size());
+        StringBuilder key = new StringBuilder();
         for (Object item : items) {
             if (!(item instanceof Map<?, ?> map)) {
                 throw new IllegalArgumentException("each query must be an object");
             }
             Object pattern = map.get("pattern");
             Object attributes = map.get("attributes");
+            Object keep = map.containsKey("keep") ? map.get("keep") : Boolean.TRUE;
+            if (!(keep instanceof Boolean)) {
+                throw new IllegalArgumentException("a query's 'keep' is true or false");
+            }
             if (!(pattern instanceof String) || !(attributes instanceof List<?> names) || names.isEmpty()) {
                 throw new IllegalArgumentException("a query has a 'pattern' and a non-empty list of 'attributes'");
             }
@@ -172,14 +193,16 @@ public final class JmxHelper {
                     throw new IllegalArgumentException("attribute names are strings");
                 }
                 wanted[i] = name;
+                key.append(name).append('\u0000');
             }
+            key.append((String) pattern).append(keep.equals(Boolean.TRUE) ? '\u0001' : '\u0002');
             try {
-                queries.add(new Broker.Query(new ObjectName((String) pattern), wanted));
+                queries.add(new Broker.Query(new ObjectName((String) pattern), wanted, (Boolean) keep));
             } catch (MalformedObjectNameException e) {
                 throw new IllegalArgumentException("bad ObjectName pattern '" + pattern + "': " + e.getMessage());
             }
         }
-        return queries;
+        return new Broker.Batch(key.toString(), queries, (int) every, maxAgeMs * 1_000_000);
     }
 
     private static String failure(String reason, String message) {
