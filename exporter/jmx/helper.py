@@ -247,8 +247,7 @@ class JmxHelper:
             "url": url,
             "timeout_ms": max(1, round(timeout * 1000)),
             "queries": [
-                {"pattern": q.pattern, "attributes": list(q.attributes)} | ({} if q.keep_names else {"keep": False})
-                for q in queries
+                {"pattern": q.pattern, "attributes": list(q.attributes), "keep": q.keep_names} for q in queries
             ],
             "resolve_every": self._resolve_every,
             "resolve_max_age_ms": self._resolve_max_age_ms,

@@ -30,10 +30,11 @@ class Query:
 
     pattern: str
     attributes: tuple[str, ...]
-    keep_names: bool = True
-    """Whether the helper may keep the names the pattern resolves to between reads (see ``helper.RESOLVE_EVERY_READS``):
-    not for MBeans Kafka creates lazily per topic (a topic's BytesOutPerSec appears at its first fetch), which must
-    be read from the first cycle they exist in."""
+    keep_names: bool = False
+    """Whether the helper may keep the names the pattern resolves to between reads (see ``helper.RESOLVE_EVERY_READS``).
+    Opt-in, for patterns whose MBeans live as long as the broker (the catalogue says which of its own are): Kafka
+    creates many MBeans lazily — a topic's BytesOutPerSec at its first fetch, a ``RequestsPerSec`` meter at the first
+    request of its API version — and those must be read from the first read they exist in."""
 
 
 @dataclass(frozen=True)

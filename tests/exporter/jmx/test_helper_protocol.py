@@ -54,7 +54,9 @@ def test_a_read_sends_every_query_and_returns_the_rows(helper: JmxHelper, launch
     assert isinstance(request, dict)
     assert request["op"] == "read"
     assert request["timeout_ms"] == 5000
-    assert request["queries"] == [{"pattern": q.pattern, "attributes": list(q.attributes)} for q in QUERIES]
+    assert request["queries"] == [
+        {"pattern": q.pattern, "attributes": list(q.attributes), "keep": q.keep_names} for q in QUERIES
+    ]
     assert "username" not in request
     assert helper.connections_opened == 1
 
