@@ -14,9 +14,13 @@ same harness, for a before/after.
 
     .venv/bin/python bench/bench_jmx.py            # both, as `make bench` runs it
     .venv/bin/python bench/bench_jmx.py batch [--runs 20] [--out bench/results/jmx-batch.json]
-    .venv/bin/python bench/bench_jmx.py fleet [--seconds 60] [--exporter CMD] [--label NAME]
+    .venv/bin/python bench/bench_jmx.py fleet [--seconds 60] [--settle 0] [--exporter CMD] [--label NAME]
         [--out bench/results/jmx-fleet-acme.json]
-    .venv/bin/python bench/bench_jmx.py realkafka [--seconds 60] [--out bench/results/jmx-realkafka.json]
+    .venv/bin/python bench/bench_jmx.py realkafka [--seconds 60] [--settle 0] [--out bench/results/jmx-realkafka.json]
+
+``--settle SECONDS`` starts the window that long after the first cycle, for both exporters: the helper JVM runs its
+first minutes partly interpreted (C1 compiles RMI's serialization paths only after a few reads), so the first
+minute measures start-up, and a window after a few minutes measures what a long-running exporter costs.
 
 ``realkafka`` — ``fleet``'s measurement on a real 3-broker Kafka 4.4 cluster started by the project's launcher (40
 topics of 3 partitions, RF 3, with traffic): JMX on against JMX off.
@@ -201,6 +205,7 @@ def run_exporter(
     seconds: float,
     expect_jmx: int,
     expect_clusters: int = 5,
+    settle: float = 0.0,
 ) -> dict[str, Any]:
     port = free_port()
     argv = [*command, "exporter", "--config.file", str(config), "--web.listen-address", f"127.0.0.1:{port}"]
@@ -225,6 +230,7 @@ def run_exporter(
 
         wait_until(warm, WARMUP_TIMEOUT, f"{name}: every cluster's first cycle", interval=0.5)
         warmup = {"seconds": time.monotonic() - started, "tree_cpu_seconds": tree_cpu(root)}
+        time.sleep(settle)  # steady state: the helper JVM's JIT has compiled RMI's serialization paths by then
         before = cycles(metrics(port))
         cpu0, own0, wall0 = tree_cpu(root), cpu_seconds(root), time.monotonic()
         time.sleep(seconds)
@@ -234,6 +240,7 @@ def run_exporter(
         return {
             "command": shlex.join(argv),
             "warmup": warmup,
+            "settle_seconds": settle,
             "window_seconds": round(wall1 - wall0, 2),
             "tree_cpu_seconds": round(cpu1 - cpu0, 3),
             "exporter_python_cpu_seconds": round(own1 - own0, 3),
@@ -243,6 +250,12 @@ def run_exporter(
             "tree_rss_mb": round(tree_rss_mb(root), 1),
             "jmx_up_brokers": len(re.findall(r"^kafka_jmx_up\{[^}]*\} 1", text, re.MULTILINE)),
         }
+
+
+def after(settle: float) -> str:
+    """When the window starts, for the results' description."""
+    first = "after every cluster's first cycle"
+    return f"{settle:g} s {first}" if settle else first
 
 
 def bench_fleet(args: argparse.Namespace) -> dict[str, Any]:
@@ -264,11 +277,12 @@ def bench_fleet(args: argparse.Namespace) -> dict[str, Any]:
             cluster.pop("jmx_ports", None)
         without_jmx.write_text(yaml.safe_dump(config, sort_keys=False))
         command = shlex.split(args.exporter) if args.exporter else kafka_obs_command()
-        off = run_exporter(command, without_jmx, workdir, name="exporter-jmx-off", seconds=args.seconds, expect_jmx=0)
-        on = run_exporter(command, with_jmx, workdir, name="exporter-jmx-on", seconds=args.seconds, expect_jmx=brokers)
+        run = partial(run_exporter, command, workdir=workdir, seconds=args.seconds, settle=args.settle)
+        off = run(without_jmx, name="exporter-jmx-off", expect_jmx=0)
+        on = run(with_jmx, name="exporter-jmx-on", expect_jmx=brokers)
     return {
         "benchmark": f"exporter process tree CPU over {args.seconds:g} s on the sandbox's {args.fleet} fleet, broker "
-        "JMX on (jmx_ports) vs off, same sandbox, after every cluster's first cycle",
+        f"JMX on (jmx_ports) vs off, same sandbox, {after(args.settle)}",
         "label": args.label,
         "fleet": args.fleet,
         "brokers_with_jmx": brokers,
@@ -280,6 +294,9 @@ def bench_fleet(args: argparse.Namespace) -> dict[str, Any]:
     }
 
 
+STEADY_SETTLE = 300.0
+"""Five minutes: in the helper's profile (docs/performance.md) a read's cost stops falling from about the fifth."""
+SETTLE_HELP = "seconds to wait after the first cycle before the window (steady state; 0: the first minute)"
 REAL_TOPICS, REAL_PARTITIONS = 40, 3
 """The real cluster's shape for ``realkafka``: 40 topics of 3 partitions (RF 3), each with traffic, so every broker
 has per-topic meters and partition logs like a small production cluster."""
@@ -312,12 +329,14 @@ def bench_realkafka(args: argparse.Namespace) -> dict[str, Any]:
         jmx = {**cluster, "jmx_ports": [node.jmx_port for node in kafka.nodes]}
         with_jmx.write_text(yaml.safe_dump({"clusters": [jmx]}, sort_keys=False))
         command = kafka_obs_command()
-        run = partial(run_exporter, command, workdir=workdir, seconds=args.seconds, expect_clusters=1)
+        run = partial(
+            run_exporter, command, workdir=workdir, seconds=args.seconds, expect_clusters=1, settle=args.settle
+        )
         off = run(without_jmx, name="exporter-jmx-off", expect_jmx=0)
         on = run(with_jmx, name="exporter-jmx-on", expect_jmx=len(kafka.nodes))
     return {
         "benchmark": f"exporter process tree CPU over {args.seconds:g} s on a real 3-broker Kafka 4.4 cluster "
-        f"({REAL_TOPICS} topics x {REAL_PARTITIONS} partitions, RF 3), broker JMX on vs off, after the first cycle",
+        f"({REAL_TOPICS} topics x {REAL_PARTITIONS} partitions, RF 3), broker JMX on vs off, {after(args.settle)}",
         "label": args.label,
         "brokers_with_jmx": len(kafka.nodes),
         "jmx_off": off,
@@ -337,14 +356,24 @@ def main() -> int:
     fleet = sub.add_parser("fleet", help="exporter CPU, JMX on vs off, on a sandbox fleet")
     fleet.add_argument("--fleet", default="acme")
     fleet.add_argument("--seconds", type=float, default=60.0)
+    fleet.add_argument("--settle", type=float, default=0.0, help=SETTLE_HELP)
     fleet.add_argument("--exporter", help="command that runs kafka-obs (default: this checkout's)")
     fleet.add_argument("--label", default="kafka-obs JMX helper (one long-lived JVM)")
     fleet.add_argument("--out", default=None, help="default bench/results/jmx-fleet-<fleet>.json")
     real = sub.add_parser("realkafka", help="exporter CPU, JMX on vs off, on a real 3-broker Kafka")
     real.add_argument("--seconds", type=float, default=60.0)
+    real.add_argument("--settle", type=float, default=0.0, help=SETTLE_HELP)
     real.add_argument("--label", default="kafka-obs JMX helper (one long-lived JVM)")
     real.add_argument("--out", default="bench/results/jmx-realkafka.json")
-    runs = [sys.argv[1:]] if sys.argv[1:] else [["batch"], ["fleet"], ["realkafka"]]  # `make bench`: all three
+    steady = ["--settle", str(STEADY_SETTLE)]
+    everything = [
+        ["batch"],
+        ["fleet"],
+        ["fleet", *steady, "--out", "bench/results/jmx-fleet-acme-steady.json"],
+        ["realkafka"],
+        ["realkafka", *steady, "--out", "bench/results/jmx-realkafka-steady.json"],
+    ]
+    runs = [sys.argv[1:]] if sys.argv[1:] else everything  # `make bench`: the first minute and the steady state
     for argv in runs:
         args = parser.parse_args(argv)
         if args.what == "fleet":
