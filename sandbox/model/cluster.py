@@ -445,20 +445,11 @@ class ClusterModel:
                 caps[tp] = dep.rate / len(assigned)
         return caps
 
-    def committed(
-        self,
-        group: GroupState,
-        tp: tuple[str, int],
-        t: float,
-        cap: float | None = None,
-        bounds: dict[tuple[str, int], tuple[int, int]] | None = None,
-    ) -> int:
-        """The group's committed offset of ``tp`` at ``t``. ``bounds`` memoises each partition's (log start, log end)
-        at ``t`` across the groups of one request; the caller holds the lock for that request, so no event or
-        produced record can move them meanwhile."""
+    def committed(self, group: GroupState, tp: tuple[str, int], t: float, cap: float | None = None) -> int:
+        """The group's committed offset of ``tp`` at ``t``."""
         if cap is None:
             cap = self._capacity(group).get(tp, 0.0)
-        return self._committed(tp, group.offsets[tp], cap, t, bounds)
+        return self._committed(tp, group.offsets[tp], cap, t, None)
 
     def _committed(
         self,
@@ -484,7 +475,9 @@ class ClusterModel:
     def group_offsets(
         self, group: GroupState, t: float, bounds: dict[tuple[str, int], tuple[int, int]] | None = None
     ) -> dict[tuple[str, int], int]:
-        """Every committed offset of ``group`` at ``t`` (``bounds``: see :meth:`committed`)."""
+        """Every committed offset of ``group`` at ``t``. ``bounds`` memoises each partition's (log start, log end) at
+        ``t`` across the groups of one request; the caller holds the lock for that request, so no event or produced
+        record can move them meanwhile."""
         caps = self._capacity(group)
         committed = self._committed
         return {tp: committed(tp, anchor, caps.get(tp, 0.0), t, bounds) for tp, anchor in group.offsets.items()}
