@@ -255,6 +255,19 @@ def test_one_bad_alert_is_rejected_alone_and_recorded(harness: Harness) -> None:
     assert len(harness.scaler.applied) == 2  # the good alerts of the group were acted on
 
 
+def test_snake_case_twins_of_alertmanager_keys_are_unknown_keys_and_ignored(harness: Harness) -> None:
+    # The schema names only Alertmanager's keys (externalURL, startsAt, ...); any other key is allowed and ignored,
+    # so a snake_case twin of any type must neither be read in place of the real field nor refuse the group.
+    # The optional camelCase keys are left out: that is when a twin would be read in their place.
+    optional = ("truncatedAlerts", "groupLabels", "commonLabels", "commonAnnotations", "externalURL")
+    an_alert = {k: v for k, v in alert().items() if k not in ("endsAt", "generatorURL", "annotations")}
+    body = {k: v for k, v in notification({**an_alert, "ends_at": 1, "generator_url": 7}).items() if k not in optional}
+    body |= {"external_url": 0, "truncated_alerts": "x", "common_labels": [1], "group_labels": 2}
+    response = harness.client.post("/alerts", json=body, headers=AUTH)
+    assert response.status_code == 202, response.text
+    assert response.json()["rejected"] == []
+
+
 @pytest.mark.parametrize(
     ("body", "reason"),
     [
