@@ -181,33 +181,35 @@ class LagEvaluator:
     def observe(
         self, group: str, *, at: float, members: int, offsets: Mapping[TopicPartition, tuple[int, int]]
     ) -> GroupVerdict:
-        """Record one cycle's ``(committed, log-end)`` per partition of ``group`` and rate it.
+        """Record one cycle's ``(committed, log-end)`` per partition of ``group`` and rate it; the verdict's
+        partitions are in the order of ``offsets``.
 
         Partitions left out of ``offsets`` (no longer committed, filtered, offline) are forgotten.
         """
         state = self._groups.setdefault(group, _GroupState())
         windows = state.partitions
-        for tp in [tp for tp in windows if tp not in offsets]:
-            del windows[tp]
         moved = False
         window, ok_lag = self.window, self.ok_lag
         for tp, (committed, log_end) in offsets.items():
             observations = windows.get(tp)
             if observations is None:
                 observations = windows[tp] = _Window()
-            elif observations and at <= observations.at:
+            elif (past := observations.offsets) and at <= observations.at:  # (the array's length, not __len__)
                 continue  # not later than what we know: time must increase within a window
-            elif observations and log_end < observations.offsets[-1]:
+            elif past and log_end < past[-1]:
                 observations.clear()  # the partition was recreated or truncated: its past says nothing now
-            if observations and committed != observations.offsets[-2]:
+            if observations.offsets and committed != observations.offsets[-2]:
                 moved = True
             observations.append(at, committed, log_end, window, ok_lag)
+        if len(windows) > len(offsets):  # every partition of `offsets` has a window now: the others are gone
+            for tp in [tp for tp in windows if tp not in offsets]:
+                del windows[tp]
         if members > 0 or moved:
             state.idle_since = None
         elif state.idle_since is None:
             state.idle_since = at
         alive = members > 0
-        statuses = {tp: w.status(window=window, alive=alive) for tp, w in windows.items()}
+        statuses = {tp: windows[tp].status(window=window, alive=alive) for tp in offsets}
         abandoned = state.idle_since is not None and at - state.idle_since >= self.abandoned_after
         return GroupVerdict(max(statuses.values(), default=Status.OK), statuses, abandoned)
 

@@ -25,7 +25,7 @@ from dataclasses import dataclass, field
 from typing import TypeVar
 
 from kafka_obs.exporter.client import KafkaAdmin
-from kafka_obs.exporter.families import FamilyBuilder, PartitionLabels
+from kafka_obs.exporter.families import FamilyBuilder, LabelValues, PartitionLabels
 from kafka_obs.exporter.lag_seconds import LagSecondsEstimator
 from kafka_obs.exporter.lag_status import GroupVerdict, LagEvaluator, Status
 from kafka_obs.exporter.model import GroupDescription, GroupListing, TopicPartition
@@ -114,7 +114,7 @@ def group_series(
         offsets = groups.committed.get(group)
         if not offsets:
             continue
-        lag_sums, max_lag_seconds, observed = offset_series.add(group, offsets)
+        lag_sums, max_lag_seconds, observed, rows = offset_series.add(group, offsets)
         for topic in sorted(lag_sums):
             out.add("kafka_consumergroup_lag_sum", lag_sums[topic], group, topic)
         if max_lag_seconds is not None:
@@ -123,7 +123,7 @@ def group_series(
             # members: DescribeGroups' count; without an answer this cycle, what ListGroups' state implies
             members = description.members if description else int(state not in SKIPPED_WHEN_EMPTY)
             verdict = evaluator.observe(group, at=now, members=members, offsets=observed)
-            _status_series(out, group, verdict, per_partition, offset_series.partition_label)
+            _status_series(out, group, verdict, rows)
 
 
 class _OffsetSeries:
@@ -154,8 +154,10 @@ class _OffsetSeries:
 
     def add(
         self, group: str, offsets: Mapping[TopicPartition, int]
-    ) -> tuple[dict[str, int], float | None, dict[TopicPartition, tuple[int, int]]]:
-        """One group's series; returns its lag per topic, its largest lag in seconds and what it observed."""
+    ) -> tuple[dict[str, int], float | None, dict[TopicPartition, tuple[int, int]], list[LabelValues]]:
+        """One group's series; returns its lag per topic, its largest lag in seconds, what it observed (in
+        partition order) and, per partition, the label tuple of its series (the same order; empty when series are
+        per group only), which the partition statuses share."""
         (current_labels, current_values), (lag_labels, lag_values), (seconds_labels, seconds_values) = (
             self._current,
             self._lag,
@@ -171,6 +173,7 @@ class _OffsetSeries:
         lag_sums: dict[str, int] = {}
         max_lag_seconds: float | None = None
         observed: dict[TopicPartition, tuple[int, int]] = {}
+        rows: list[LabelValues] = []
         for tp in sorted(offsets):
             topic, partition = tp
             end = log_end.get(tp)
@@ -195,23 +198,23 @@ class _OffsetSeries:
                 lag_labels.append(labels)
                 lag_values.append(lag)
                 seconds_labels.append(labels)
-                seconds_values.append(round(seconds, 3))
-        return lag_sums, max_lag_seconds, observed
+                seconds_values.append(round(seconds, 3) if seconds else seconds)  # round() is ~0.4 µs: not for 0
+                rows.append(labels)
+        return lag_sums, max_lag_seconds, observed, rows
 
 
 _STATUS_NAMES = tuple((status, status.name) for status in Status)
 
 
-def _status_series(
-    out: FamilyBuilder, group: str, verdict: GroupVerdict, per_partition: bool, partition_label: PartitionLabels
-) -> None:
+def _status_series(out: FamilyBuilder, group: str, verdict: GroupVerdict, rows: list[LabelValues]) -> None:
+    """The group's status series; per partition (``rows``: the label tuples of the group's committed offsets, in
+    the order of ``verdict.partitions``) when series are per partition."""
     status_labels, status_values = out.columns("kafka_consumergroup_status")
     for status, name in _STATUS_NAMES:
         status_labels.append((group, name))
         status_values.append(int(status is verdict.status))
     out.add("kafka_consumergroup_abandoned", int(verdict.abandoned), group)
-    if per_partition:
+    if rows:
         labels, values = out.columns("kafka_consumergroup_partition_status")
-        for (topic, partition), status in sorted(verdict.partitions.items()):
-            labels.append((group, topic, partition_label[partition]))
-            values.append(status.value)
+        labels.extend(rows)
+        values.extend(map(int, verdict.partitions.values()))  # a Status' int, without Enum's `value` property

@@ -158,7 +158,8 @@ STATUS_NAMES = ("OK", "WARN", "REWIND", "STALL", "STOP")
 def test_groups_are_rated_from_the_cycles_window_per_clusters_yaml(clock: ManualClock, kafka: FakeKafka) -> None:
     """window 3 from clusters.yaml: a frozen group with members is STALL, without STOP, a slow one WARN, a healthy
     one OK; every group's state set has exactly one 1, and the OpenMetrics body parses strictly."""
-    kafka.groups["stuck"] = FakeGroup(members=2, committed={("orders", 0): 0, ("orders", 1): 0})
+    # partitions out of order: the statuses must still go with their own partition's labels
+    kafka.groups["stuck"] = FakeGroup(members=2, committed={("orders", 1): 0, ("orders", 0): 0})
     kafka.groups["gone"] = FakeGroup(state="Empty", members=0, committed={("orders", 0): 0})
     kafka.groups["slow"] = FakeGroup(members=1, committed={("orders", 0): 0})
     kafka.groups["fine"] = FakeGroup(members=1, committed={("orders", 0): 0})
@@ -427,7 +428,7 @@ def test_the_series_of_one_partition_or_committed_offset_share_one_label_tuple(
     """Per-row label tuples (not one per sample) are what keeps a 4x ``scale`` snapshot small: a regression to a
     tuple per sample would triple the objects the garbage collector walks."""
     kafka.produce("orders", 0, 10)
-    kafka.groups["billing"] = FakeGroup(committed={("orders", 0): 4, ("orders", 1): 0})
+    kafka.groups["billing"] = FakeGroup(committed={("orders", 1): 0, ("orders", 0): 4})
     exporter = Exporter(fleet(cluster_config("alpha")), clock=clock, client_factory=lambda c: kafka)
     exporter.collect_once()
     rendered = exporter.store.latest("alpha")
@@ -438,10 +439,14 @@ def test_the_series_of_one_partition_or_committed_offset_share_one_label_tuple(
         return [tuple(id(labels) for labels in families[name].labels) for name in names]
 
     group_rows = rows(
-        "kafka_consumergroup_current_offset", "kafka_consumergroup_lag", "kafka_consumergroup_lag_seconds"
+        "kafka_consumergroup_current_offset",
+        "kafka_consumergroup_lag",
+        "kafka_consumergroup_lag_seconds",
+        "kafka_consumergroup_partition_status",
     )
     assert len(group_rows[0]) == 2
-    assert group_rows[0] == group_rows[1] == group_rows[2]
+    assert group_rows[0] == group_rows[1] == group_rows[2] == group_rows[3]
+    assert [labels[2] for labels in families["kafka_consumergroup_partition_status"].labels] == ["0", "1"]
     topic_rows = rows("kafka_topic_partition_leader", "kafka_topic_partition_replicas")
     assert len(topic_rows[0]) == 5
     assert topic_rows[0] == topic_rows[1]

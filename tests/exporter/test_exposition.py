@@ -193,3 +193,62 @@ def test_a_family_unchanged_since_the_last_cycle_keeps_its_rendering(clock: Manu
     # reused or not, the body is what rendering everything afresh gives
     fresh = render_samples(exporter.workers["alpha"].collector.cluster.static_labels(), second.snapshot.kafka)
     assert assemble([fresh], openmetrics=False) == assemble([second.kafka], openmetrics=False)
+
+
+def _sample_values(rendered: RenderedFamilies, name: str) -> list[str]:
+    return [line.rpartition(" ")[2] for line in rendered.chunks[name].plain().decode().splitlines()]
+
+
+@pytest.mark.parametrize(
+    "values",
+    [
+        [0, -1, 7, 2**53 - 1, -(2**53) + 1],  # exact integers: the C-level path
+        [2**53, 5, -(2**60)],  # beyond a float64's exact integers
+        [0.0, 1.5, 2.0, -3.0, 0.001, 1e-7, 123456.789, 2.0**52],  # finite floats, integral ones without ".0"
+        [-0.0, 1.25],  # -0.0 is written "0"
+        [math.nan, math.inf, -math.inf, 0.5],
+        [2.0**53, 1e16, 1e300, 4.0],  # floats too large to print as integers
+        [1, 2.5, 3.0],  # mixed
+        [True, False],
+    ],
+)
+def test_every_value_column_renders_as_format_value_writes_each_value(values: list[float]) -> None:
+    """The columns rendered without a Python call per value (all exact integers, all finite floats) must read
+    exactly as :func:`format_value` writes each value, and the others fall back to it."""
+    out = FamilyBuilder()
+    for i, value in enumerate(values):
+        out.add("kafka_consumergroup_lag_seconds", value, "g", "t", str(i))
+    rendered = render_samples({"cluster": "a"}, out.build())
+    assert _sample_values(rendered, "kafka_consumergroup_lag_seconds") == [format_value(v) for v in values]
+
+
+def test_label_sets_are_rendered_once_per_rows_and_reused_while_the_rows_stay() -> None:
+    """The three series of each committed offset share one rendering of their label sets, the next cycle reuses
+    it while the rows are the same, and rows that changed (same count, other labels) are rendered afresh."""
+
+    def cycle(partitions: list[str], lag: int) -> tuple[Family, ...]:
+        out = FamilyBuilder()
+        for name in ("kafka_consumergroup_current_offset", "kafka_consumergroup_lag"):
+            labels, values = out.columns(name)
+            labels.extend(("g", "t", p) for p in partitions)
+            values.extend([lag] * len(partitions))
+        out.add("kafka_topic_partitions", 2, "t")
+        return out.build()
+
+    static = {"cluster": "a", "region": 'r"1'}
+    first = render_samples(static, cycle(["0", "1"], 5))
+    shared = [t for t in first.label_texts if t.names == ("consumergroup", "topic", "partition")]
+    assert len(shared) == 1  # one rendering for both families
+    second = render_samples(static, cycle(["0", "1"], 6), first)  # the partition count kept its chunk
+    assert [t.texts for t in second.label_texts] == [shared[0].texts]
+    assert second.label_texts[0].texts is shared[0].texts  # reused, not rendered again
+    third = render_samples(static, cycle(["0", "2"], 6), second)
+    other_prefix = render_samples({"cluster": "b"}, cycle(["0", "2"], 6), third)
+    for rendered, (labels, families) in (
+        (second, (static, cycle(["0", "1"], 6))),
+        (third, (static, cycle(["0", "2"], 6))),
+        (other_prefix, ({"cluster": "b"}, cycle(["0", "2"], 6))),
+    ):
+        assert assemble([rendered], openmetrics=True) == assemble([render_samples(labels, families)], openmetrics=True)
+    assert b'partition="2"' in third.chunks["kafka_consumergroup_lag"].plain()
+    assert b'cluster="b"' in other_prefix.chunks["kafka_consumergroup_lag"].plain()

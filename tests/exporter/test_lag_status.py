@@ -152,6 +152,19 @@ def test_vanished_groups_and_partitions_are_forgotten() -> None:
     assert len(evaluator) == 1
 
 
+def test_a_verdict_lists_the_partitions_in_the_order_they_were_observed() -> None:
+    """The series builder pairs each partition's status with the label tuple of its committed offset by position,
+    so the verdict keeps the order of ``offsets`` (not the order the windows were created in), and forgets a
+    partition left out."""
+    evaluator = LagEvaluator(window=3)
+    evaluator.observe("g", at=1, members=1, offsets={("b", 0): (5, 9), ("a", 1): (1, 1)})
+    verdict = evaluator.observe("g", at=2, members=1, offsets={("a", 0): (0, 4), ("a", 1): (0, 1), ("b", 0): (6, 9)})
+    assert list(verdict.partitions) == [("a", 0), ("a", 1), ("b", 0)]
+    assert verdict.partitions[("a", 1)] is Status.REWIND
+    verdict = evaluator.observe("g", at=3, members=1, offsets={("b", 0): (7, 9), ("a", 0): (0, 4)})
+    assert list(verdict.partitions) == [("b", 0), ("a", 0)]
+
+
 def test_settings_are_checked() -> None:
     with pytest.raises(ValueError, match="window"):
         LagEvaluator(window=2)
