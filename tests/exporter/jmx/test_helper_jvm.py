@@ -220,3 +220,18 @@ def test_every_jvm_option_takes_effect_on_this_runtime() -> None:
             assert flags.get(name) == value, option
         elif option.startswith(("-XX:+", "-XX:-")):
             assert flags.get(option[5:]) == str(option[4] == "+").lower(), option
+
+
+def test_a_runtime_without_a_diagnostic_option_still_starts_the_helper() -> None:
+    """The housekeeping flags are diagnostic: a later JDK may drop them, and the helper must start there anyway."""
+    java = find_java()
+    if java is None:
+        pytest.skip("java not found")
+    done = subprocess.run(
+        [java, *JVM_OPTIONS, "-XX:AsyncDeflationIntervalThatNoJdkHas=1", "-version"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr
