@@ -466,7 +466,7 @@ class Store:
     ) -> list[tuple[int, str, str]]:
         rows = conn.execute(
             "SELECT id, playbook, target, state FROM remediations WHERE incident_id = ?"
-            " AND state IN ('queued', 'grace', 'verifying')",
+            " AND state IN ('queued', 'grace')",
             (incident_id,),
         ).fetchall()
         cancelled = []

@@ -510,8 +510,12 @@ class Worker:
             log.info("remediation changed state while acting", extra={"remediation": rem.id})
 
     def _still_verifying(self, remediation_id: int) -> bool:
+        """A resolved alert does not end a verification: the action's own effect is what usually resolves it (a
+        lowered retention frees the disk), and Alertmanager sends the resolution at its group interval, out of step
+        with the query's polls. Cancelling on it recorded remediations that worked as ``cancelled``; the query
+        decides, and the resolution only spares a rollback when the query never held (:meth:`_verify`)."""
         rem = self.store.remediation(remediation_id)
-        return rem is not None and rem.state is State.verifying and rem.incident_status is AlertStatus.firing
+        return rem is not None and rem.state is State.verifying
 
     def _verify(self, rem: Remediation, initial_delay: float = 0.0) -> None:
         playbook = self.playbooks[rem.playbook]
@@ -539,13 +543,15 @@ class Worker:
         self.metrics.verification_duration.observe(result.seconds)
         detail = {"query": expr, "polls": result.polls, "seconds": round(result.seconds, 3), "last": result.last}
         if result.cancelled:
-            if self.stop_event.is_set():
-                return  # stays `verifying`; the next process resumes it
-            # A resolved alert: the change is kept (rolling back would bring the problem back).
-            self._finish(rem, {State.verifying}, State.cancelled, "alert resolved during verification", data=detail)
-            return
+            return  # stopping: stays `verifying`, the next process resumes it (or it moved on meanwhile)
         if result.passed:
             self._finish(rem, {State.verifying}, State.succeeded, "verification passed", data=detail)
+            return
+        if self.store.incident_status(rem.incident_id) is AlertStatus.resolved:
+            # The alert resolved while the query never held: the change is kept (rolling back could bring the
+            # problem back) and nobody is paged, but it did not prove itself, so it is not counted a success.
+            reason = f"alert resolved during verification; {expr} did not hold by the deadline ({result.last})"
+            self._finish(rem, {State.verifying}, State.cancelled, reason, data=detail)
             return
         self.store.audit("verification_failed", rem, data=detail)
         self._rollback(

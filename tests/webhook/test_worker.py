@@ -135,7 +135,34 @@ def test_resolved_before_firing_arrives_starts_nothing(harness: Harness) -> None
     assert harness.scaler.applied == []
 
 
-def test_resolved_cancels_during_verification(harness: Harness) -> None:
+def test_resolved_during_verification_does_not_stop_it_and_a_pass_is_a_success(harness: Harness) -> None:
+    """The action's effect resolves the alert, and the resolution can reach the webhook before the query's next
+    poll sees it (a real-Kafka CI run: retention lowered, segments deleted, "cancelled: alert resolved")."""
+    firing = alert(fingerprint="00000000000000c3")
+    harness.post(firing)
+    polls = 0
+    cancelled: list[int] = []
+
+    def resolve_on_second_poll_then_hold(_expr: str) -> bool:
+        nonlocal polls
+        polls += 1
+        if polls == 2:
+            response = harness.post({**firing, "status": "resolved"})
+            assert response.status_code == 202
+            cancelled.extend(response.json()["cancelled"])
+        return polls >= 3
+
+    harness.prometheus.holds = resolve_on_second_poll_then_hold
+    harness.run()
+    assert cancelled == []  # the verifying remediation is not cancelled by the resolution
+    assert harness.states() == ["succeeded"]
+    assert polls == 3
+    assert harness.scaler.replicas["orders-processor"] == 6
+    assert harness.escalator.alerts == []
+    assert events(harness, 1)[-3:] == ["verifying", "verification_started", "succeeded"]
+
+
+def test_resolved_during_verification_that_never_holds_keeps_the_change_unpaged(harness: Harness) -> None:
     firing = alert(fingerprint="00000000000000c2")
     harness.post(firing)
     polls = 0
@@ -144,14 +171,18 @@ def test_resolved_cancels_during_verification(harness: Harness) -> None:
         nonlocal polls
         polls += 1
         if polls == 2:
-            harness.store.enqueue  # noqa: B018 (documenting: the API path below is what Alertmanager uses)
             assert harness.post({**firing, "status": "resolved"}).status_code == 202
         return False
 
     harness.prometheus.holds = resolve_on_second_poll
     harness.run()
-    assert harness.states() == ["cancelled"]
+    [rem] = harness.store.remediations()
+    assert rem.state is State.cancelled
+    assert (rem.reason or "").startswith("alert resolved during verification;")
+    assert "did not hold by the deadline" in (rem.reason or "")
+    assert 6 <= polls <= 8  # polled every 5 s to the 30 s deadline, not stopped by the resolution
     assert harness.scaler.replicas["orders-processor"] == 6  # the change is kept: the alert is over
+    assert harness.scaler.applied == [("orders-processor", 6)]  # no rollback
     assert harness.escalator.alerts == []
 
 
