@@ -16,14 +16,16 @@ same harness, for a before/after.
     .venv/bin/python bench/bench_jmx.py batch [--runs 20] [--out bench/results/jmx-batch.json]
     .venv/bin/python bench/bench_jmx.py fleet [--seconds 60] [--settle 0] [--exporter CMD] [--label NAME]
         [--out bench/results/jmx-fleet-acme.json]
-    .venv/bin/python bench/bench_jmx.py realkafka [--seconds 60] [--settle 0] [--out bench/results/jmx-realkafka.json]
+    .venv/bin/python bench/bench_jmx.py realkafka [--seconds 60] [--settle 0] [--shape small|peers]
+        [--out bench/results/jmx-realkafka.json]
 
 ``--settle SECONDS`` starts the window that long after the first cycle, for both exporters: the helper JVM runs its
 first minutes partly interpreted (C1 compiles RMI's serialization paths only after a few reads), so the first
 minute measures start-up, and a window after a few minutes measures what a long-running exporter costs.
 
-``realkafka`` — ``fleet``'s measurement on a real 3-broker Kafka 4.4 cluster started by the project's launcher (40
-topics of 3 partitions, RF 3, with traffic): JMX on against JMX off.
+``realkafka`` — ``fleet``'s measurement on a real 3-broker Kafka 4.4 cluster started by the project's launcher:
+JMX on against JMX off. ``--shape small`` (40 topics of 3 partitions, RF 3, with traffic) or ``--shape peers``
+(the cluster the peers are measured on: 2,500 partitions, 2,000 groups with committed offsets).
 """
 
 from __future__ import annotations
@@ -46,6 +48,8 @@ from typing import Any
 import machine  # bench/machine.py: load averages and a note measured, not asserted
 import psutil
 import yaml
+from bench_peers import fill
+from bench_realkafka import SHAPE as PEERS_SHAPE
 from confluent_kafka import Producer
 from confluent_kafka.admin import AdminClient, NewTopic
 
@@ -302,21 +306,39 @@ REAL_TOPICS, REAL_PARTITIONS = 40, 3
 has per-topic meters and partition logs like a small production cluster."""
 
 
+SHAPES = {
+    "small": f"{REAL_TOPICS} topics x {REAL_PARTITIONS} partitions, RF 3",
+    "peers": f"the peers' shape: {PEERS_SHAPE.partitions:,} partitions, {PEERS_SHAPE.groups:,} groups with "
+    f"{PEERS_SHAPE.offsets_per_group} committed offsets each, RF 1",
+}
+"""``small``: a near-empty cluster, where the admin API's cycle costs ~35 ms, so the ratio compares JMX with
+almost nothing. ``peers``: the cluster issue #14 measures the peers on (bench_peers.py, bench_realkafka.py),
+where the admin API's work is a real cluster's. JMX's cost per broker is the same on both (the default catalogue
+has no per-topic or per-partition MBeans)."""
+
+
+def fill_small(kafka: KafkaCluster) -> None:
+    admin = AdminClient({"bootstrap.servers": kafka.bootstrap_servers})
+    topics = [f"bench-{i:02d}" for i in range(REAL_TOPICS)]
+    for future in admin.create_topics([NewTopic(t, REAL_PARTITIONS, 3) for t in topics]).values():
+        future.result(120)
+    producer = Producer({"bootstrap.servers": kafka.bootstrap_servers, "linger.ms": 20})
+    for topic in topics:
+        for _ in range(100):
+            producer.produce(topic, b"x" * 200)
+    if producer.flush(120) != 0:
+        raise SystemExit("could not produce the seed records")
+
+
 def bench_realkafka(args: argparse.Namespace) -> dict[str, Any]:
     """``fleet``'s measurement on a real 3-broker Kafka (kafka_obs.platform.realkafka): JMX on vs off."""
     load_before = machine.snapshot()
     workdir = Path(tempfile.mkdtemp(prefix="bench-jmx-real-"))
     with KafkaCluster.start(3) as kafka:
-        admin = AdminClient({"bootstrap.servers": kafka.bootstrap_servers})
-        topics = [f"bench-{i:02d}" for i in range(REAL_TOPICS)]
-        for future in admin.create_topics([NewTopic(t, REAL_PARTITIONS, 3) for t in topics]).values():
-            future.result(120)
-        producer = Producer({"bootstrap.servers": kafka.bootstrap_servers, "linger.ms": 20})
-        for topic in topics:
-            for _ in range(100):
-                producer.produce(topic, b"x" * 200)
-        if producer.flush(120) != 0:
-            raise SystemExit("could not produce the seed records")
+        if args.shape == "peers":
+            fill(kafka, PEERS_SHAPE)
+        else:
+            fill_small(kafka)
         cluster = {
             "name": "real",
             "region": "bench",
@@ -336,8 +358,9 @@ def bench_realkafka(args: argparse.Namespace) -> dict[str, Any]:
         on = run(with_jmx, name="exporter-jmx-on", expect_jmx=len(kafka.nodes))
     return {
         "benchmark": f"exporter process tree CPU over {args.seconds:g} s on a real 3-broker Kafka 4.4 cluster "
-        f"({REAL_TOPICS} topics x {REAL_PARTITIONS} partitions, RF 3), broker JMX on vs off, {after(args.settle)}",
+        f"({SHAPES[args.shape]}), broker JMX on vs off, {after(args.settle)}",
         "label": args.label,
+        "shape": args.shape,
         "brokers_with_jmx": len(kafka.nodes),
         "jmx_off": off,
         "jmx_on": on,
@@ -363,6 +386,7 @@ def main() -> int:
     real = sub.add_parser("realkafka", help="exporter CPU, JMX on vs off, on a real 3-broker Kafka")
     real.add_argument("--seconds", type=float, default=60.0)
     real.add_argument("--settle", type=float, default=0.0, help=SETTLE_HELP)
+    real.add_argument("--shape", choices=sorted(SHAPES), default="small", help="what the cluster holds")
     real.add_argument("--label", default="kafka-obs JMX helper (one long-lived JVM)")
     real.add_argument("--out", default="bench/results/jmx-realkafka.json")
     steady = ["--settle", str(STEADY_SETTLE)]
@@ -374,7 +398,9 @@ def main() -> int:
         # 300 s, not 60: CPU time is counted in 10 ms ticks and the real cluster's JMX-off base is ~0.07 s a minute,
         # so over 60 s one tick moved the ratio by 0.14; the ratio is per window, whatever its length.
         ["realkafka", *steady, "--seconds", "300", "--out", "bench/results/jmx-realkafka-steady.json"],
-    ]
+        ["realkafka", "--shape", "peers", *steady, "--seconds", "300",
+         "--out", "bench/results/jmx-realkafka-peers-shape-steady.json"],
+    ]  # fmt: skip
     runs = [sys.argv[1:]] if sys.argv[1:] else everything  # `make bench`: the first minute and the steady state
     for argv in runs:
         args = parser.parse_args(argv)
