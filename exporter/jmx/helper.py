@@ -46,9 +46,10 @@ JVM_OPTIONS: tuple[str, ...] = (
     "-Xshare:auto",
     # HotSpot's housekeeping wakes a JVM that reads a few times a minute: the monitor deflation thread checks every
     # 250 ms (RMI inflates monitors) and the VM thread brings everything to a safepoint every second for cleanups
-    # nothing here needs. Measured at the exporter's cadence on a real 3-broker cluster (one 3-broker read every
-    # 30 s, 5 minutes, docs/performance.md): 38 ms of helper CPU a minute with the defaults, 30 with the deflation
-    # check every 10 s, 22-24 with that and no periodic safepoint (alone it changed nothing). GC safepoints still
+    # nothing here needs. Measured at the exporter's cadence on a real 3-broker cluster (3 reads every 30 s, the 5
+    # minutes after a 5-minute settle, docs/performance.md): 52-54 ms of helper CPU a minute without these two, 38
+    # with them; in a long-warm helper 38 without, 30 with the deflation check every 10 s, 22-24 with both (the
+    # safepoint interval alone changed nothing). GC safepoints still
     # run the cleanups and monitors are still deflated at least once a minute (GuaranteedAsyncDeflationInterval).
     # Both flags are diagnostic and may leave a later JDK: a runtime without them ignores them rather than refusing
     # to start (tests/exporter/jmx/test_helper_jvm.py checks that each takes effect on the runtime tested).
