@@ -33,6 +33,7 @@ def alert(
     description: str,
     runbook_base: str,
     for_: float | None = None,
+    keep_firing_for: float | None = None,
     labels: Mapping[str, str] | None = None,
     extra: Mapping[str, str] | None = None,
 ) -> Rule:
@@ -46,6 +47,7 @@ def alert(
         alert=name,
         expr=expr,
         for_=for_,
+        keep_firing_for=keep_firing_for,
         labels={**(labels or {}), "severity": severity},
         annotations=annotations,
     )

@@ -29,6 +29,12 @@ CLUSTER = "cluster, region, environment"
 LAG_GROWTH_WINDOW = "10m"
 GROUP = "cluster, region, environment, consumergroup"
 BROKER_DROP_WINDOW = "1h"
+DISK_KEEP_FIRING_FOR = 360.0
+"""How long KafkaBrokerDiskPressure stays firing once its expression stops returning a series. A disk fills over
+hours, but its series come from one DescribeLogDirs per broker per cycle: one failed answer or one missed scrape
+made them stale, which resolved the alert, restarted its 5-minute ``for`` and cancelled a remediation still in its
+grace period. 6 minutes covers a gap of one low-priority cycle (5m) plus a scrape; a real recovery resolves that
+much later, and the webhook's verification asks Prometheus directly, not the alert."""
 
 
 @dataclass(frozen=True)
@@ -176,6 +182,7 @@ def kafka_alerts(settings: KafkaAlerts, runbook_base: str, jmx_source: JmxSource
             f"1 - kafka_log_dir_usable_bytes / (kafka_log_dir_total_bytes > 0) > {used}",
             severity="warning",
             for_=300.0,
+            keep_firing_for=DISK_KEEP_FIRING_FOR,
             summary="A broker log directory is almost full.",
             description="Broker {{ $labels.broker }} of {{ $labels.cluster }}, {{ $labels.log_dir }}: "
             f"{{{{ $value | humanizePercentage }}}} used (threshold {number(100 * settings.disk_used_ratio)}%).",

@@ -18,6 +18,7 @@ class Rule:
     record: str | None = None
     alert: str | None = None
     for_: float | None = None
+    keep_firing_for: float | None = None
     labels: Mapping[str, str] = field(default_factory=dict)
     annotations: Mapping[str, str] = field(default_factory=dict)
 
@@ -34,6 +35,8 @@ class Rule:
         out["expr"] = self.expr
         if self.for_:
             out["for"] = duration(self.for_)
+        if self.keep_firing_for:
+            out["keep_firing_for"] = duration(self.keep_firing_for)
         if self.labels:
             out["labels"] = dict(self.labels)
         if self.annotations:

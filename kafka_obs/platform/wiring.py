@@ -369,11 +369,13 @@ def playbooks_with_verification(playbooks: Mapping[str, Any], **verify: Any) -> 
 
 
 def cap_alert_for(rules: Mapping[str, Any], seconds: int) -> Doc:
-    """A generated rule file with every alert's ``for`` capped at ``seconds`` (tests only: the shipped 5-minute
-    ``for`` of KafkaBrokerDiskPressure would dominate a closed-loop test; the expressions are untouched)."""
+    """A generated rule file with every alert's ``for`` and ``keep_firing_for`` capped at ``seconds`` (tests only:
+    the shipped 5-minute ``for`` of KafkaBrokerDiskPressure would dominate a closed-loop test, and its 6-minute
+    ``keep_firing_for`` the wait for its resolution; the expressions are untouched)."""
     document = copy.deepcopy(dict(rules))
     for group in document.get("groups") or []:
         for rule in group.get("rules") or []:
-            if "alert" in rule and "for" in rule:
-                rule["for"] = f"{min(seconds, int(parse_duration(str(rule['for']))))}s"
+            for key in ("for", "keep_firing_for"):
+                if "alert" in rule and key in rule:
+                    rule[key] = f"{min(seconds, int(parse_duration(str(rule[key]))))}s"
     return document

@@ -158,13 +158,16 @@ def test_demo_clusters_collect_every_priority_fast_and_stay_a_valid_fleet(tmp_pa
     assert wiring.regions(written) == ["us-east-1", "eu-west-1"]
 
 
-def test_cap_alert_for_shortens_only_longer_fors() -> None:
+def test_cap_alert_for_shortens_only_longer_fors_and_keep_firing_fors() -> None:
     rules: wiring.Doc = {"groups": [{"name": "g", "rules": [
-        {"alert": "A", "expr": "x", "for": "5m"}, {"alert": "B", "expr": "y", "for": "2s"},
+        {"alert": "A", "expr": "x", "for": "5m", "keep_firing_for": "6m"},
+        {"alert": "B", "expr": "y", "for": "2s", "keep_firing_for": "3s"},
         {"record": "r", "expr": "z"}]}]}  # fmt: skip
     capped = wiring.cap_alert_for(rules, 4)
     assert [r.get("for") for r in capped["groups"][0]["rules"]] == ["4s", "2s", None]
+    assert [r.get("keep_firing_for") for r in capped["groups"][0]["rules"]] == ["4s", "3s", None]
     assert rules["groups"][0]["rules"][0]["for"] == "5m"  # the input is not modified
+    assert rules["groups"][0]["rules"][0]["keep_firing_for"] == "6m"
 
 
 def test_a_stack_without_the_engines_runs_what_it_can_and_says_what_is_missing(
