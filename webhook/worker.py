@@ -529,8 +529,7 @@ class Worker:
             # Resumed after a restart that outlasted the deadline: whatever the query says now, the change did not
             # prove itself in time — a late pass must not turn into "succeeded". Fail, roll back, escalate.
             late = f"the verification deadline passed before it could run ({self.clock.now() - deadline:.0f}s ago)"
-            self.store.audit("verification_failed", rem, data={"query": expr, "polls": 0, "last": late})
-            self._rollback(rem, playbook, len(playbook.actions), State.verifying, f"verification failed: {late}")
+            self._not_verified(rem, playbook, {"query": expr, "polls": 0, "last": late}, late)
             return
         result = self.verifier.verify(
             expr,
@@ -547,20 +546,19 @@ class Worker:
         if result.passed:
             self._finish(rem, {State.verifying}, State.succeeded, "verification passed", data=detail)
             return
+        self._not_verified(rem, playbook, detail, f"{expr} did not hold by the deadline ({result.last})")
+
+    def _not_verified(self, rem: Remediation, playbook: Playbook, detail: dict[str, Any], why: str) -> None:
+        """The change did not prove itself (in time, or at all). If its alert resolved meanwhile, the change is kept
+        (rolling back could bring the problem back) and nobody is paged, but it is not counted a success; otherwise
+        it is rolled back and escalated. The same rule whether the verification ran or a restart outlasted it."""
         if self.store.incident_status(rem.incident_id) is AlertStatus.resolved:
-            # The alert resolved while the query never held: the change is kept (rolling back could bring the
-            # problem back) and nobody is paged, but it did not prove itself, so it is not counted a success.
-            reason = f"alert resolved during verification; {expr} did not hold by the deadline ({result.last})"
-            self._finish(rem, {State.verifying}, State.cancelled, reason, data=detail)
+            self._finish(
+                rem, {State.verifying}, State.cancelled, f"alert resolved during verification; {why}", data=detail
+            )
             return
         self.store.audit("verification_failed", rem, data=detail)
-        self._rollback(
-            rem,
-            playbook,
-            len(playbook.actions),
-            State.verifying,
-            f"verification failed: {expr} did not hold ({result.last})",
-        )
+        self._rollback(rem, playbook, len(playbook.actions), State.verifying, f"verification failed: {why}")
 
     def _rollback(self, rem: Remediation, playbook: Playbook, actions: int, from_state: State, reason: str) -> None:
         """Undo the first ``actions`` actions (newest first), then end rolled_back or failed and escalate.

@@ -413,6 +413,30 @@ def test_a_verification_whose_deadline_passed_while_down_fails_and_rolls_back(ha
     assert [a["labels"]["outcome"] for a in harness.escalator.alerts] == ["rolled_back"]
 
 
+def test_a_late_verification_whose_alert_resolved_while_down_keeps_the_change_unpaged(harness: Harness) -> None:
+    """The same rule as a verification that ran: the alert is over, so no rollback and no page, and no success."""
+
+    def die(_expr: str) -> bool:
+        raise Crash
+
+    firing = alert(fingerprint="00000000000000c4")
+    harness.prometheus.holds = die
+    harness.post(firing)
+    with pytest.raises(Crash):
+        harness.run()
+    assert harness.states() == ["verifying"]
+    harness.clock.advance(3600)
+    harness.restart()
+    assert harness.post({**firing, "status": "resolved"}).json()["cancelled"] == []  # verifying is not cancelled
+    harness.prometheus.holds = lambda _expr: True
+    harness.run(0)
+    [rem] = harness.store.remediations()
+    assert rem.state is State.cancelled
+    assert (rem.reason or "").startswith("alert resolved during verification; the verification deadline passed")
+    assert harness.scaler.replicas["orders-processor"] == 6
+    assert harness.escalator.alerts == []
+
+
 def test_a_crash_during_rollback_is_finished_after_restart_never_recorded_as_success(harness: Harness) -> None:
     harness.prometheus.holds = lambda _expr: False
     real_rollback = harness.scaler.rollback
